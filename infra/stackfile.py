@@ -1,0 +1,154 @@
+"""Reading a stack file into `StackSettings`, and the one error a bad file gets.
+
+A stack file is Pulumi's `stacks/Pulumi.<stack>.yaml`:
+
+    config:
+      trading-platform:substrate: aws
+      trading-platform:services: [...]
+
+Every failure, from a missing file to a wrong type deep inside a list, becomes a
+`StackFileError` naming the file, the key path (`trading-platform:services[0].port`), the
+value found and what is allowed. Nothing is touched before a file loads cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from infra.settings import StackSettings
+
+PROJECT = "trading-platform"
+STACKS = ("local", "dev", "staging", "production")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_MASK = "[secret]"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stack file."""
+
+    key: str
+    value: str
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: got {self.value}; {self.allowed}"
+
+
+class StackFileError(Exception):
+    """A stack file that cannot be used. Carries the file and every problem found in it."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, problems: list[Problem]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{self.path}: invalid stack file\n{lines}")
+
+
+def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:
+    """The file of `stack` under `stacks_dir` (default: the project's `stacks/`)."""
+    return (stacks_dir or PROJECT_ROOT / "stacks") / f"Pulumi.{stack}.yaml"
+
+
+def load_stack(stack: str, stacks_dir: Path | None = None) -> StackSettings:
+    """Load and validate the named stack's file. Raises StackFileError."""
+    return load_stack_file(stack_path(stack, stacks_dir))
+
+
+def load_stack_file(path: Path) -> StackSettings:
+    """Load and validate one stack file. Raises StackFileError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        known = sorted(p.name for p in path.parent.glob("Pulumi.*.yaml"))
+        raise StackFileError(
+            path, [Problem("(file)", "missing", f"existing stack files: {known}")]
+        ) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise StackFileError(path, [Problem("(yaml)", "unparsable", str(err))]) from None
+    return settings_from_config(config_section(path, document), path)
+
+
+def config_section(path: Path | str, document: object) -> dict[str, Any]:
+    """The project's keys of a stack document, with the namespace stripped."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("config"), Mapping):
+        raise StackFileError(
+            path, [Problem("config", _show(document), "a mapping of `trading-platform:<key>`")]
+        )
+    section: dict[str, Any] = {}
+    problems = []
+    for key, value in document["config"].items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == PROJECT and name:
+            section[name] = value
+        elif namespace not in ("aws", "kubernetes", "pulumi"):
+            problems.append(
+                Problem(str(key), _show(value), f"keys must be `{PROJECT}:<key>` or provider keys")
+            )
+    if problems:
+        raise StackFileError(path, problems)
+    return section
+
+
+def settings_from_config(section: Mapping[str, Any], path: Path | str) -> StackSettings:
+    """Validate the project's config keys (namespace stripped) as `StackSettings`."""
+    try:
+        # JSON mode: strict types, yet YAML lists may fill tuples and strings may fill enums.
+        return StackSettings.model_validate_json(json.dumps(section, default=str))
+    except ValidationError as err:
+        raise StackFileError(path, [_problem(e) for e in err.errors()]) from None
+
+
+def _problem(error: Any) -> Problem:
+    loc = [part for part in error["loc"] if not _is_union_tag(part)]
+    key = PROJECT + ":" + _key_path(loc) if loc else PROJECT
+    value = error.get("input")
+    if any(str(p) in ("webhookUrl", "secure") for p in loc):
+        value = SECRET_MASK
+    return Problem(key, _show(value), _allowed(error))
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic adds the member's class name to locations inside unions: not a key of the file.
+    return isinstance(part, str) and part[:1].isupper()
+
+
+def _key_path(loc: list[Any]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _allowed(error: Any) -> str:
+    kind, ctx, msg = error["type"], error.get("ctx") or {}, error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (not allowed here; check the spelling against the settings model)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "string_pattern_mismatch":
+        return f"allowed: text matching {ctx.get('pattern')}"
+    if kind in ("enum", "literal_error"):
+        return f"allowed: {ctx.get('expected')}"
+    bounds = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
+              "less_than": "<"}
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "?")
+        return f"allowed: a number {bounds[kind]} {limit}"
+    return f"allowed: {msg.removeprefix('Value error, ')}"
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
