@@ -94,6 +94,19 @@ class Versions(Model):
         return self.blue if color is Color.BLUE else self.green
 
 
+class Split(Model):
+    """Traffic split of a pair in percent, written back by the runbooks after a release."""
+
+    blue: Annotated[int, Field(ge=0, le=100)]
+    green: Annotated[int, Field(ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Split:
+        if self.blue + self.green != 100:
+            raise ValueError(f"blue + green must be 100; got {self.blue} + {self.green}")
+        return self
+
+
 class Service(Model):
     """One blue-green service of the trading system."""
 
@@ -105,6 +118,7 @@ class Service(Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 2
     active_color: Color = Color.BLUE
     versions: Versions
+    weights: Split | None = None
     resources: Resources = Resources()
     autoscaling: Autoscaling | None = None
     consumes: tuple[str, ...] = ()
@@ -113,6 +127,14 @@ class Service(Model):
     def active_version(self) -> str:
         """The version serving traffic."""
         return self.versions.of(self.active_color)
+
+    @property
+    def split(self) -> Split:
+        """The declared split: `weights` if set, else all traffic on the active color."""
+        if self.weights is not None:
+            return self.weights
+        on_blue = self.active_color is Color.BLUE
+        return Split(blue=100 if on_blue else 0, green=0 if on_blue else 100)
 
 
 class Database(Model):
@@ -410,6 +432,13 @@ class StackSettings(Model):
                 f"services: {names}"
             )
         return self
+
+    @property
+    def router(self) -> str:
+        """The traffic router's registry name: the policy's choice, else the substrate's."""
+        if self.rollout.router is not None:
+            return self.rollout.router
+        return "haproxy" if self.substrate is Substrate.LOCAL else "kubernetes"
 
     def service(self, name: str) -> Service:
         """The service called `name`; raises KeyError naming the known services."""

@@ -1,0 +1,1 @@
+"""Sample trading services (trading-api, market-data) used by the local stack."""
