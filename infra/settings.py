@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +27,15 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL)]
 Version = Annotated[str, Field(pattern=VERSION)]
 Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class KeyedError(ValueError):
+    """A cross-field error that knows which key (relative to the model) it is about."""
+
+    def __init__(self, key: str, value: object, message: str) -> None:
+        self.key = key
+        self.value = value
+        super().__init__(message)
 
 
 class Model(BaseModel):
@@ -235,7 +245,7 @@ class RollbackTargets(Model):
 
 
 class Queries(Model):
-    """PromQL per color, as `string.Template` text: `$service`, `$color` and `$window` are filled in.
+    """PromQL per color as `string.Template` text; `$service`, `$color`, `$window` are filled in.
 
     `requests` and `errors` count requests over the window; `p95` gives seconds.
     """
@@ -287,7 +297,7 @@ class Rollout(Model):
         if not steps:
             raise ValueError("at least one step is required, and the last must have weight 100")
         weights = [s.weight for s in steps]
-        if any(b <= a for a, b in zip(weights, weights[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(weights)):
             raise ValueError(f"step weights must strictly increase; got {weights}")
         if weights[-1] != 100:
             raise ValueError(f"the last step must have weight 100; got {weights}")
@@ -407,8 +417,10 @@ class StackSettings(Model):
         }
         missing = [s for s in needs[self.substrate] if getattr(self, s) is None]
         if missing:
-            raise ValueError(
-                f"substrate '{self.substrate}' requires the section(s): {', '.join(missing)}"
+            raise KeyedError(
+                missing[0],
+                None,
+                f"substrate '{self.substrate}' requires the section(s): {', '.join(missing)}",
             )
         return self
 
@@ -417,17 +429,23 @@ class StackSettings(Model):
         names = [s.name for s in self.services]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"service names must be unique; repeated: {', '.join(dupes)}")
+            raise KeyedError(
+                "services", dupes, f"service names must be unique; repeated: {', '.join(dupes)}"
+            )
         topics = {t.name for t in self.streaming.topics}
-        for svc in self.services:
+        for index, svc in enumerate(self.services):
             unknown = sorted(set(svc.consumes) - topics)
             if unknown:
-                raise ValueError(
-                    f"service '{svc.name}' consumes unknown topic(s) {unknown}; "
-                    f"declared topics: {sorted(topics)}"
+                raise KeyedError(
+                    f"services[{index}].consumes",
+                    unknown,
+                    f"service '{svc.name}' consumes unknown topic(s); "
+                    f"declared topics: {sorted(topics)}",
                 )
         if self.edge.enabled and self.edge.origin_service not in names:
-            raise ValueError(
+            raise KeyedError(
+                "edge.originService",
+                self.edge.origin_service,
                 f"edge.originService '{self.edge.origin_service}' is not a service; "
                 f"services: {names}"
             )

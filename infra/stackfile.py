@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from infra.settings import StackSettings
+from infra.settings import KeyedError, StackSettings
 
 PROJECT = "trading-platform"
 STACKS = ("local", "dev", "staging", "production")
@@ -112,8 +112,12 @@ def settings_from_config(section: Mapping[str, Any], path: Path | str) -> StackS
 
 def _problem(error: Any) -> Problem:
     loc = [part for part in error["loc"] if not _is_union_tag(part)]
-    key = PROJECT + ":" + _key_path(loc) if loc else PROJECT
     value = error.get("input")
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, KeyedError):
+        loc.append(cause.key)
+        value = cause.value
+    key = PROJECT + ":" + _key_path(loc) if loc else PROJECT
     if any(str(p) in ("webhookUrl", "secure") for p in loc):
         value = SECRET_MASK
     return Problem(key, _show(value), _allowed(error))
@@ -127,7 +131,10 @@ def _is_union_tag(part: object) -> bool:
 def _key_path(loc: list[Any]) -> str:
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path and not str(part).startswith("[") else str(part)
     return path
 
 
