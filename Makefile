@@ -1,0 +1,30 @@
+# The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
+# missing first (scripts/setup) and can be run again at any time.
+.PHONY: setup rehearse test lint typecheck unit bench plan
+
+UV := UV_PYTHON_DOWNLOADS=never uv
+
+setup:
+	@scripts/setup
+
+rehearse: setup
+	$(UV) run runbook rehearse
+
+plan: setup
+	@for stack in local dev staging production; do $(UV) run runbook plan --stack $$stack || exit $$?; done
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check infra runbooks samples tests benchmarks
+
+typecheck: setup
+	$(UV) run mypy infra runbooks samples
+
+test: setup lint typecheck
+	$(UV) run pytest -q
+
+unit: setup
+	$(UV) run pytest -q tests/unit tests/infra
+
+bench: setup
+	$(UV) run python -m benchmarks
