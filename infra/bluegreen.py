@@ -1,0 +1,199 @@
+"""A blue-green pair of one service on Kubernetes.
+
+Per color: a Deployment labelled app/color/version, a Service `<name>-<color>`, a
+PodDisruptionBudget and (if set) a HorizontalPodAutoscaler. For the pair: a stable Service
+`<name>` on the active color, a preview Service `<name>-preview` on the other, and for HTTP
+services a Gateway API HTTPRoute `<name>` whose backend weights are the declared split (the
+kubernetes router changes those weights during a release).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.settings import Color, Service
+from infra.settings import Kubernetes as KubernetesSettings
+
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
+
+
+def doubled(quantity: str) -> str:
+    """Twice a Kubernetes quantity, same unit: '250m' -> '500m', '1Gi' -> '2Gi', '0.5' -> '1'."""
+    match = _QUANTITY.match(quantity)
+    if match is None:
+        raise ValueError(f"not a Kubernetes quantity: {quantity!r}")
+    number, unit = float(match.group(1)) * 2, match.group(2)
+    text = str(int(number)) if number.is_integer() else f"{number:g}"
+    return text + unit
+
+
+@dataclass(frozen=True)
+class PairNames:
+    """The Kubernetes names of one pair: what the runbooks look up."""
+
+    service: str
+
+    def color(self, color: Color) -> str:
+        """Deployment and Service name of `color`."""
+        return f"{self.service}-{color}"
+
+    @property
+    def stable(self) -> str:
+        return self.service
+
+    @property
+    def preview(self) -> str:
+        return f"{self.service}-preview"
+
+    @property
+    def route(self) -> str:
+        return self.service
+
+
+class BlueGreenService(pulumi.ComponentResource):
+    """Both colors of `service`, its stable/preview Services and (HTTP only) its route."""
+
+    def __init__(
+        self,
+        name: str,
+        service: Service,
+        cluster: KubernetesSettings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("trading:infra:BlueGreenService", name, None, opts)
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._svc, self._ns = service, cluster.namespace
+        self.names = PairNames(service.name)
+        for color in Color:
+            self._declare_color(name, color)
+        active = service.active_color
+        self._service(f"{name}-stable", self.names.stable, active)
+        self._service(f"{name}-preview", self.names.preview, active.other)
+        self.route = self._route(name, cluster) if service.kind == "http" else None
+        self.register_outputs({"stable": self.names.stable, "preview": self.names.preview})
+
+    def _labels(self, color: Color) -> dict[str, str]:
+        return {"app": self._svc.name, "color": str(color)}
+
+    def _meta(self, name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._ns, labels=labels)
+
+    def _declare_color(self, name: str, color: Color) -> None:
+        svc, object_name = self._svc, self.names.color(color)
+        labels = {**self._labels(color), "version": svc.versions.of(color)}
+        k8s.apps.v1.Deployment(
+            f"{name}-{color}",
+            metadata=self._meta(object_name, labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # With an autoscaler the HPA owns the replica count; declaring it would fight it.
+                replicas=None if svc.autoscaling else svc.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._labels(color)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(containers=[self._container(color)]),
+                ),
+            ),
+            opts=self._child,
+        )
+        self._service(f"{name}-{color}-service", object_name, color)
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-{color}-pdb",
+            metadata=self._meta(object_name, self._labels(color)),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                min_available="50%" if svc.replicas >= 2 else 1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._labels(color)),
+            ),
+            opts=self._child,
+        )
+        if svc.autoscaling is not None:
+            self._autoscaler(f"{name}-{color}-hpa", object_name, color)
+
+    def _container(self, color: Color) -> k8s.core.v1.ContainerArgs:
+        svc = self._svc
+        requests = {"cpu": svc.resources.cpu, "memory": svc.resources.memory}
+
+        def probe(delay: int) -> k8s.core.v1.ProbeArgs:
+            return k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=svc.health_path, port=svc.port),
+                initial_delay_seconds=delay,
+                period_seconds=5,
+                failure_threshold=3,
+            )
+
+        return k8s.core.v1.ContainerArgs(
+            name=svc.name,
+            image=f"{svc.image}:{svc.versions.of(color)}",
+            ports=[k8s.core.v1.ContainerPortArgs(container_port=svc.port, name="http")],
+            env=[k8s.core.v1.EnvVarArgs(name="COLOR", value=str(color))],
+            readiness_probe=probe(delay=2),
+            liveness_probe=probe(delay=15),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests=requests, limits={k: doubled(v) for k, v in requests.items()}
+            ),
+        )
+
+    def _service(self, resource_name: str, object_name: str, color: Color) -> None:
+        k8s.core.v1.Service(
+            resource_name,
+            metadata=self._meta(object_name, {"app": self._svc.name}),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                selector=self._labels(color),
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=self._svc.port)],
+            ),
+            opts=self._child,
+        )
+
+    def _autoscaler(self, resource_name: str, target: str, color: Color) -> None:
+        scaling = self._svc.autoscaling
+        assert scaling is not None
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            resource_name,
+            metadata=self._meta(target, self._labels(color)),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=target
+                ),
+                min_replicas=scaling.min_replicas,
+                max_replicas=scaling.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization",
+                                average_utilization=scaling.cpu_target_percent,
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=self._child,
+        )
+
+    def _route(
+        self, name: str, cluster: KubernetesSettings
+    ) -> k8s.apiextensions.CustomResource:
+        svc, split = self._svc, self._svc.split
+        weights = {Color.BLUE: split.blue, Color.GREEN: split.green}
+        backends = [
+            {"name": self.names.color(c), "port": svc.port, "weight": weights[c]} for c in Color
+        ]
+        return k8s.apiextensions.CustomResource(
+            f"{name}-route",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata=self._meta(self.names.route, {"app": svc.name}),
+            spec={
+                "parentRefs": [
+                    {"name": cluster.gateway_name, "namespace": cluster.gateway_namespace}
+                ],
+                "hostnames": [cluster.ingress_host],
+                "rules": [{"backendRefs": backends}],
+            },
+            opts=self._child,
+        )

@@ -1,0 +1,187 @@
+"""Run the program without the Pulumi CLI: every resource it would declare, with inputs.
+
+`plan_stack` loads a stack file, feeds it to the program as engine config and runs it under
+`pulumi.runtime.set_mocks`, so the offline plan goes through the same path as `pulumi up`
+(config -> validated settings -> components). `parity` compares two plans' shape.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+
+from infra.program import run
+from infra.stackfile import PROJECT, SECRET_MASK, config_section, load_stack, stack_path
+
+# Keys whose values are size, environment or release state, not shape (camelCase inputs).
+SIZE_KEYS = frozenset({
+    "instanceClass", "allocatedStorage", "numCacheClusters", "nodeType", "instanceType",
+    "numberOfBrokerNodes", "volumeSize", "replicas", "minReplicas", "maxReplicas", "cpu",
+    "memory", "defaultTtl", "maxTtl", "partitions", "backupRetentionPeriod", "storage",
+    "bakeSeconds", "minAvailable", "averageUtilization", "snapshotRetentionLimit",
+})
+ENVIRONMENT_KEYS = frozenset({"cidrBlock", "domainName", "hostnames", "namespace"})
+RELEASE_KEYS = frozenset({"image", "version", "weight"})
+NOT_SHAPE = SIZE_KEYS | ENVIRONMENT_KEYS | RELEASE_KEYS
+SECRET_KEY = re.compile(r"(?i)password|token|secret")
+INDEXED = re.compile(r"-\d+$")
+# How a secret input reaches the mocks: Pulumi's wire marker for a secret value.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+
+# Outputs real providers compute; the mocks fill them so dependent inputs are readable.
+FAKE_OUTPUTS: dict[str, dict[str, Any]] = {
+    "aws:rds/instance:Instance": {"endpoint": "{name}.mock.rds.amazonaws.com:5432",
+                                  "identifier": "{name}"},
+    "aws:elasticache/replicationGroup:ReplicationGroup": {
+        "primaryEndpointAddress": "{name}.mock.cache.amazonaws.com"},
+    "aws:msk/cluster:Cluster": {
+        key: "b-1.{name}.mock.kafka.amazonaws.com:" + port
+        for key, port in (("bootstrapBrokersSaslIam", "9098"),
+                          ("bootstrapBrokersSaslScram", "9096"), ("bootstrapBrokersTls", "9094"))},
+    "aws:cloudfront/distribution:Distribution": {"domainName": "{name}.cloudfront.net"},
+    "aws:kms/key:Key": {"arn": "arn:aws:kms:us-east-1:000000000000:key/{name}"},
+    "random:index/randomPassword:RandomPassword": {"result": "mock-password-{name}"},
+}
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One resource the program declares: Pulumi type, logical name, inputs (secrets masked)."""
+
+    type: str
+    name: str
+    props: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way two stacks differ in shape."""
+
+    type: str
+    name: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name}: {self.detail}"
+
+
+class _Recorder(Mocks):
+    """Mocks that record every registered resource and echo inputs back as outputs."""
+
+    def __init__(self) -> None:
+        self.resources: list[PlannedResource] = []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        self.resources.append(PlannedResource(args.typ, args.name, mask_secrets(args.inputs)))
+        fakes = {k: v.format(name=args.name) for k, v in FAKE_OUTPUTS.get(args.typ, {}).items()}
+        # AWS names physical resources itself (auto-naming): stand in with the logical name.
+        named = {"name": args.name} if args.typ.startswith("aws:") else {}
+        return f"{args.name}-id", {**named, **args.inputs, **fakes}
+
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def mask_secrets(value: Any, key: str = "") -> Any:
+    """`value` with every Pulumi secret, and every string under a password/token/secret key,
+    replaced by the mask."""
+    if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_SIG_VALUE:
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {k: mask_secrets(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, key) for v in value]
+    if isinstance(value, str) and SECRET_KEY.search(key):
+        return SECRET_MASK
+    return value
+
+
+def engine_config(stack: str, stacks_dir: Path | None = None) -> dict[str, str]:
+    """The stack file's project keys as the engine passes them: `project:key` -> text."""
+    import yaml
+
+    path = stack_path(stack, stacks_dir)
+    section = config_section(path, yaml.safe_load(path.read_text(encoding="utf-8")))
+    return {
+        f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in section.items()
+    }
+
+
+def plan_stack(stack: str, stacks_dir: Path | None = None) -> list[PlannedResource]:
+    """Every resource `stack` declares. Raises StackFileError, or LocalStackRefused."""
+    load_stack(stack, stacks_dir)  # the runbooks' validation and error, before anything runs
+    config = engine_config(stack, stacks_dir)
+    # A fresh context: the runtime keeps its settings, config and root in ContextVars, so
+    # each plan starts clean and leaves nothing behind for the caller.
+    return contextvars.Context().run(_plan_in_context, stack, config)
+
+
+def _plan_in_context(stack: str, config: dict[str, str]) -> list[PlannedResource]:
+    recorder = _Recorder()
+    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.test(run)()  # type: ignore[no-untyped-call]
+    return recorder.resources
+
+
+def shape(props: Any) -> Any:
+    """`props` without the keys that are size, environment or release state."""
+    if isinstance(props, dict):
+        return {k: shape(v) for k, v in props.items() if k not in NOT_SHAPE}
+    if isinstance(props, list):
+        return [shape(v) for v in props]
+    return props
+
+
+def _by_shape_key(plan: list[PlannedResource]) -> dict[tuple[str, str], set[str]]:
+    # Indexed names (database-replica-1, -2) collapse into one: their count is size.
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for res in plan:
+        key = (res.type, INDEXED.sub("-#", res.name))
+        grouped[key].add(json.dumps(shape(res.props), sort_keys=True, default=str))
+    return grouped
+
+
+def parity(a: list[PlannedResource], b: list[PlannedResource]) -> list[Difference]:
+    """How plans `a` and `b` differ in shape: resources only in one, or different settings."""
+    left, right = _by_shape_key(a), _by_shape_key(b)
+    only_a, only_b = sorted(left.keys() - right.keys()), sorted(right.keys() - left.keys())
+    diffs = [Difference(t, n, "only in the first stack") for t, n in only_a]
+    diffs += [Difference(t, n, "only in the second stack") for t, n in only_b]
+    for key in sorted(left.keys() & right.keys()):
+        if left[key] != right[key]:
+            detail = _prop_difference(left[key], right[key])
+            diffs.append(Difference(key[0], key[1], detail))
+    return diffs
+
+
+def _prop_difference(left: set[str], right: set[str]) -> str:
+    a = _flatten(json.loads(min(left)))
+    b = _flatten(json.loads(min(right)))
+    changed = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    shown = ", ".join(f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in changed[:5])
+    return shown or "settings differ between indexed copies"
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}

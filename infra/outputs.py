@@ -1,0 +1,66 @@
+"""The stack outputs the runbooks read, in one place so both sides agree on the keys.
+
+    substrate                 "kubernetes" | "aws"
+    services.<name>           namespace, deployments/services per color, stable, preview, route
+    database                  writerEndpoint, readerEndpoints
+    cache                     endpoint
+    streaming                 bootstrapBrokers, topics
+    edge                      distributionId (None when the stack has no edge)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from infra.bluegreen import PairNames
+from infra.settings import Color, StackSettings
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What the data-tier components produced."""
+
+    writer: pulumi.Output[str]
+    readers: pulumi.Output[list[str]]
+    cache: pulumi.Output[str]
+    brokers: pulumi.Output[str]
+    distribution_id: pulumi.Output[str] | None
+
+
+def service_outputs(settings: StackSettings) -> dict[str, dict[str, Any]]:
+    """Per service, the Kubernetes names the runbooks address."""
+    namespace = settings.kubernetes.namespace if settings.kubernetes else ""
+    result: dict[str, dict[str, Any]] = {}
+    for svc in settings.services:
+        names = PairNames(svc.name)
+        per_color = {str(c): names.color(c) for c in Color}
+        result[svc.name] = {
+            "namespace": namespace,
+            "deployments": per_color,
+            "services": per_color,
+            "stable": names.stable,
+            "preview": names.preview,
+            "route": names.route if svc.kind == "http" else None,
+        }
+    return result
+
+
+def export_outputs(settings: StackSettings, endpoints: Endpoints) -> None:
+    """Export every stack output listed in this module's docstring."""
+    pulumi.export("substrate", str(settings.substrate))
+    pulumi.export("services", service_outputs(settings))
+    pulumi.export(
+        "database", {"writerEndpoint": endpoints.writer, "readerEndpoints": endpoints.readers}
+    )
+    pulumi.export("cache", {"endpoint": endpoints.cache})
+    pulumi.export(
+        "streaming",
+        {
+            "bootstrapBrokers": endpoints.brokers,
+            "topics": [t.model_dump(by_alias=True) for t in settings.streaming.topics],
+        },
+    )
+    pulumi.export("edge", {"distributionId": endpoints.distribution_id})
