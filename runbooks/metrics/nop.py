@@ -1,0 +1,23 @@
+"""The metric provider that measures nothing: a healthy sample with zero requests.
+
+Zero requests make every check inconclusive, so a release judged by `nop` never passes
+on fake numbers; it pauses on the inconclusive limit unless promoted by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from runbooks.core.model import Sample, Target
+
+
+class NopMetrics:
+    """Returns `Sample(requests=0, errors=0, p95=None)` for every target."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+
+    def sample(self, target: Target, window_seconds: float) -> Sample:
+        """An empty, error-free sample taken now."""
+        return Sample(color=target.color, requests=0, errors=0, p95_seconds=None, at=self._clock())
