@@ -8,6 +8,7 @@ now; `window_seconds` is not used (a probe has no history).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +37,8 @@ class HttpProbeMetrics:
         self._template = url
         self._urls = dict(urls or {})
         self._probes = probes
-        self._client = client or httpx.Client(timeout=timeout_seconds)
+        self._client = client
+        self._timeout_seconds = timeout_seconds
         self._clock = clock
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
@@ -48,11 +50,12 @@ class HttpProbeMetrics:
             return Sample.failed(target.color, at, missing)
         latencies: list[float] = []
         errors = 0
-        for _ in range(self._probes):
-            started = time.perf_counter()
-            if not self._probe_ok(url):
-                errors += 1
-            latencies.append(time.perf_counter() - started)
+        with self._session() as client:
+            for _ in range(self._probes):
+                started = time.perf_counter()
+                if not _probe_ok(client, url):
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
         return Sample(
             color=target.color,
             requests=self._probes,
@@ -66,11 +69,18 @@ class HttpProbeMetrics:
             return self._template.format(service=target.service, color=target.color.value)
         return self._urls.get(f"{target.service}/{target.color.value}")
 
-    def _probe_ok(self, url: str) -> bool:
-        try:
-            return self._client.get(url).is_success
-        except httpx.HTTPError:
-            return False
+    def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
+        """The injected client (left open), else a fresh one closed after the sample."""
+        if self._client is not None:
+            return contextlib.nullcontext(self._client)
+        return httpx.Client(timeout=self._timeout_seconds)
+
+
+def _probe_ok(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(url).is_success
+    except httpx.HTTPError:
+        return False
 
 
 def percentile(values: Sequence[float], quantile: float) -> float:

@@ -7,6 +7,7 @@ The three PromQL queries come from the stack's `rollout.metrics.queries`
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -36,7 +37,8 @@ class PrometheusMetrics:
     ) -> None:
         self._url = url.rstrip("/") + "/api/v1/query"
         self._queries = queries or Queries()
-        self._client = client or httpx.Client(timeout=timeout_seconds)
+        self._client = client
+        self._timeout_seconds = timeout_seconds
         self._clock = clock
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
@@ -48,9 +50,10 @@ class PrometheusMetrics:
             "window": prometheus_duration(window_seconds),
         }
         try:
-            requests = self._scalar(self._queries.requests, fill)
-            errors = self._scalar(self._queries.errors, fill)
-            p95 = self._scalar(self._queries.p95, fill)
+            with self._session() as client:
+                requests = self._scalar(client, self._queries.requests, fill)
+                errors = self._scalar(client, self._queries.errors, fill)
+                p95 = self._scalar(client, self._queries.p95, fill)
         except QueryFailed as exc:
             return Sample.failed(target.color, at, f"prometheus at {self._url}: {exc}")
         return Sample(
@@ -61,10 +64,16 @@ class PrometheusMetrics:
             at=at,
         )
 
-    def _scalar(self, template: str, fill: dict[str, str]) -> float | None:
+    def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
+        """The injected client (left open), else a fresh one closed after the sample."""
+        if self._client is not None:
+            return contextlib.nullcontext(self._client)
+        return httpx.Client(timeout=self._timeout_seconds)
+
+    def _scalar(self, client: httpx.Client, template: str, fill: dict[str, str]) -> float | None:
         query = Template(template).substitute(fill)
         try:
-            response = self._client.get(self._url, params={"query": query})
+            response = client.get(self._url, params={"query": query})
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:

@@ -78,3 +78,56 @@ def send(url: str, count: int) -> dict[str, int]:
             counts[response.text] = counts.get(response.text, 0) + 1
             counts["5xx"] += response.status_code >= 500
     return counts
+
+
+PROMETHEUS_CFG = """\
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: services
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+"""
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """A running prometheus scraping one real backend (service PROM_SERVICE, green)."""
+
+    url: str
+    backend_url: str
+
+
+PROM_SERVICE = "orders"
+PROM_FAIL_RATIO = 0.2
+PROM_LATENCY_MS = 60
+
+
+def _has_scraped(url: str) -> bool:
+    try:
+        body = httpx.get(f"{url}/api/v1/query", params={"query": "up == 1"}, timeout=1).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return bool(body.get("data", {}).get("result"))
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """prometheus (1s scrapes) over a backend whose green fails PROM_FAIL_RATIO of
+    requests and takes PROM_LATENCY_MS each; ready once the backend was scraped."""
+    tmp = tmp_path_factory.mktemp("prometheus")
+    port = free_port()
+    with backend(PROM_SERVICE, "green", PROM_FAIL_RATIO, PROM_LATENCY_MS) as exporter:
+        cfg = tmp / "prometheus.yml"
+        cfg.write_text(PROMETHEUS_CFG.format(port=exporter))
+        args = [
+            "prometheus",
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        with running(args, tmp / "prometheus.log"):
+            url = f"http://127.0.0.1:{port}"
+            wait_until(lambda: _has_scraped(url), "prometheus to scrape the backend", 30)
+            yield Prometheus(url, f"http://127.0.0.1:{exporter}/")
