@@ -1,0 +1,401 @@
+"""decide(): the whole rollout as a pure state machine. No clocks, no I/O: time comes in.
+
+One call runs four stages, each small and each able to stop early:
+1. results: a failed action starts a rollback (or, during a rollback, a retry or a stop);
+2. samples: an analysis window is judged and added to the current step's history;
+3. intents: new operator verbs (by `Intent.seq`) change the phase;
+4. advance: the phase's rules, Argo-reconcile style, produce the next actions.
+
+Engine contract (see `Decision`): journal `Decision.state`, run the actions in order, stop
+at the first failure; call decide() again with an `Observation` carrying the results (and,
+after `Analyse`, the samples) at once, or at `Wait.until` (earlier if a new intent is
+recorded). Actions are recorded as done when decided; a failure result corrects that.
+
+Choices:
+- Pausing stops progress, not protection: analysis keeps running while paused or awaiting
+  promotion, and a failing verdict still rolls back.
+- Resume restarts the current step (bake clock and history): what was seen before a pause
+  may have been an incident, and evidence should be continuous.
+- An inconclusive verdict pauses the release (as Argo does): a human decides.
+- A rollback puts every request on the old color first, then restores the stack state if
+  the promotion was written, then undoes release steps in reverse order. Restoring weights
+  is retried every analysis interval until it works; a failed undo stops in ABORTED (later
+  undos may depend on it) and a `rollback` intent retries.
+- `promote` passes the manual gate, or ends the current step at once (skipping its bake and
+  analysis: the operator's call). The gate sits between the last two steps, so a plan of
+  one step has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
+from infra.settings import Color
+from runbooks.core.analysis import VerdictPhase, assess, judge
+from runbooks.core.model import Weights
+from runbooks.core.plan import ReleasePlan
+from runbooks.core.state import (
+    TERMINAL,
+    Action,
+    ActionResult,
+    Analyse,
+    ApplyReleaseStep,
+    Decision,
+    EventKind,
+    Finish,
+    Intent,
+    NotifyEvent,
+    Observation,
+    Outcome,
+    ReleasePhase,
+    ReleaseState,
+    SamplePair,
+    SetWeights,
+    UndoReleaseStep,
+    Verb,
+    Wait,
+    WriteStackState,
+)
+
+__all__ = ["decide"]
+
+Move: TypeAlias = tuple[ReleaseState, tuple[Action, ...]]
+P = ReleasePhase
+
+
+def decide(state: ReleaseState, observation: Observation, intents: Sequence[Intent]) -> Decision:
+    """The next state and the actions that get there, from what was observed and asked."""
+    now = observation.now
+    state, after_results = _absorb_results(state, observation.results, now)
+    state = _absorb_samples(state, observation.samples, now)
+    state, after_intents = _absorb_intents(state, intents, now)
+    state, advanced = _advance(state, now)
+    return Decision(state, (*after_results, *after_intents, *advanced))
+
+
+# -- stage 1: results of the actions just performed -----------------------------------------
+
+
+def _absorb_results(state: ReleaseState, results: Sequence[ActionResult], now: float) -> Move:
+    failure = next((r for r in results if not r.ok and not _best_effort(r.action)), None)
+    # Nothing failed: every action was recorded as done when it was decided.
+    if failure is None or state.phase in TERMINAL:
+        return state, ()
+    what = f"{failure.action!r} failed: {failure.message}"
+    if state.phase is P.ROLLING_BACK:
+        return _rollback_action_failed(state, failure.action, what, now)
+    return _start_rollback(state, what), ()
+
+
+def _best_effort(action: Action) -> bool:
+    return isinstance(action, NotifyEvent | Wait | Analyse)
+
+
+def _rollback_action_failed(state: ReleaseState, action: Action, what: str, now: float) -> Move:
+    if isinstance(action, SetWeights):
+        # Restoring service is what a rollback is for: retry it, never give it up.
+        retry_at = now + state.plan.analysis_interval_seconds
+        message = f"{what}; retrying at t={retry_at:g}"
+        return state.evolve(weights_restored=False, retry_at=retry_at), (
+            NotifyEvent(EventKind.RETRYING, message),
+        )
+    if isinstance(action, UndoReleaseStep):
+        state = state.evolve(applied_steps=(*state.applied_steps, action.name))
+    if isinstance(action, WriteStackState):
+        state = state.evolve(promotion_written=True)
+    # Earlier steps may depend on the one that failed to undo: stop and hand over.
+    reason = f"rollback stopped: {what}"
+    return state.evolve(phase=P.ABORTED, reason=reason), (
+        NotifyEvent(EventKind.ABORTED, f"{reason}; fix it, then run `rollback` to retry"),
+        Finish(Outcome.ABORTED, reason),
+    )
+
+
+def _start_rollback(state: ReleaseState, reason: str) -> ReleaseState:
+    return state.evolve(
+        phase=P.ROLLING_BACK, reason=reason, weights_restored=False, retry_at=None, paused_from=None
+    )
+
+
+# -- stage 2: an analysis window ------------------------------------------------------------
+
+
+def _absorb_samples(state: ReleaseState, samples: SamplePair | None, now: float) -> ReleaseState:
+    # Samples only count for a step that is running; late ones after a phase change are noise.
+    if samples is None or state.step_started_at is None:
+        return state
+    if state.phase not in (P.PROGRESSING, P.PAUSED, P.AWAITING_PROMOTION):
+        return state
+    plan, fresh = state.plan, samples.baseline
+    # A baseline without traffic (the new color has it all) is judged against the last one
+    # that had enough; a baseline that could not be measured stays an error.
+    usable = fresh.error is None and fresh.requests >= plan.thresholds.min_requests
+    reference = state.baseline_reference
+    baseline = fresh if usable or fresh.error is not None or reference is None else reference
+    measurements = judge(baseline, samples.canary, plan.thresholds_for(state.step), now)
+    return state.evolve(
+        history=(*state.history, *measurements),
+        baseline_reference=fresh if usable else reference,
+    )
+
+
+# -- stage 3: operator intents --------------------------------------------------------------
+
+
+def _absorb_intents(state: ReleaseState, intents: Sequence[Intent], now: float) -> Move:
+    actions: list[Action] = []
+    for intent in sorted(intents, key=lambda i: i.seq):
+        # Intents are replayed from the journal on every call: each acts once.
+        if intent.seq <= state.intents_seen:
+            continue
+        state, acts = _hear(state.evolve(intents_seen=intent.seq), intent, now)
+        actions.extend(acts)
+    return state, tuple(actions)
+
+
+def _hear(state: ReleaseState, intent: Intent, now: float) -> Move:
+    handlers: dict[Verb, Callable[[ReleaseState, Intent, float], Move | None]] = {
+        Verb.PAUSE: _on_pause,
+        Verb.RESUME: _on_resume,
+        Verb.PROMOTE: _on_promote,
+        Verb.ABORT: _on_abort,
+        Verb.ROLLBACK: _on_abort,
+    }
+    move = handlers[intent.verb](state, intent, now)
+    if move is None:
+        message = f"{intent.verb} ignored: the release is {state.phase}"
+        return state, (NotifyEvent(EventKind.IGNORED, message),)
+    return move
+
+
+def _on_pause(state: ReleaseState, intent: Intent, now: float) -> Move | None:
+    if state.phase not in (P.PENDING, P.APPLYING_STEPS, P.PROGRESSING):
+        return None
+    return _pause(state, _by_operator("paused", intent))
+
+
+def _on_resume(state: ReleaseState, intent: Intent, now: float) -> Move | None:
+    if state.phase is not P.PAUSED:
+        return None
+    back = state.paused_from or P.PROGRESSING
+    state = state.evolve(phase=back, paused_from=None, reason="")
+    if back is P.PROGRESSING:
+        state = _restart_step(state, now)
+    return state, (NotifyEvent(EventKind.RESUMED, _by_operator("resumed", intent)),)
+
+
+def _on_promote(state: ReleaseState, intent: Intent, now: float) -> Move | None:
+    if state.phase is P.AWAITING_PROMOTION:
+        return _enter_step(state, state.step_index + 1, now)
+    on_step = state.phase is P.PROGRESSING or state.paused_from is P.PROGRESSING
+    if state.phase in (P.PROGRESSING, P.PAUSED) and on_step:
+        return _complete_step(state.evolve(phase=P.PROGRESSING, paused_from=None), now, False)
+    return None
+
+
+def _on_abort(state: ReleaseState, intent: Intent, now: float) -> Move | None:
+    if state.phase in (P.ROLLING_BACK, P.PROMOTED, P.ROLLED_BACK):
+        return None
+    # From ABORTED only `rollback` restarts the rollback: `abort` asks for nothing new.
+    if state.phase is P.ABORTED and intent.verb is Verb.ABORT:
+        return None
+    return _start_rollback(state, _by_operator(f"{intent.verb} requested", intent)), ()
+
+
+def _by_operator(what: str, intent: Intent) -> str:
+    return f"{what} by operator" + (f": {intent.reason}" if intent.reason else "")
+
+
+# -- stage 4: advance by phase --------------------------------------------------------------
+
+
+def _advance(state: ReleaseState, now: float) -> Move:
+    rules: dict[ReleasePhase, Callable[[ReleaseState, float], Move]] = {
+        P.PENDING: _start,
+        P.APPLYING_STEPS: _apply_next_release_step,
+        P.PROGRESSING: _progress,
+        P.PAUSED: _hold,
+        P.AWAITING_PROMOTION: _hold,
+        P.PROMOTING: _keep_warm,
+        P.ROLLING_BACK: _roll_back,
+    }
+    rule = rules.get(state.phase)
+    # Terminal phases do nothing more: their Finish was already emitted.
+    if rule is None:
+        return state, ()
+    return rule(state, now)
+
+
+def _start(state: ReleaseState, now: float) -> Move:
+    plan = state.plan
+    weights = "/".join(str(s.weight) for s in plan.steps)
+    message = (
+        f"releasing {plan.service} {plan.version} to {plan.new_color} "
+        f"({plan.strategy}, weights {weights}; was {plan.old_version} on {plan.old_color})"
+    )
+    deploy = _stack_state(plan, plan.old_color, plan.old_weights)
+    return state.evolve(phase=P.APPLYING_STEPS), (NotifyEvent(EventKind.STARTED, message), deploy)
+
+
+def _apply_next_release_step(state: ReleaseState, now: float) -> Move:
+    done, wanted = state.applied_steps, state.plan.release_steps
+    # One release step per decision: the applied list is never more than one ahead of reality.
+    if len(done) < len(wanted):
+        name = wanted[len(done)]
+        return state.evolve(applied_steps=(*done, name)), (ApplyReleaseStep(name),)
+    return _enter_step(state, 0, now)
+
+
+def _progress(state: ReleaseState, now: float) -> Move:
+    step = state.step
+    verdict = assess(state.history, state.plan.limits)
+    # A failing verdict ends the release now: restoring service beats finishing the bake.
+    if verdict.phase.failing:
+        return _roll_back(_start_rollback(state, f"{step.name}: {verdict.message}"), now)
+    # Inconclusive evidence needs a human (as in Argo): stop rather than guess.
+    if verdict.phase is VerdictPhase.INCONCLUSIVE:
+        return _pause(state, f"{step.name} inconclusive: {verdict.message}")
+    # A tick is due: measure first, the step may be judged done on the fresh evidence.
+    if _analysis_due(state, now):
+        return _analyse(state, now)
+    bake_end = (state.step_started_at or now) + step.bake_seconds
+    # Done when baked and proven; a step without analysis only bakes.
+    if now >= bake_end and (not step.analysed or verdict.phase is VerdictPhase.SUCCESSFUL):
+        return _complete_step(state, now, True)
+    wakes = [t for t in (state.next_analysis_at, bake_end) if t is not None and t > now]
+    return state, (Wait(min(wakes, default=now + state.plan.analysis_interval_seconds)),)
+
+
+def _hold(state: ReleaseState, now: float) -> Move:
+    running = state.step_started_at is not None
+    verdict = assess(state.history, state.plan.limits)
+    # Holding stops progress, not protection: a failing verdict still rolls back.
+    if running and verdict.phase.failing:
+        return _roll_back(_start_rollback(state, f"{state.step.name}: {verdict.message}"), now)
+    if running and _analysis_due(state, now):
+        return _analyse(state, now)
+    # Nothing to do until the next tick or an intent (the engine wakes early for those).
+    until = state.next_analysis_at if running and state.next_analysis_at else None
+    return state, (Wait(until or now + state.plan.analysis_interval_seconds),)
+
+
+def _keep_warm(state: ReleaseState, now: float) -> Move:
+    plan = state.plan
+    # The old color stays up for scaleDownDelay, so a rollback is still a weight change.
+    if state.warm_until is not None and now < state.warm_until:
+        return state, (Wait(state.warm_until),)
+    message = f"{plan.service} {plan.version} released on {plan.new_color}"
+    return state.evolve(phase=P.PROMOTED), (
+        NotifyEvent(EventKind.FINISHED, message),
+        Finish(Outcome.PROMOTED, message),
+    )
+
+
+def _roll_back(state: ReleaseState, now: float) -> Move:
+    plan = state.plan
+    # Service first: every request back on the old color before anything else is undone.
+    if not state.weights_restored:
+        if state.retry_at is not None and now < state.retry_at:
+            return state, (Wait(state.retry_at),)
+        kind = EventKind.RETRYING if state.retry_at is not None else EventKind.ROLLBACK_STARTED
+        return state.evolve(weights_restored=True, retry_at=None), (
+            SetWeights(plan.service, plan.old_weights),
+            NotifyEvent(kind, f"rolling back {plan.service} {plan.version}: {state.reason}"),
+        )
+    # The stack's record must name the old color active again before steps are undone.
+    if state.promotion_written:
+        restore = _stack_state(plan, plan.old_color, plan.old_weights)
+        return state.evolve(promotion_written=False), (restore,)
+    # Reverse order of application: a later step may depend on an earlier one.
+    if state.applied_steps:
+        *rest, last = state.applied_steps
+        return state.evolve(applied_steps=tuple(rest)), (UndoReleaseStep(last),)
+    message = f"{plan.service} back on {plan.old_color} {plan.old_version}: {state.reason}"
+    return state.evolve(phase=P.ROLLED_BACK), (
+        NotifyEvent(EventKind.ROLLED_BACK, message),
+        Finish(Outcome.ROLLED_BACK, message),
+    )
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _enter_step(state: ReleaseState, index: int, now: float) -> Move:
+    plan = state.plan
+    step = plan.steps[index]
+    state = _restart_step(state.evolve(phase=P.PROGRESSING, step_index=index), now)
+    message = (
+        f"step {index + 1}/{len(plan.steps)} {step.name}: {step.weight}% to "
+        f"{plan.new_color} {plan.version} for {step.bake_seconds:g}s"
+    )
+    return state, (
+        SetWeights(plan.service, plan.weights_at(step.weight)),
+        NotifyEvent(EventKind.STEP_STARTED, message),
+    )
+
+
+def _restart_step(state: ReleaseState, now: float) -> ReleaseState:
+    interval = state.plan.analysis_interval_seconds
+    return state.evolve(
+        step_started_at=now,
+        history=(),
+        next_analysis_at=now + interval if state.step.analysed else None,
+        paused_from=None,
+    )
+
+
+def _complete_step(state: ReleaseState, now: float, gated: bool) -> Move:
+    plan, index = state.plan, state.step_index
+    last = len(plan.steps) - 1
+    # The last step proven: the release is promoted.
+    if index == last:
+        return _promote(state, now)
+    # Manual promotion: a human lets the last step (all traffic) begin.
+    if gated and plan.manual_promotion and index + 1 == last:
+        message = (
+            f"{plan.service} {plan.version} passed {state.step.name}; "
+            f"run `promote` to send all traffic to {plan.new_color}"
+        )
+        return state.evolve(phase=P.AWAITING_PROMOTION), (
+            NotifyEvent(EventKind.AWAITING_PROMOTION, message),
+        )
+    return _enter_step(state, index + 1, now)
+
+
+def _promote(state: ReleaseState, now: float) -> Move:
+    plan = state.plan
+    delay = plan.scale_down_delay_seconds
+    state = state.evolve(phase=P.PROMOTING, promotion_written=True, warm_until=now + delay)
+    message = (
+        f"{plan.service} {plan.version} promoted on {plan.new_color}; "
+        f"{plan.old_color} kept warm for {delay:g}s"
+    )
+    promoted = _stack_state(plan, plan.new_color, Weights.all_on(plan.new_color))
+    return state, (promoted, NotifyEvent(EventKind.PROMOTED, message))
+
+
+def _pause(state: ReleaseState, reason: str) -> Move:
+    return state.evolve(phase=P.PAUSED, paused_from=state.phase, reason=reason), (
+        NotifyEvent(EventKind.PAUSED, reason),
+    )
+
+
+def _analysis_due(state: ReleaseState, now: float) -> bool:
+    due = state.next_analysis_at
+    return state.step.analysed and due is not None and now >= due
+
+
+def _analyse(state: ReleaseState, now: float) -> Move:
+    plan = state.plan
+    interval = plan.analysis_interval_seconds
+    action = Analyse(plan.service, plan.old_color, plan.new_color, interval)
+    return state.evolve(next_analysis_at=now + interval), (action,)
+
+
+def _stack_state(plan: ReleasePlan, active: Color, weights: Weights) -> WriteStackState:
+    """The service's declared state with the new version in the new color."""
+    versions = {plan.old_color: plan.old_version, plan.new_color: plan.version}
+    return WriteStackState(
+        plan.service, active, versions[Color.BLUE], versions[Color.GREEN], weights
+    )
