@@ -7,7 +7,7 @@ import importlib
 from runbooks.cli.app import app
 
 # Each name is a module of this package that registers its verb(s) on `app` when imported.
-VERBS: tuple[str, ...] = ()
+VERBS: tuple[str, ...] = ("plan",)
 
 
 def main() -> None:
