@@ -60,8 +60,8 @@ def postgres_dsn(port: int, dbname: str = "trading") -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/{dbname}"
 
 
-def start_postgres(state_dir: Path, port: int) -> Server:
-    """PostgreSQL 15 on 127.0.0.1:`port`, data in `state_dir/postgres`, database `trading`."""
+def start_postgres(state_dir: Path, port: int, database: str = "trading") -> Server:
+    """PostgreSQL 15 on 127.0.0.1:`port`, data in `state_dir/postgres`, with `database`."""
     data, sockets = state_dir / "postgres" / "data", state_dir / "postgres" / "run"
     user = _server_user()
     if not (data / "PG_VERSION").exists():
@@ -74,7 +74,7 @@ def start_postgres(state_dir: Path, port: int) -> Server:
     server = spawn("postgres", argv, state_dir / "logs" / "postgres.log", port, user=user)
     server.stop_signal = signal.SIGINT  # "fast" shutdown; SIGTERM waits for clients to leave
     started_or_stopped(server, lambda: _pg_ready(port), START_TIMEOUT)
-    _create_database(port, "trading")
+    _create_database(port, database)
     return server
 
 

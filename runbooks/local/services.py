@@ -1,0 +1,89 @@
+"""Starting the sample services, one color of one service at a time."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from infra.settings import Color, StackSettings
+from infra.stackfile import PROJECT_ROOT
+from runbooks.errors import BadInput
+from runbooks.local import admin, record
+from runbooks.local.endpoints import LocalEndpoints, endpoints, part_name, service_port
+from runbooks.local.health import http_ok
+from runbooks.local.process import port_open, spawn, started_or_stopped
+from runbooks.local.servers import Server
+from samples.options import Faults
+
+SERVICE_START_TIMEOUT = 30.0
+NO_FAULTS = Faults()
+
+
+def start_service(
+    settings: StackSettings, ends: LocalEndpoints, service: str, color: Color,
+    version: str, faults: Faults = NO_FAULTS,
+) -> record.Part:
+    """Start `python -m samples.<service>` for `color` at `version` with `faults`.
+
+    Returns once /health answers 200, or, when `faults.fail_health` is set, once it listens.
+    """
+    module = f"samples.{service.replace('-', '_')}"
+    if not (PROJECT_ROOT / "samples" / f"{service.replace('-', '_')}.py").exists():
+        raise BadInput(f"no sample service module {module}", hint="services: see samples/")
+    port = service_port(settings, service, color)
+    argv = [
+        sys.executable, "-m", module, "--color", color.value, "--version", version,
+        "--port", str(port), "--postgres-dsn", ends.postgres_dsn,
+        "--redis-url", ends.redis_url, "--bootstrap-servers", ends.bootstrap_servers,
+        "--cache-key-version", str(settings.cache.key_version),
+        "--quote-max-age", str(settings.edge.default_ttl_seconds), *faults.as_flags(),
+    ]
+    name = part_name(service, color)
+    log = ends.state_dir / "logs" / f"{name}.log"
+    server = spawn(name, argv, log, port, cwd=PROJECT_ROOT)
+    health = f"http://127.0.0.1:{port}{settings.service(service).health_path}"
+    ready = (lambda: port_open(port)) if faults.fail_health else http_ok(health)
+    started_or_stopped(server, ready, SERVICE_START_TIMEOUT)
+    detail = {"health": health, "version": version, "faults": json.dumps(faults.__dict__)}
+    return record.Part(server, detail)
+
+
+def deploy_color(
+    settings: StackSettings, state_dir: Path | None, service: str, color: Color,
+    version: str, faults: Faults = NO_FAULTS,
+) -> Server:
+    """Replace the process of `color` of `service` with one at `version` with `faults`.
+
+    Its HAProxy server is drained first and set ready again once the new one answers, so
+    its weight (likely 0 when deploying the idle color) is kept. Raises LaunchError (with
+    the log's tail) when the new process does not come up.
+    """
+    try:
+        settings.service(service)
+    except KeyError as err:
+        raise BadInput(str(err).strip("\"'"), hint="check the service name") from None
+    ends = endpoints(settings, state_dir)
+    parts = record.load(ends.state_dir)
+    name = part_name(service, color)
+    routed = _routed(ends, service)
+    if routed and name in parts:
+        admin.set_state(ends.admin_socket, f"be_{service}", color.value, "drain")
+    if name in parts:
+        parts.pop(name).server.stop()
+        record.save(ends.state_dir, parts)
+    parts[name] = start_service(settings, ends, service, color, version, faults)
+    record.save(ends.state_dir, parts)
+    if routed:
+        admin.set_state(ends.admin_socket, f"be_{service}", color.value, "ready")
+    return parts[name].server
+
+
+def _routed(ends: LocalEndpoints, service: str) -> bool:
+    """Whether HAProxy runs and has a backend for `service`."""
+    if not ends.admin_socket.exists():
+        return False
+    try:
+        return any(backend == f"be_{service}" for backend, _ in admin.servers(ends.admin_socket))
+    except OSError:
+        return False
