@@ -26,7 +26,11 @@ from runbooks.journal import records as rec
 from runbooks.journal.base import FINISHED, STARTED, Event, Intent, LockHolder, ReleaseRecord
 from runbooks.journal.lock import Lease, check_takeover, this_process
 
-LOCK_CLASS = 0x52554E42  # "RUNB": first key of every advisory lock the runbooks take
+# First keys of the runbooks' advisory locks ("RUNB" + n), one per purpose so they never clash.
+LOCK_CLASS = 0x52554E42  # session lock: held by a lease for its lifetime
+GUARD_CLASS = LOCK_CLASS + 1  # transaction lock: one `acquire` of a stack at a time
+START_CLASS = LOCK_CLASS + 2  # transaction lock: one `start_release` of a service at a time
+SCHEMA_CLASS = LOCK_CLASS + 3  # transaction lock: one schema creation at a time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS releases (
@@ -58,7 +62,7 @@ class PostgresJournal:
         self._timeout = connect_timeout
         with self._transaction() as conn:
             # Two runs creating the tables at once would race on the catalog: serialize.
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (SCHEMA_CLASS,))
             conn.execute(SCHEMA)
 
     # -- releases and events ------------------------------------------------------------
@@ -71,7 +75,8 @@ class PostgresJournal:
         release_id = rec.new_release_id(now)
         with self._transaction() as conn:
             conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, f"{stack}/{service}")
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (START_CLASS, f"{stack}/{service}"),
             )
             open_release = self._current(conn, stack, service)
             if open_release is not None:
@@ -173,6 +178,9 @@ class PostgresJournal:
         session = self._connect(autocommit=True)
         try:
             self._take(session, stack, owner, token, force)
+        except psycopg.Error as err:
+            session.close()
+            raise _unusable(err) from None
         except BaseException:
             session.close()
             raise
@@ -185,11 +193,16 @@ class PostgresJournal:
     # -- internals ----------------------------------------------------------------------
 
     def _take(self, session: Conn, stack: str, owner: LockHolder, token: str, force: bool) -> None:
-        """Hold the advisory lock on `session`, then write the row naming `owner`."""
-        (got,) = _one(session.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, stack)
-        ).fetchone())
+        """Hold the advisory lock on `session`, then write the row naming `owner`.
+
+        The guard makes a racing `acquire` wait until the winner's row is committed, so the
+        loser can always name the winner.
+        """
         with session.transaction():
+            session.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (GUARD_CLASS, stack))
+            (got,) = _one(session.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, stack)
+            ).fetchone())
             existing = self._lock_holder(session, stack, for_update=True)
             if existing is not None:
                 check_takeover(stack, existing, force, alive=not got)
