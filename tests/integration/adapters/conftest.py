@@ -1,10 +1,11 @@
-"""Real servers for the adapter tests: haproxy over two real backends, prometheus."""
+"""Real servers for the adapter tests: haproxy over real backends, prometheus, moto."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -131,3 +132,30 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             url = f"http://127.0.0.1:{port}"
             wait_until(lambda: _has_scraped(url), "prometheus to scrape the backend", 30)
             yield Prometheus(url, f"http://127.0.0.1:{exporter}/")
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server (AWS API emulator) in this process, on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def aws_client(service: str, endpoint: str) -> Any:
+    """A boto3 client for `service` on the moto server, with dummy credentials."""
+    import boto3
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

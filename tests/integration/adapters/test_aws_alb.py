@@ -1,0 +1,72 @@
+"""The aws-alb router against moto in SERVER mode (no AWS here: moto emulates the
+elbv2 API over HTTP; boto3 talks to it through endpoint_url like to the real one)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from runbooks.core.model import Weights
+from runbooks.errors import RouterError
+from runbooks.routers.aws_alb import AwsAlbRouter
+from tests.integration.adapters.conftest import aws_client
+
+pytestmark = pytest.mark.integration
+
+
+def make_listener(elbv2: Any, ec2: Any, service: str) -> str:
+    """A load balancer with target groups `<service>-blue/green`; its listener's ARN."""
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")
+        for i, z in enumerate("ab")
+    ]
+    lb = elbv2.create_load_balancer(
+        Name=f"{service}-lb", Subnets=[s["Subnet"]["SubnetId"] for s in subnets]
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    groups = [
+        elbv2.create_target_group(Name=f"{service}-{c}", Protocol="HTTP", Port=80, VpcId=vpc)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        for c in ("blue", "green")
+    ]
+    action = {"Type": "forward", "TargetGroupArn": groups[0]}
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[action]
+    )
+    return str(listener["Listeners"][0]["ListenerArn"])
+
+
+@pytest.fixture
+def alb(moto_endpoint: str) -> tuple[AwsAlbRouter, str]:
+    """A router over a fresh listener (unique names: the moto server is shared)."""
+    service = f"svc{uuid.uuid4().hex[:8]}"
+    elbv2 = aws_client("elbv2", moto_endpoint)
+    listener = make_listener(elbv2, aws_client("ec2", moto_endpoint), service)
+    return AwsAlbRouter({service: listener}, client=elbv2), service
+
+
+def test_weights_are_set_and_read_back(alb: tuple[AwsAlbRouter, str]) -> None:
+    router, service = alb
+    assert router.get_weights(service) == Weights(blue=100, green=0)
+
+    router.set_weights(service, Weights(blue=80, green=20))
+    assert router.get_weights(service) == Weights(blue=80, green=20)
+
+    router.set_weights(service, Weights(blue=0, green=100))
+    assert router.get_weights(service) == Weights(blue=0, green=100)
+
+
+def test_missing_target_group_is_a_router_error(moto_endpoint: str) -> None:
+    elbv2 = aws_client("elbv2", moto_endpoint)
+    broken = AwsAlbRouter({"svc": "unused"}, target_group="nope-{color}", client=elbv2)
+    with pytest.raises(RouterError, match="nope-blue"):
+        broken.set_weights("svc", Weights(50, 50))
+
+
+def test_unknown_service_is_a_router_error(alb: tuple[AwsAlbRouter, str]) -> None:
+    router, _ = alb
+    with pytest.raises(RouterError, match="no ALB listener configured for service other"):
+        router.get_weights("other")
