@@ -58,6 +58,7 @@ METRICS = (ERROR_RATE, P95_LATENCY, AVAILABILITY)
 
 STRAY_ERRORS = 1.0
 LATENCY_FLOOR_SECONDS = 0.005
+_ROUNDING = 1e-9  # 100 - 99.9 is not 0.1 in floats: an exact-limit count must not fail
 
 
 def judge(
@@ -88,7 +89,7 @@ def _judge_error_rate(baseline: Sample, canary: Sample, limit_pp: float, at: flo
         return Measurement(ERROR_RATE, Phase.INCONCLUSIVE, None, limit_pp, at, message)
     increase_pp = (new_rate - base_rate) * 100
     allowed = canary.requests * (base_rate + limit_pp / 100) + STRAY_ERRORS
-    phase = Phase.FAILED if canary.errors > allowed else Phase.SUCCESSFUL
+    phase = Phase.FAILED if canary.errors > allowed + _ROUNDING else Phase.SUCCESSFUL
     message = (
         f"error rate {new_rate:.3%} vs baseline {base_rate:.3%}: {increase_pp:+.3f}pp "
         f"(limit {limit_pp:g}pp; {canary.errors:g} errors, {allowed:.2f} allowed)"
@@ -124,7 +125,7 @@ def _judge_availability(canary: Sample, percent: float, at: float) -> Measuremen
         return Measurement(AVAILABILITY, Phase.INCONCLUSIVE, None, percent, at, message)
     availability = 100 * (1 - canary.error_rate)
     allowed = canary.requests * (1 - percent / 100) + STRAY_ERRORS
-    phase = Phase.FAILED if canary.errors > allowed else Phase.SUCCESSFUL
+    phase = Phase.FAILED if canary.errors > allowed + _ROUNDING else Phase.SUCCESSFUL
     message = (
         f"availability {availability:.3f}% (limit {percent:g}%; "
         f"{canary.errors:g} errors, {allowed:.2f} allowed)"
