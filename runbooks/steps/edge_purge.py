@@ -6,13 +6,8 @@ Two backends, picked by the `edge_backend` option ("varnish" by default, or "clo
   (default "BAN") and header `edge_ban_header: edge_ban_value` (default "X-Ban-Url: ."),
   which the VCL turns into `ban("req.url ~ " + req.http.X-Ban-Url)`; "." is a regex matching
   every URL, so everything is evicted. The VCL must accept the method only from trusted
-  clients; any 2xx answer counts as done. The VCL of the local stack must use the same rule:
-
-      if (req.method == "BAN") {
-          if (!client.ip ~ purgers) { return (synth(405, "Not allowed")); }
-          ban("req.url ~ " + req.http.X-Ban-Url);
-          return (synth(200, "Ban added"));
-      }
+  clients; any 2xx answer counts as done. The local stack's VCL must carry the same rule:
+  `VARNISH_BAN_VCL` below, inside `sub vcl_recv`, with an `acl purgers`.
 
 - CloudFront (aws stacks): `create_invalidation` of `edge_paths` (default ["/*"]) on
   `cloudfront_distribution_id`; with `edge_wait_seconds` > 0 it waits that long for the
@@ -38,6 +33,13 @@ DEFAULT_BAN_METHOD = "BAN"
 DEFAULT_BAN_HEADER = "X-Ban-Url"
 DEFAULT_BAN_VALUE = "."
 DEFAULT_PATHS = ("/*",)
+# The rule the local stack's VCL must carry (inside `sub vcl_recv`, with an `acl purgers`).
+VARNISH_BAN_VCL = """\
+    if (req.method == "BAN") {
+        if (!client.ip ~ purgers) { return (synth(405, "Not allowed")); }
+        ban("req.url ~ " + req.http.X-Ban-Url);
+        return (synth(200, "Ban added"));
+    }"""
 
 
 class VarnishPurge:
