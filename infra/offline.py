@@ -74,7 +74,7 @@ class Difference:
         return f"{self.type} {self.name}: {self.detail}"
 
 
-class _Recorder(Mocks):
+class RecordingMocks(Mocks):
     """Mocks that record every registered resource and echo inputs back as outputs."""
 
     def __init__(self) -> None:
@@ -127,7 +127,7 @@ def plan_stack(stack: str, stacks_dir: Path | None = None) -> list[PlannedResour
 
 
 def _plan_in_context(stack: str, config: dict[str, str]) -> list[PlannedResource]:
-    recorder = _Recorder()
+    recorder = RecordingMocks()
     pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
     pulumi.runtime.test(run)()  # type: ignore[no-untyped-call]
