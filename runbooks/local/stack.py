@@ -176,12 +176,14 @@ def status(state_dir: Path) -> StackStatus:
 def down(state_dir: Path, timeout: float = 10) -> list[str]:
     """Drain HAProxy's servers, stop every recorded process, wait until no port listens.
 
-    Returns the names of the parts stopped. Raises LaunchError if a port still listens.
+    Returns the names of the parts stopped, in stop order. Raises LaunchError if a port
+    still listens.
     """
     parts = record.load(state_dir)
     _drain_all(state_dir / "haproxy" / "admin.sock")
     middle = [n for n in parts if n not in STOP_ORDER + STOP_LAST]
-    for name in [n for n in (*STOP_ORDER, *middle, *STOP_LAST) if n in parts]:
+    order = [n for n in (*STOP_ORDER, *middle, *STOP_LAST) if n in parts]
+    for name in order:
         parts[name].server.stop(timeout)
     ports = {name: p.server.port for name, p in parts.items()}
     try:
@@ -192,7 +194,7 @@ def down(state_dir: Path, timeout: float = 10) -> list[str]:
         raise LaunchError(f"ports still listening after down: {still}",
                           hint="something else may be using them; see `ss -ltnp`") from None
     (state_dir / "pids.json").unlink(missing_ok=True)
-    return list(parts)
+    return order
 
 
 def _drain_all(admin_socket: Path) -> None:

@@ -1,0 +1,102 @@
+"""`runbook local up|down|status`: the local rehearsal stack, as processes on loopback.
+
+    runbook local up [--stack local] [--json]      start what is not running healthy; wait
+    runbook local status [--stack local] [--json]  each part with its port, pid and health
+    runbook local down [--stack local] [--json]    drain HAProxy, stop every part
+
+Exit codes: 0 done (status: every part healthy), 1 a part did not come up or is unhealthy,
+2 bad stack file or a stack whose substrate is not local.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from infra.settings import StackSettings
+from infra.stackfile import StackFileError, load_stack
+from runbooks.cli.app import app
+from runbooks.errors import RunbookError
+from runbooks.local import stack
+from runbooks.local.endpoints import state_dir_of
+
+local_app = typer.Typer(name="local", help="Bring the local rehearsal stack up and down.",
+                        no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(local_app, name="local")
+
+StackOption = Annotated[str, typer.Option("--stack", help="A stack whose substrate is local.")]
+T = TypeVar("T")
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+StateOption = Annotated[
+    Path | None, typer.Option("--state-dir", help="Override the stack's local.stateDir.")
+]
+
+
+@local_app.command("up")
+def up(
+    stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
+) -> None:
+    """Start every part of the stack that is not already running and healthy."""
+    settings = _settings(stack_name)
+    result = _guarded(lambda: stack.up(settings, state_dir or state_dir_of(settings)))
+    _show(result, as_json)
+    if not result.healthy:
+        raise typer.Exit(code=1)
+
+
+@local_app.command("status")
+def status(
+    stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
+) -> None:
+    """Show each part with its port, pid and health; exit 1 unless all are healthy."""
+    state = state_dir or _guarded(lambda: state_dir_of(_settings(stack_name)))
+    result = _guarded(lambda: stack.status(state))
+    _show(result, as_json)
+    if not result.healthy:
+        raise typer.Exit(code=1)
+
+
+@local_app.command("down")
+def down(
+    stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
+) -> None:
+    """Drain HAProxy, stop every recorded part, and check no port still listens."""
+    state = state_dir or _guarded(lambda: state_dir_of(_settings(stack_name)))
+    stopped = _guarded(lambda: stack.down(state))
+    if as_json:
+        typer.echo(json.dumps({"state_dir": str(state), "stopped": stopped}))
+    else:
+        typer.echo(f"stopped {len(stopped)} part(s): {', '.join(stopped) or 'none'}")
+
+
+def _settings(stack_name: str) -> StackSettings:
+    try:
+        return load_stack(stack_name)
+    except StackFileError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(code=err.exit_code) from None
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except (RunbookError, TimeoutError) as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(code=getattr(err, "exit_code", 1)) from None
+
+
+def _show(result: stack.StackStatus, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    if not result.parts:
+        typer.echo(f"nothing running (state dir {result.state_dir})")
+        return
+    typer.echo(f"{'part':<20} {'port':>6} {'pid':>8}  health")
+    for part in result.parts:
+        health = "healthy" if part.healthy else f"UNHEALTHY: {part.problem} (log {part.log_path})"
+        typer.echo(f"{part.name:<20} {part.port:>6} {part.pid or '-':>8}  {health}")
