@@ -38,7 +38,7 @@ def by_metric(measurements: tuple[Measurement, ...]) -> dict[str, Phase]:
     return {m.metric: m.phase for m in measurements}
 
 
-S, F, I, E = Phase.SUCCESSFUL, Phase.FAILED, Phase.INCONCLUSIVE, Phase.ERROR
+S, F, INC, E = Phase.SUCCESSFUL, Phase.FAILED, Phase.INCONCLUSIVE, Phase.ERROR
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ S, F, I, E = Phase.SUCCESSFUL, Phase.FAILED, Phase.INCONCLUSIVE, Phase.ERROR
         (10000, 10, 10000, 21, S),  # at volume the threshold rules: 21 allowed
         (10000, 10, 10000, 22, F),
         (1000, 50, 1000, 40, S),  # better than the baseline
-        (0, 0, 1000, 0, I),  # nothing to compare against
+        (0, 0, 1000, 0, INC),  # nothing to compare against
     ],
 )
 def test_given_error_counts_when_judged_then_error_rate_phase_follows_threshold_and_floor(
@@ -76,8 +76,8 @@ def test_given_error_counts_when_judged_then_error_rate_phase_follows_threshold_
         (0.100, 0.050, S),  # faster
         (0.002, 0.004, S),  # twice as slow but only 2 ms: under the 5 ms floor
         (0.002, 0.008, F),  # 6 ms slower: real
-        (None, 0.100, I),  # baseline got no traffic
-        (0.100, None, I),  # canary has no quantile
+        (None, 0.100, INC),  # baseline got no traffic
+        (0.100, None, INC),  # canary has no quantile
     ],
 )
 def test_given_p95_latencies_when_judged_then_latency_phase_follows_ratio_and_floor(
@@ -126,19 +126,19 @@ def test_given_a_sample_that_could_not_be_taken_when_judged_then_every_metric_is
     assert all("could not measure" in m.message for m in measurements)
 
 
-@pytest.mark.parametrize(("requests", "expected"), [(49, {I}), (50, {S}), (0, {I})])
+@pytest.mark.parametrize(("requests", "expected"), [(49, {INC}), (50, {S}), (0, {INC})])
 def test_given_canary_traffic_when_judged_then_below_min_requests_is_inconclusive(
     requests: float, expected: set[Phase]
 ) -> None:
     measurements = judge(blue(1000), green(requests), THRESHOLDS, at=3.0)
 
     assert {m.phase for m in measurements} == expected
-    if expected == {I}:
+    if expected == {INC}:
         assert "< minRequests (50)" in measurements[0].message
 
 
 def history(codes: str, metric: str = ERROR_RATE) -> list[Measurement]:
-    phases = {"S": S, "F": F, "I": I, "E": E}
+    phases = {"S": S, "F": F, "I": INC, "E": E}
     return [
         Measurement(metric, phases[c], None, None, float(n), f"m{n}") for n, c in enumerate(codes)
     ]
