@@ -1,0 +1,71 @@
+"""The stack-driver plug-in area: where a stack's release state is recorded between runs.
+
+After a release the engine writes the service's active color, the version in each color and
+the traffic split back through the driver, so the next `pulumi up` (or `local up`) keeps the
+release instead of undoing it. The driver also turns the secret references of a stack file
+into plaintext when a plug-in (the webhook notifier) needs one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from infra.settings import Color, EnvRef, SecretRef, Service, Versions
+from runbooks.core.model import Weights
+
+WEBHOOK_KEY = "notifications.webhookUrl"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """The release state of one blue-green service: who serves, what runs where, the split."""
+
+    active_color: Color
+    versions: Versions
+    weights: Weights
+
+    @classmethod
+    def declared(cls, service: Service) -> ServiceState:
+        """The state a stack file declares for `service`."""
+        split = service.split
+        return cls(service.active_color, service.versions, Weights(split.blue, split.green))
+
+    def to_config(self) -> dict[str, Any]:
+        """The state as the stack file's camelCase keys."""
+        return {
+            "activeColor": self.active_color.value,
+            "versions": {"blue": self.versions.blue, "green": self.versions.green},
+            "weights": {"blue": self.weights.blue, "green": self.weights.green},
+        }
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> ServiceState:
+        """The inverse of `to_config`; raises ValueError (or pydantic's) on bad data."""
+        versions = Versions.model_validate(data["versions"])
+        weights = data["weights"]
+        return cls(Color(data["activeColor"]), versions, Weights(weights["blue"], weights["green"]))
+
+
+class StackDriver(Protocol):
+    """Reads and writes one stack's release state; resolves its secrets.
+
+    Failures raise `runbooks.errors.DriverError` (never with a secret in the message);
+    an unknown service raises `BadInput`.
+    """
+
+    def read_release_state(self, service: str) -> ServiceState:
+        """The recorded state of `service`: the last one written, else the declared one."""
+        ...
+
+    def write_release_state(self, service: str, state: ServiceState) -> None:
+        """Record `state` durably, so the next deploy of the stack keeps it."""
+        ...
+
+    def resolve_secret(self, ref: SecretRef | EnvRef, key: str = WEBHOOK_KEY) -> str | None:
+        """The plaintext of a secret reference standing at config path `key`.
+
+        EnvRef: the environment variable, None if unset. SecretRef: decrypted by Pulumi.
+        """
+        ...

@@ -1,0 +1,131 @@
+"""The Pulumi stacks' driver: release state written back into the stack's config.
+
+Through the Automation API (`select_stack(stack, work_dir=<project root>)`, which needs the
+Pulumi CLI), the service's `activeColor`, `versions.{blue,green}` and `weights.{blue,green}`
+are set by path in `trading-platform:services[i]`, in one `config set-all --path`, so the
+next `pulumi up` deploys what the release left instead of undoing it.
+
+Caveat: with `--path` the CLI stores an all-digits value as a number, so a version such as
+"2" would come back as 2 and the stack file would then fail validation (loudly). Use dotted
+versions ("2.0.0").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from pulumi.automation import ConfigValue
+
+from infra.settings import EnvRef, SecretRef, Service
+from infra.stackfile import PROJECT, PROJECT_ROOT
+from runbooks.drivers.base import WEBHOOK_KEY, ServiceState
+from runbooks.errors import BadInput, DriverError
+
+SERVICES_KEY = f"{PROJECT}:services"
+
+
+class ConfigStack(Protocol):
+    """The part of `pulumi.automation.Stack` this driver uses."""
+
+    def get_config(self, key: str, *, path: bool = False) -> ConfigValue: ...
+
+    def set_all_config(
+        self, config: MutableMapping[str, ConfigValue], *, path: bool = False
+    ) -> None: ...
+
+
+StackFactory = Callable[[str, Path], ConfigStack]
+
+
+def select_stack(stack: str, work_dir: Path) -> ConfigStack:
+    """The real stack, through the Automation API (needs the Pulumi CLI on PATH)."""
+    from pulumi import automation
+
+    selected: ConfigStack = automation.select_stack(stack_name=stack, work_dir=str(work_dir))
+    return selected
+
+
+class PulumiDriver:
+    """Release state in the Pulumi config of stack `stack` of the project at `work_dir`.
+
+    `stack_factory` selects the stack (default: the Automation API); tests inject a fake.
+    """
+
+    def __init__(
+        self, stack: str, work_dir: Path = PROJECT_ROOT, stack_factory: StackFactory = select_stack
+    ) -> None:
+        self.stack_name = stack
+        self.work_dir = work_dir
+        self._factory = stack_factory
+        self._stack: ConfigStack | None = None
+
+    def read_release_state(self, service: str) -> ServiceState:
+        _, entry = self._find(service)
+        try:
+            declared = Service.model_validate_json(json.dumps(entry))
+        except ValueError as err:
+            raise DriverError(
+                f"service '{service}' in the config of stack '{self.stack_name}' is invalid: {err}",
+                hint="`runbook plan --stack` shows every problem of the stack file",
+            ) from None
+        return ServiceState.declared(declared)
+
+    def write_release_state(self, service: str, state: ServiceState) -> None:
+        index, _ = self._find(service)
+        at = f"{SERVICES_KEY}[{index}]"
+        values = {
+            f"{at}.activeColor": state.active_color.value,
+            f"{at}.versions.blue": state.versions.blue,
+            f"{at}.versions.green": state.versions.green,
+            f"{at}.weights.blue": str(state.weights.blue),
+            f"{at}.weights.green": str(state.weights.green),
+        }
+        config = {key: ConfigValue(value, secret=False) for key, value in values.items()}
+        self._call("write the release state to", lambda s: s.set_all_config(config, path=True))
+
+    def resolve_secret(self, ref: SecretRef | EnvRef, key: str = WEBHOOK_KEY) -> str | None:
+        if isinstance(ref, EnvRef):
+            return os.environ.get(ref.env)
+        value: ConfigValue = self._call(
+            f"decrypt {key} of", lambda s: s.get_config(f"{PROJECT}:{key}", path=True)
+        )
+        return value.value or None
+
+    def _find(self, service: str) -> tuple[int, dict[str, Any]]:
+        """The index and config entry of `service` in `trading-platform:services`."""
+        value: ConfigValue = self._call(
+            "read the services of", lambda s: s.get_config(SERVICES_KEY)
+        )
+        try:
+            entries = json.loads(value.value)
+        except ValueError:
+            raise DriverError(
+                f"{SERVICES_KEY} of stack '{self.stack_name}' is not a list of services",
+                hint="check the stack file",
+            ) from None
+        for index, entry in enumerate(entries):
+            if isinstance(entry, dict) and entry.get("name") == service:
+                return index, entry
+        names = [e.get("name") for e in entries if isinstance(e, dict)]
+        raise BadInput(f"no service '{service}' in stack '{self.stack_name}'",
+                       hint=f"services: {names}")
+
+    def _call(self, doing: str, action: Callable[[ConfigStack], Any]) -> Any:
+        """Run `action` on the stack; any failure becomes a DriverError.
+
+        The underlying message is left out: it may echo config values, including secrets.
+        """
+        try:
+            if self._stack is None:
+                self._stack = self._factory(self.stack_name, self.work_dir)
+            return action(self._stack)
+        except Exception as err:
+            raise DriverError(
+                f"could not {doing} stack '{self.stack_name}' ({type(err).__name__})",
+                hint="check that the Pulumi CLI is installed and logged in "
+                "(`pulumi stack select` works in the project)",
+            ) from None
