@@ -267,6 +267,7 @@ class Metrics(Model):
 
     provider: Literal["prometheus", "haproxy", "http", "cloudwatch", "nop"] = "prometheus"
     url: str | None = None
+    min_window_seconds: Annotated[float, Field(ge=0, le=3600)] = 0
     queries: Queries = Queries()
 
 

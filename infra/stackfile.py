@@ -14,6 +14,7 @@ value found and what is allowed. Nothing is touched before a file loads cleanly.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +56,9 @@ class StackFileError(Exception):
 
 
 def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:
-    """The file of `stack` under `stacks_dir` (default: the project's `stacks/`)."""
-    return (stacks_dir or PROJECT_ROOT / "stacks") / f"Pulumi.{stack}.yaml"
+    """The file of `stack` under `stacks_dir`, else `$RUNBOOK_STACKS_DIR`, else `stacks/`."""
+    default = os.environ.get("RUNBOOK_STACKS_DIR") or PROJECT_ROOT / "stacks"
+    return Path(stacks_dir or default) / f"Pulumi.{stack}.yaml"
 
 
 def load_stack(stack: str, stacks_dir: Path | None = None) -> StackSettings:

@@ -7,7 +7,14 @@ import importlib
 from runbooks.cli.app import app
 
 # Each name is a module of this package that registers its verb(s) on `app` when imported.
-VERBS: tuple[str, ...] = ("plan",)
+VERBS: tuple[str, ...] = (
+    "plan",
+    "rollout",
+    "status",
+    "operator",
+    "takeover",
+    "local",
+)
 
 
 def main() -> None:

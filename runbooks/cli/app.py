@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-EXIT_CODES = """Exit codes:
+EXIT_CODES = """\b
+Exit codes:
   0  done (promoted, or the command succeeded)
   1  other error
   2  bad input (bad flags, bad stack file, unknown name); nothing was changed
@@ -19,3 +20,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Keeps `runbook <verb>` a group even while only one verb is registered."""

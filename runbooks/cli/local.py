@@ -24,8 +24,12 @@ from runbooks.errors import RunbookError
 from runbooks.local import stack
 from runbooks.local.endpoints import state_dir_of
 
-local_app = typer.Typer(name="local", help="Bring the local rehearsal stack up and down.",
-                        no_args_is_help=True, rich_markup_mode=None)
+local_app = typer.Typer(
+    name="local",
+    help="Bring the local rehearsal stack up and down.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(local_app, name="local")
 
 StackOption = Annotated[str, typer.Option("--stack", help="A stack whose substrate is local.")]

@@ -33,8 +33,10 @@ class Weights:
     @classmethod
     def to_new(cls, new: Color, percent: int) -> Weights:
         """`percent` of requests to `new`, the rest to the other color."""
-        return cls(blue=100 - percent, green=percent) if new is Color.GREEN else cls(
-            blue=percent, green=100 - percent
+        return (
+            cls(blue=100 - percent, green=percent)
+            if new is Color.GREEN
+            else cls(blue=percent, green=100 - percent)
         )
 
     def of(self, color: Color) -> int:

@@ -25,7 +25,11 @@ class QueryFailed(Exception):
 
 
 class PrometheusMetrics:
-    """Samples requests, 5xx errors and p95 latency of one color from Prometheus at `url`."""
+    """Samples requests, 5xx errors and p95 latency of one color from Prometheus at `url`.
+
+    Each sample looks back `window_seconds` (the analysis interval), or `min_window_seconds`
+    when that is longer (it should span at least four scrape intervals).
+    """
 
     def __init__(
         self,
@@ -34,8 +38,10 @@ class PrometheusMetrics:
         timeout_seconds: float = 5.0,
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        min_window_seconds: float = 0.0,
     ) -> None:
         self._url = url.rstrip("/") + "/api/v1/query"
+        self._min_window_seconds = min_window_seconds
         self._queries = queries or Queries()
         self._client = client
         self._timeout_seconds = timeout_seconds
@@ -47,7 +53,8 @@ class PrometheusMetrics:
         fill = {
             "service": target.service,
             "color": target.color.value,
-            "window": prometheus_duration(window_seconds),
+            # increase() over a range of few scrapes extrapolates wildly: never look back less.
+            "window": prometheus_duration(max(window_seconds, self._min_window_seconds)),
         }
         try:
             with self._session() as client:

@@ -1,0 +1,150 @@
+"""`runbook resume` and `runbook rollback`: make a release go on, or undo it — whether its
+engine is still running (the intent is recorded and that engine acts) or was killed (this
+command takes the stack's lock and drives the release itself from the journal).
+
+    runbook resume   --stack local --service trading-api [--force]
+    runbook rollback --stack local --service trading-api [--force]
+    runbook rollback --stack local --backup-id 20261125T101500Z-1a2b3c4d   # database only
+
+A killed engine leaves its lock behind: `--force` takes it over once its process is gone.
+With no release in progress, `rollback` undoes the service's latest promoted release
+(traffic back on the old color, which is kept warm, then its release steps undone).
+Exit codes: 0 promoted/restored, 3 rolled back, 2 bad input, 4 locked, 1 other error.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runbooks.cli.app import app
+from runbooks.cli.common import (
+    ForceOption,
+    JsonOption,
+    StackOption,
+    emit_json,
+    exits_cleanly,
+    fail,
+    say,
+)
+from runbooks.cli.rollout import EXIT_FOR
+from runbooks.cli.view import TurnPrinter
+from runbooks.core.state import Outcome
+from runbooks.errors import BadInput, LockedError
+from runbooks.journal.base import Journal, ReleaseRecord
+from runbooks.journal.lock import holder_alive
+from runbooks.release import (
+    current_settings,
+    holder,
+    open_journal,
+    require_service,
+    revert_promoted,
+)
+from runbooks.release import (
+    resume as resume_release,
+)
+
+WAIT_POLL_SECONDS = 0.2
+OptionalService = Annotated[str | None, typer.Option("--service", help="Service of the stack.")]
+BackupOption = Annotated[
+    str | None, typer.Option("--backup-id", help="Restore the database from this backup.")
+]
+
+
+@app.command("resume")
+def resume(
+    stack: StackOption,
+    service: Annotated[str, typer.Option("--service")],
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Continue a paused release, or an interrupted one from its journal."""
+    outcome, release_id = _drive(stack, service, "resume", force, as_json)
+    _finish(release_id, outcome, as_json)
+
+
+@app.command("rollback")
+def rollback(
+    stack: StackOption,
+    service: OptionalService = None,
+    backup_id: BackupOption = None,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Roll the service's release back: traffic first, then its release steps, newest first."""
+    if backup_id is not None:
+        _restore_backup(stack, backup_id, as_json)
+        return
+    if service is None:
+        fail("give --service (or --backup-id to restore the database only)", 2)
+    outcome, release_id = _drive(stack, service, "rollback", force, as_json)
+    _finish(release_id, outcome, as_json)
+
+
+def _drive(
+    stack: str, service: str, intent: str, force: bool, as_json: bool
+) -> tuple[Outcome, str]:
+    on_turn = None if as_json else TurnPrinter(say)
+    with exits_cleanly():
+        settings = current_settings(stack)
+        require_service(settings, service)
+        journal = open_journal(stack)
+        record = journal.current(stack, service)
+        if record is None:
+            if intent == "resume":
+                raise BadInput(f"no release of {service} is in progress on {stack}")
+            return revert_promoted(stack, service, settings, journal, force, on_turn)
+        try:
+            lease = journal.acquire(stack, holder(), force=force)
+        except LockedError:
+            owner = journal.lock_holder(stack)
+            if owner is not None and holder_alive(owner) is False:
+                raise
+            # A live engine holds the stack: it acts on the intent; wait for the outcome.
+            journal.record_intent(stack, service, intent, holder())
+            return _wait_for(journal, record, settings.rollout.rollback_targets.api_seconds)
+        with lease:
+            journal.record_intent(stack, service, intent, holder())
+            return resume_release(
+                stack, record, settings, journal, lease, on_turn=on_turn
+            ), record.id
+
+
+def _wait_for(journal: Journal, record: ReleaseRecord, timeout: float) -> tuple[Outcome, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        latest = journal.release(record.id)
+        if latest.finished:
+            return Outcome(latest.outcome or Outcome.ABORTED.value), record.id
+        time.sleep(WAIT_POLL_SECONDS)
+    fail(f"release {record.id} did not finish within {timeout:g}s; see `runbook status`", 1)
+
+
+def _finish(release_id: str, outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        emit_json({"release": release_id, "outcome": outcome.value})
+    else:
+        say(f"release {release_id} {outcome.value}")
+    raise typer.Exit(code=EXIT_FOR[outcome])
+
+
+def _restore_backup(stack: str, backup_id: str, as_json: bool) -> None:
+    from runbooks.release import step_options
+    from runbooks.steps.db_migration import restore
+
+    with exits_cleanly():
+        options = step_options(current_settings(stack))
+        if "postgres_dsn" not in options:
+            raise BadInput(
+                "--backup-id restores need a database this machine reaches",
+                hint="on aws stacks restore the RDS snapshot instead",
+            )
+        outcome = restore(str(options["postgres_dsn"]), Path(options["backup_dir"]), backup_id)
+    if as_json:
+        emit_json({"backup_id": backup_id, "ok": outcome.ok, "message": outcome.message})
+    else:
+        say(outcome.message)
+    raise typer.Exit(code=0 if outcome.ok else 1)

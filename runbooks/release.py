@@ -1,0 +1,332 @@
+"""Starting, resuming and rolling back a release: the wiring of settings to backends.
+
+Everything here is chosen by the stack's settings: the router (`rollout.router` or the
+substrate's default), the metric provider (`rollout.metrics`), the stack driver, the
+notifier (the webhook secret resolved by the driver) and the journal (SQLite under the
+runbook state dir, or PostgreSQL when `RUNBOOK_JOURNAL_DSN` is set).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.settings import Color, Service, StackSettings, Substrate
+from infra.stackfile import PROJECT_ROOT, load_stack
+from runbooks.core.plan import build_plan
+from runbooks.core.state import Action, Outcome, ReleasePhase, ReleaseState
+from runbooks.drivers.local import apply_state, load_state
+from runbooks.drivers.registry import DRIVERS, driver_for
+from runbooks.engine import Clock, Engine, applied_outcome, snapshot
+from runbooks.errors import BadInput, RunbookError
+from runbooks.journal.base import Journal, LockLease, ReleaseRecord
+from runbooks.journal.registry import JOURNALS
+from runbooks.metrics.registry import METRICS
+from runbooks.notifiers.base import EventKind, ReleaseEvent
+from runbooks.notifiers.registry import notifier_for
+from runbooks.performer import Backends, Performer
+from runbooks.routers.registry import ROUTERS
+from runbooks.steps.base import StepContext
+from runbooks.steps.registry import STEPS
+
+DEPLOY_STARTED = "deploy.started"
+DEPLOY_DONE = "deploy.done"
+DEPLOY_FAILED = "deploy.failed"
+
+OnTurn = Callable[[ReleaseState, Sequence[Action]], None]
+
+
+def runbook_state_dir(stack: str) -> Path:
+    """Where the journal of `stack` lives: `$RUNBOOK_STATE_DIR/<stack>` or `.runbook/<stack>`."""
+    base = os.environ.get("RUNBOOK_STATE_DIR") or str(PROJECT_ROOT / ".runbook")
+    return Path(base) / stack
+
+
+def open_journal(stack: str) -> Journal:
+    """The journal of `stack`: PostgreSQL if RUNBOOK_JOURNAL_DSN is set, else SQLite."""
+    dsn = os.environ.get("RUNBOOK_JOURNAL_DSN")
+    if dsn:
+        return JOURNALS.create("postgres", dsn=dsn)
+    state_dir = runbook_state_dir(stack)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return JOURNALS.create("sqlite", state_dir=state_dir)
+
+
+def current_settings(stack: str, stacks_dir: Path | None = None) -> StackSettings:
+    """The stack's settings with any release state the local driver recorded applied."""
+    settings = load_stack(stack, stacks_dir)
+    if settings.substrate is Substrate.LOCAL:
+        from runbooks.local.endpoints import state_dir_of
+
+        settings = apply_state(settings, load_state(state_dir_of(settings)))
+    return settings
+
+
+def require_service(settings: StackSettings, name: str) -> Service:
+    """The service called `name`, or BadInput listing the stack's services."""
+    try:
+        return settings.service(name)
+    except KeyError:
+        known = ", ".join(s.name for s in settings.services)
+        raise BadInput(f"no service '{name}' in this stack", hint=f"services: {known}") from None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an operator asked for: one service of one stack to one version."""
+
+    stack: str
+    service: str
+    version: str
+    steps: tuple[str, ...] = ()
+    faults: dict[str, Any] | None = None
+
+
+def holder() -> str:
+    """Who runs this engine, for the lock and the journal."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
+def rollout(
+    request: Request,
+    settings: StackSettings,
+    journal: Journal,
+    clock: Clock | None = None,
+    on_turn: OnTurn | None = None,
+    force: bool = False,
+) -> tuple[str, Outcome]:
+    """Release `request.version` of the service; returns the release id and its outcome."""
+    plan = build_plan(settings, request.service, request.version, request.steps)
+    with journal.acquire(request.stack, holder(), force=force):
+        if journal.current(request.stack, request.service) is not None:
+            raise BadInput(
+                f"a release of {request.service} on {request.stack} is unfinished",
+                hint="run `runbook status`, then `runbook resume` or `runbook rollback`",
+            )
+        state = ReleaseState(plan)
+        release_id = journal.start_release(
+            request.stack,
+            request.service,
+            request.version,
+            {"state": state.to_dict(), "faults": request.faults or {}},
+        )
+        engine = _engine(settings, journal, release_id, request, plan.new_color, clock, on_turn)
+        failure = _deploy(settings, journal, release_id, request, plan.new_color)
+        if failure is not None:
+            # Nothing was moved yet: the old color still has every request.
+            journal.finish(release_id, Outcome.ROLLED_BACK.value)
+            engine.performer.backends.notifier.notify(_event(request, failure))
+            return release_id, Outcome.ROLLED_BACK
+        return release_id, engine.run(state)
+
+
+def _deploy(
+    settings: StackSettings, journal: Journal, release_id: str, request: Request, color: Color
+) -> str | None:
+    """Put the new version on the idle color; the failure message, or None when it is up."""
+    what = {"service": request.service, "color": color.value, "version": request.version}
+    journal.append(release_id, DEPLOY_STARTED, what)
+    try:
+        deployer(settings, request)(request.service, color, request.version)
+    except RunbookError as err:
+        journal.append(release_id, DEPLOY_FAILED, what | {"message": err.message})
+        return f"{request.version} did not start on {color}: {err.message}"
+    journal.append(release_id, DEPLOY_DONE, what)
+    return None
+
+
+def _event(request: Request, message: str) -> ReleaseEvent:
+    return ReleaseEvent(
+        EventKind.ROLLED_BACK, request.stack, request.service, request.version, message
+    )
+
+
+def resume(
+    stack: str,
+    record: ReleaseRecord,
+    settings: StackSettings,
+    journal: Journal,
+    lease: LockLease,
+    clock: Clock | None = None,
+    on_turn: OnTurn | None = None,
+) -> Outcome:
+    """Continue an interrupted release from its last journaled decision."""
+    shot = snapshot(journal, record.id)
+    state = shot.state if shot else ReleaseState.from_dict(dict(record.plan["state"]))
+    request = Request(
+        stack,
+        record.service,
+        record.version,
+        state.plan.release_steps,
+        dict(record.plan.get("faults") or {}),
+    )
+    engine = _engine(settings, journal, record.id, request, state.plan.new_color, clock, on_turn)
+    return engine.run(state, shot.pending if shot else ())
+
+
+def revert_promoted(
+    stack: str,
+    service: str,
+    settings: StackSettings,
+    journal: Journal,
+    force: bool,
+    on_turn: OnTurn | None = None,
+    clock: Clock | None = None,
+) -> tuple[Outcome, str]:
+    """Roll back the service's latest release, promoted and finished, as a new release.
+
+    The old color was kept running, so this is a weight change first; then the stack
+    state names the old color active again and the release steps are undone, newest first,
+    from the outcomes journaled by the original release.
+    """
+    latest = journal.latest(stack, service)
+    shot = snapshot(journal, latest.id) if latest is not None else None
+    if latest is None or shot is None or latest.outcome != Outcome.PROMOTED.value:
+        outcome = latest.outcome if latest is not None else "none"
+        raise BadInput(
+            f"nothing to roll back: no release of {service} is in progress and the latest "
+            f"was not promoted (outcome: {outcome})",
+            hint="`runbook history` lists the releases",
+        )
+    plan = shot.state.plan
+    state = ReleaseState(
+        plan,
+        phase=ReleasePhase.ROLLING_BACK,
+        step_index=len(plan.steps) - 1,
+        applied_steps=plan.release_steps,
+        promotion_written=True,
+        reason=f"rollback of promoted release {latest.id} requested by {holder()}",
+    )
+    with journal.acquire(stack, holder(), force=force):
+        release_id = journal.start_release(
+            stack, service, plan.old_version, {"state": state.to_dict(), "reverts": latest.id}
+        )
+        request = Request(stack, service, plan.version, plan.release_steps)
+        engine = _engine(
+            settings,
+            journal,
+            release_id,
+            request,
+            plan.new_color,
+            clock,
+            on_turn,
+            applied_from=latest.id,
+        )
+        return engine.run(state), release_id
+
+
+def _engine(
+    settings: StackSettings,
+    journal: Journal,
+    release_id: str,
+    request: Request,
+    new_color: Color,
+    clock: Clock | None,
+    on_turn: OnTurn | None,
+    applied_from: str | None = None,
+) -> Engine:
+    clock = clock or Clock()
+    backends = build_backends(request.stack, settings, request)
+    context = StepContext(
+        stack=request.stack,
+        service=request.service,
+        version=request.version,
+        old_color=new_color.other,
+        new_color=new_color,
+        options=step_options(settings),
+    )
+    applied = applied_outcome(journal, applied_from or release_id)
+    performer = Performer(backends, context, applied, clock.now)
+    return Engine(journal, release_id, performer, clock, on_turn)
+
+
+def build_backends(stack: str, settings: StackSettings, request: Request) -> Backends:
+    """The router, metrics, driver, notifier and release steps the stack's settings name."""
+    driver = DRIVERS.create(driver_for(settings), stack=stack, settings=settings)
+    ref = settings.notifications.webhook_url
+    notifier = notifier_for(driver.resolve_secret(ref) if ref else None)
+    steps = {name: STEPS.create(name) for name in request.steps}
+    return Backends(
+        router=ROUTERS.create(settings.router, **router_options(settings)),
+        metrics=METRICS.create(settings.rollout.metrics.provider, **metric_options(settings)),
+        driver=driver,
+        notifier=notifier,
+        steps=steps,
+    )
+
+
+def router_options(settings: StackSettings) -> dict[str, Any]:
+    """Keyword options of the stack's router."""
+    if settings.router == "haproxy" and settings.substrate is Substrate.LOCAL:
+        return {"socket_path": _local(settings).admin_socket}
+    if settings.router == "kubernetes" and settings.kubernetes is not None:
+        return {"namespace": settings.kubernetes.namespace}
+    return {}
+
+
+def metric_options(settings: StackSettings) -> dict[str, Any]:
+    """Keyword options of the stack's metric provider."""
+    metrics = settings.rollout.metrics
+    if metrics.provider == "prometheus":
+        url = metrics.url or (
+            _local(settings).prometheus_url if settings.substrate is Substrate.LOCAL else None
+        )
+        if url is None:
+            raise BadInput(
+                "rollout.metrics.url is required for the prometheus provider",
+                hint="set trading-platform:rollout.metrics.url in the stack file",
+            )
+        return {"url": url, "queries": metrics.queries,
+                "min_window_seconds": metrics.min_window_seconds}
+    if metrics.provider == "haproxy" and settings.substrate is Substrate.LOCAL:
+        return {"socket_path": _local(settings).admin_socket}
+    return {"url": metrics.url} if metrics.url else {}
+
+
+def step_options(settings: StackSettings) -> dict[str, Any]:
+    """Endpoints and options the release steps read (local stack: its servers)."""
+    if settings.substrate is not Substrate.LOCAL:
+        return {"edge_backend": "cloudfront"}
+    local = _local(settings)
+    return {
+        "postgres_dsn": local.postgres_dsn,
+        "redis_url": local.redis_url,
+        "edge_url": local.edge_url,
+        "edge_backend": "varnish",
+        "bootstrap_servers": local.bootstrap_servers,
+        "backup_dir": str(local.state_dir / "backups"),
+        "migrations_dir": str(PROJECT_ROOT / "migrations"),
+    }
+
+
+def deployer(settings: StackSettings, request: Request) -> Callable[[str, Color, str], None]:
+    """How a version is put on the idle color: a process (local) or the stack config."""
+    if settings.substrate is not Substrate.LOCAL:
+        # Kubernetes stacks: the driver's config write-back declares the version; the
+        # Deployment of that color rolls when the stack is next deployed.
+        return lambda service, color, version: None
+    from runbooks.local.services import deploy_color
+    from samples.options import Faults
+
+    faults = Faults(**(request.faults or {}))
+
+    def deploy(service: str, color: Color, version: str) -> None:
+        try:
+            deploy_color(settings, None, service, color, version, faults)
+        except OSError as err:
+            raise RunbookError(f"could not start {service} {version} on {color}: {err}") from err
+
+    return deploy
+
+
+def _local(settings: StackSettings) -> Any:
+    from runbooks.local.endpoints import endpoints
+
+    return endpoints(settings)
