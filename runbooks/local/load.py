@@ -1,0 +1,114 @@
+"""Steady HTTP load against the local stack, recording what every user request got.
+
+The rehearsal, the benchmarks and the integration tests put traffic on the stack with
+this, and judge a release by what users saw: each response's status, the color and
+version that served it (`X-Color`, `X-Version`), and its latency. A request that failed to
+connect or timed out is recorded with status 0.
+
+Workers pace themselves to an open-loop schedule (a request every `workers / rate`
+seconds each), so a slow backend shows up as latency, not as fewer requests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request as its user saw it."""
+
+    at: float
+    status: int
+    color: str
+    version: str
+    seconds: float
+
+    @property
+    def failed(self) -> bool:
+        """A 5xx or no answer at all."""
+        return self.status == 0 or self.status >= 500
+
+
+class Load:
+    """`rate` requests per second to `url` from `workers` threads, until `stop()`."""
+
+    def __init__(self, url: str, rate: float, workers: int = 8, timeout: float = 2.0) -> None:
+        if rate <= 0 or workers <= 0:
+            raise ValueError(f"rate and workers must be positive; got {rate}, {workers}")
+        self.url = url
+        self.period = workers / rate
+        self.timeout = timeout
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._hits: list[Hit] = []
+        self._threads = [
+            threading.Thread(target=self._work, args=(i,), daemon=True) for i in range(workers)
+        ]
+
+    def start(self) -> Load:
+        """Start the workers; returns self."""
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> list[Hit]:
+        """Stop the workers and return every hit, oldest first."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 1)
+        return self.hits()
+
+    def hits(self, since: float = 0.0) -> list[Hit]:
+        """The hits so far (at or after `since`), oldest first."""
+        with self._lock:
+            return sorted((h for h in self._hits if h.at >= since), key=lambda h: h.at)
+
+    def _work(self, index: int) -> None:
+        # Stagger the workers over one period so requests are spread, not bunched.
+        next_at = time.monotonic() + self.period * index / len(self._threads)
+        with httpx.Client(timeout=self.timeout) as client:
+            while not self._stop.is_set():
+                delay = next_at - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+                next_at += self.period
+                hit = _request(client, self.url)
+                with self._lock:
+                    self._hits.append(hit)
+
+
+def _request(client: httpx.Client, url: str) -> Hit:
+    at, started = time.time(), time.perf_counter()
+    try:
+        response = client.get(url)
+    except httpx.HTTPError:
+        return Hit(at, 0, "", "", time.perf_counter() - started)
+    return Hit(
+        at,
+        response.status_code,
+        response.headers.get("X-Color", ""),
+        response.headers.get("X-Version", ""),
+        time.perf_counter() - started,
+    )
+
+
+@contextmanager
+def steady_load(url: str, rate: float, workers: int = 8) -> Iterator[Load]:
+    """Load for the duration of a `with` block; always stopped on exit."""
+    load = Load(url, rate, workers).start()
+    try:
+        yield load
+    finally:
+        load.stop()
+
+
+def failed(hits: Sequence[Hit]) -> int:
+    """How many of `hits` failed (5xx or no answer)."""
+    return sum(1 for h in hits if h.failed)
