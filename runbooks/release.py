@@ -84,6 +84,7 @@ class Request:
     version: str
     steps: tuple[str, ...] = ()
     faults: dict[str, Any] | None = None
+    migration: str | None = None
 
 
 def holder() -> str:
@@ -115,7 +116,11 @@ def rollout(
             request.stack,
             request.service,
             request.version,
-            {"state": state.to_dict(), "faults": request.faults or {}},
+            {
+                "state": state.to_dict(),
+                "faults": request.faults or {},
+                "migration": request.migration,
+            },
         )
         engine = _engine(settings, journal, release_id, request, plan.new_color, clock, on_turn)
         failure = _deploy(settings, journal, release_id, request, plan.new_color)
@@ -208,7 +213,10 @@ def revert_promoted(
         release_id = journal.start_release(
             stack, service, plan.old_version, {"state": state.to_dict(), "reverts": latest.id}
         )
-        request = Request(stack, service, plan.version, plan.release_steps)
+        original = journal.release(latest.id).plan
+        request = Request(
+            stack, service, plan.version, plan.release_steps, migration=original.get("migration")
+        )
         engine = _engine(
             settings,
             journal,
@@ -240,7 +248,7 @@ def _engine(
         version=request.version,
         old_color=new_color.other,
         new_color=new_color,
-        options=step_options(settings),
+        options=step_options(settings) | {"migration": request.migration},
     )
     applied = applied_outcome(journal, applied_from or release_id)
     performer = Performer(backends, context, applied, clock.now)
@@ -283,8 +291,11 @@ def metric_options(settings: StackSettings) -> dict[str, Any]:
                 "rollout.metrics.url is required for the prometheus provider",
                 hint="set trading-platform:rollout.metrics.url in the stack file",
             )
-        return {"url": url, "queries": metrics.queries,
-                "min_window_seconds": metrics.min_window_seconds}
+        return {
+            "url": url,
+            "queries": metrics.queries,
+            "min_window_seconds": metrics.min_window_seconds,
+        }
     if metrics.provider == "haproxy" and settings.substrate is Substrate.LOCAL:
         return {"socket_path": _local(settings).admin_socket}
     return {"url": metrics.url} if metrics.url else {}

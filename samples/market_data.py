@@ -43,19 +43,26 @@ class MarketData:
 
     def __post_init__(self) -> None:
         labels = ["service", "color"]
-        self.consumed = Counter("messages_consumed_total", "Messages processed",
-                                labels, registry=self.metrics.registry)
-        self.errors = Counter("consumer_errors_total", "Messages or polls that failed",
-                              labels, registry=self.metrics.registry)
+        self.consumed = Counter(
+            "messages_consumed_total", "Messages processed", labels, registry=self.metrics.registry
+        )
+        self.errors = Counter(
+            "consumer_errors_total",
+            "Messages or polls that failed",
+            labels,
+            registry=self.metrics.registry,
+        )
 
     def consume_forever(self) -> None:
         """Poll, write a fill, commit; runs in a daemon thread until the process stops."""
-        consumer = Consumer({
-            "bootstrap.servers": self.options.bootstrap_servers,
-            "group.id": f"{SERVICE}-{self.options.color}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.options.bootstrap_servers,
+                "group.id": f"{SERVICE}-{self.options.color}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         consumer.subscribe([TOPIC])
         self.running.set()
         try:
@@ -90,14 +97,22 @@ class MarketData:
             conn.execute(
                 "INSERT INTO fills (order_id, color, version, symbol, quantity, price)"
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (event["order_id"], self.options.color, self.options.version,
-                 event["symbol"], event["quantity"], event["price"]),
+                (
+                    event["order_id"],
+                    self.options.color,
+                    self.options.version,
+                    event["symbol"],
+                    event["quantity"],
+                    event["price"],
+                ),
             )
 
     def routes(self) -> Routes:
         """The route table."""
-        return {("GET", "/health"): self.health,
-                ("GET", "/metrics"): lambda _: self.metrics.render()}
+        return {
+            ("GET", "/health"): self.health,
+            ("GET", "/metrics"): lambda _: self.metrics.render(),
+        }
 
     def health(self, _: Request) -> Response:
         """200 while consuming with a reachable database and no injected failure."""
@@ -108,10 +123,16 @@ class MarketData:
             self.db.ping()
         except Exception as err:
             problems.append(f"postgres: {type(err).__name__}: {err}")
-        return Response.json(503 if problems else 200, {
-            "status": "unhealthy" if problems else "ok", "problems": problems,
-            "last_error": self.last_error, "version": self.options.version,
-            "color": self.options.color})
+        return Response.json(
+            503 if problems else 200,
+            {
+                "status": "unhealthy" if problems else "ok",
+                "problems": problems,
+                "last_error": self.last_error,
+                "version": self.options.version,
+                "color": self.options.color,
+            },
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,5 +67,14 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
     if not 0 <= ns.error_rate <= 1:
         parser.error(f"--error-rate must be within 0..1; got {ns.error_rate}")
     faults = Faults(ns.error_rate, ns.added_latency_ms, ns.fail_health, ns.crash_on_start)
-    return Options(ns.color, ns.version, ns.port, ns.postgres_dsn, ns.redis_url,
-                   ns.bootstrap_servers, ns.cache_key_version, ns.quote_max_age, faults)
+    return Options(
+        ns.color,
+        ns.version,
+        ns.port,
+        ns.postgres_dsn,
+        ns.redis_url,
+        ns.bootstrap_servers,
+        ns.cache_key_version,
+        ns.quote_max_age,
+        faults,
+    )

@@ -61,12 +61,22 @@ class TradingApi:
             row = conn.execute(
                 "INSERT INTO orders (symbol, side, quantity, price, version, color)"
                 " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, created_at",
-                (order["symbol"], order["side"], order["quantity"], order["price"],
-                 self.options.version, self.options.color),
+                (
+                    order["symbol"],
+                    order["side"],
+                    order["quantity"],
+                    order["price"],
+                    self.options.version,
+                    self.options.color,
+                ),
             ).fetchone()
         assert row is not None  # RETURNING always yields the inserted row
-        event = {**order, "order_id": row[0], "version": self.options.version,
-                 "color": self.options.color}
+        event = {
+            **order,
+            "order_id": row[0],
+            "version": self.options.version,
+            "color": self.options.color,
+        }
         self._publish(event)
         return Response.json(201, {**event, "created_at": row[1]})
 
@@ -99,8 +109,11 @@ class TradingApi:
         body = cached if isinstance(cached, bytes) else _make_quote(symbol, self.options.version)
         if not cached:
             self.cache.set(key, body, ex=QUOTE_TTL_SECONDS)
-        headers = {"Content-Type": "application/json", "X-Quote-Source": source,
-                   "Cache-Control": f"public, max-age={self.options.quote_max_age}"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Quote-Source": source,
+            "Cache-Control": f"public, max-age={self.options.quote_max_age}",
+        }
         return Response(200, body, headers)
 
     def health(self, _: Request) -> Response:
@@ -112,9 +125,15 @@ class TradingApi:
             except Exception as err:
                 problems.append(f"{name}: {type(err).__name__}: {err}")
         status = 503 if problems else 200
-        return Response.json(status, {"status": "unhealthy" if problems else "ok",
-                                      "problems": problems, "version": self.options.version,
-                                      "color": self.options.color})
+        return Response.json(
+            status,
+            {
+                "status": "unhealthy" if problems else "ok",
+                "problems": problems,
+                "version": self.options.version,
+                "color": self.options.color,
+            },
+        )
 
 
 def _parse_order(data: dict[str, object]) -> dict[str, object]:
@@ -124,8 +143,12 @@ def _parse_order(data: dict[str, object]) -> dict[str, object]:
     quantity, price = Decimal(str(data["quantity"])), Decimal(str(data["price"]))
     if quantity <= 0 or price <= 0:
         raise ValueError("quantity and price must be positive")
-    return {"symbol": str(data["symbol"]).upper(), "side": side,
-            "quantity": str(quantity), "price": str(price)}
+    return {
+        "symbol": str(data["symbol"]).upper(),
+        "side": side,
+        "quantity": str(quantity),
+        "price": str(price),
+    }
 
 
 def _make_quote(symbol: str, version: str) -> bytes:
@@ -133,8 +156,9 @@ def _make_quote(symbol: str, version: str) -> bytes:
     second = int(time.time())
     digest = hashlib.sha256(f"{symbol}:{second}".encode()).digest()
     price = 100 + int.from_bytes(digest[:2], "big") / 100
-    return json.dumps({"symbol": symbol, "price": round(price, 2), "as_of": second,
-                       "served_by": version}).encode()
+    return json.dumps(
+        {"symbol": symbol, "price": round(price, 2), "as_of": second, "served_by": version}
+    ).encode()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,8 +170,13 @@ def main(argv: list[str] | None = None) -> None:
         options,
         Pool(options.postgres_dsn),
         redis.Redis.from_url(options.redis_url, socket_timeout=2),
-        Producer({"bootstrap.servers": options.bootstrap_servers, "linger.ms": 0,
-                  "message.timeout.ms": 5000}),
+        Producer(
+            {
+                "bootstrap.servers": options.bootstrap_servers,
+                "linger.ms": 0,
+                "message.timeout.ms": 5000,
+            }
+        ),
     )
     metrics = ServiceMetrics(SERVICE, options.color)
     print(f"{SERVICE} {options.version} ({options.color}) on 127.0.0.1:{options.port}", flush=True)

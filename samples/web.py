@@ -68,11 +68,25 @@ class ServiceMetrics:
     def __init__(self, service: str, color: str) -> None:
         self.registry = CollectorRegistry()
         self.labels = {"service": service, "color": color}
-        self.requests = Counter("http_requests_total", "HTTP requests answered",
-                                ["service", "color", "code"], registry=self.registry)
-        self.duration = Histogram("http_request_duration_seconds", "HTTP request latency",
-                                  ["service", "color"], buckets=LATENCY_BUCKETS,
-                                  registry=self.registry)
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered",
+            ["service", "color", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["service", "color"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # Export the usual series at zero from the start: Prometheus' increase() only
+        # counts from a series' first sample, so a series born with the first request
+        # would hide that request and delay the analysis of a fresh color by a scrape.
+        for code in ("200", "500"):
+            self.requests.labels(**self.labels, code=code)
+        self.duration.labels(**self.labels)
 
     def observe(self, code: int, seconds: float) -> None:
         """Count one answered request."""
@@ -86,8 +100,11 @@ class ServiceMetrics:
 
 def dispatch(routes: Routes, request: Request) -> Response:
     """The handler whose (method, prefix) matches, longest prefix first; else 404/405."""
-    matches = [(prefix, h) for (method, prefix), h in routes.items()
-               if method == request.method and _matches(request.path, prefix)]
+    matches = [
+        (prefix, h)
+        for (method, prefix), h in routes.items()
+        if method == request.method and _matches(request.path, prefix)
+    ]
     if matches:
         return max(matches, key=lambda m: len(m[0]))[1](request)
     if any(_matches(request.path, prefix) for _, prefix in routes):

@@ -14,6 +14,7 @@ VERBS: tuple[str, ...] = (
     "operator",
     "takeover",
     "local",
+    "rehearse",
 )
 
 

@@ -57,6 +57,13 @@ def rollout(
             "error-rate=0.2, added-latency-ms=50, fail-health, crash-on-start.",
         ),
     ] = None,
+    migration: Annotated[
+        str | None,
+        typer.Option(
+            "--migration",
+            help="Folder of migrations/ the db-migration step applies (default: the version).",
+        ),
+    ] = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -69,7 +76,7 @@ def rollout(
                 "--fault is for drills on the local stack only",
                 hint=f"stack '{stack}' is {settings.substrate}",
             )
-        request = Request(stack, service, version, tuple(step or ()), faults)
+        request = Request(stack, service, version, tuple(step or ()), faults, migration)
         journal = open_journal(stack)
         started = time.time()
         release_id, outcome = run_rollout(

@@ -7,7 +7,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from runbooks.core.model import Measurement, Phase
-from runbooks.core.state import Action, NotifyEvent, ReleaseState, SetWeights, Wait
+from runbooks.core.state import (
+    Action,
+    ApplyReleaseStep,
+    NotifyEvent,
+    ReleaseState,
+    SetWeights,
+    UndoReleaseStep,
+    Wait,
+)
 
 PHASE_STYLE = {
     Phase.SUCCESSFUL: "green",
@@ -48,7 +56,10 @@ class TurnPrinter:
         self.seen: tuple[object, ...] = ()
 
     def __call__(self, state: ReleaseState, actions: Sequence[Action]) -> None:
-        moved = any(isinstance(a, SetWeights | NotifyEvent) for a in actions)
+        moved = any(
+            isinstance(a, SetWeights | NotifyEvent | ApplyReleaseStep | UndoReleaseStep)
+            for a in actions
+        )
         key = (state.phase, state.step_index, len(state.history))
         if moved or key != self.seen:
             self.seen = key
@@ -63,6 +74,9 @@ def turn_lines(state: ReleaseState, actions: Sequence[Action], now: float) -> li
         if isinstance(action, SetWeights):
             w = action.weights
             lines.append(f"    weights  blue {w.blue}% / green {w.green}%")
+        elif isinstance(action, ApplyReleaseStep | UndoReleaseStep):
+            verb = "apply" if isinstance(action, ApplyReleaseStep) else "undo"
+            lines.append(f"    {verb} release step {action.name}")
         elif isinstance(action, NotifyEvent):
             lines.append(f"    {action.kind.value}: {action.message}")
         elif isinstance(action, Wait) and action.until > now:

@@ -62,12 +62,17 @@ def apply_state(settings: StackSettings, states: Mapping[str, ServiceState]) -> 
     """`settings` with each recorded service state applied (services not recorded unchanged;
     recorded services the stack no longer has are ignored)."""
     services = tuple(
-        svc.model_copy(update={
-            "active_color": states[svc.name].active_color,
-            "versions": states[svc.name].versions,
-            "weights": Split(blue=states[svc.name].weights.blue,
-                             green=states[svc.name].weights.green),
-        }) if svc.name in states else svc
+        svc.model_copy(
+            update={
+                "active_color": states[svc.name].active_color,
+                "versions": states[svc.name].versions,
+                "weights": Split(
+                    blue=states[svc.name].weights.blue, green=states[svc.name].weights.green
+                ),
+            }
+        )
+        if svc.name in states
+        else svc
         for svc in settings.services
     )
     return settings.model_copy(update={"services": services})

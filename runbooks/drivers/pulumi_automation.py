@@ -111,8 +111,9 @@ class PulumiDriver:
             if isinstance(entry, dict) and entry.get("name") == service:
                 return index, entry
         names = [e.get("name") for e in entries if isinstance(e, dict)]
-        raise BadInput(f"no service '{service}' in stack '{self.stack_name}'",
-                       hint=f"services: {names}")
+        raise BadInput(
+            f"no service '{service}' in stack '{self.stack_name}'", hint=f"services: {names}"
+        )
 
     def _call(self, doing: str, action: Callable[[ConfigStack], Any]) -> Any:
         """Run `action` on the stack; any failure becomes a DriverError.

@@ -23,7 +23,9 @@ def _local(stack: str, settings: StackSettings, state_dir: Path | None = None) -
 
 
 def _pulumi(
-    stack: str, settings: StackSettings, work_dir: Path = PROJECT_ROOT,
+    stack: str,
+    settings: StackSettings,
+    work_dir: Path = PROJECT_ROOT,
     stack_factory: StackFactory = select_stack,
 ) -> StackDriver:
     """The Automation API driver of `stack`."""

@@ -116,9 +116,7 @@ class StackLock(Protocol):
 class Journal(StackLock, Protocol):
     """The durable record of releases, events and operator intents, plus the stack lock."""
 
-    def start_release(
-        self, stack: str, service: str, version: str, plan: Mapping[str, Any]
-    ) -> str:
+    def start_release(self, stack: str, service: str, version: str, plan: Mapping[str, Any]) -> str:
         """Record a new release (and its `release.started` event); returns its id."""
         ...
 

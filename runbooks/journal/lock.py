@@ -47,9 +47,7 @@ def holder_alive(owner: LockHolder) -> bool | None:
     return pid_alive(owner.pid)
 
 
-def check_takeover(
-    stack: str, owner: LockHolder, force: bool, alive: bool | None = None
-) -> None:
+def check_takeover(stack: str, owner: LockHolder, force: bool, alive: bool | None = None) -> None:
     """Return if `owner`'s lock on `stack` may be taken over, else raise LockedError."""
     if alive is None:
         alive = holder_alive(owner)

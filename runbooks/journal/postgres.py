@@ -67,9 +67,7 @@ class PostgresJournal:
 
     # -- releases and events ------------------------------------------------------------
 
-    def start_release(
-        self, stack: str, service: str, version: str, plan: Mapping[str, Any]
-    ) -> str:
+    def start_release(self, stack: str, service: str, version: str, plan: Mapping[str, Any]) -> str:
         plan_json = rec.encode(plan, "plan")
         now = time.time()
         release_id = rec.new_release_id(now)
@@ -200,9 +198,11 @@ class PostgresJournal:
         """
         with session.transaction():
             session.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (GUARD_CLASS, stack))
-            (got,) = _one(session.execute(
-                "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, stack)
-            ).fetchone())
+            (got,) = _one(
+                session.execute(
+                    "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, stack)
+                ).fetchone()
+            )
             existing = self._lock_holder(session, stack, for_update=True)
             if existing is not None:
                 check_takeover(stack, existing, force, alive=not got)
@@ -274,9 +274,11 @@ class PostgresJournal:
         return None if row is None else rec.release_from_row(row)
 
     def _next_event(self, conn: Conn, release_id: str, kind: str, data: str) -> int:
-        (last,) = _one(conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE release_id = %s", (release_id,)
-        ).fetchone())
+        (last,) = _one(
+            conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE release_id = %s", (release_id,)
+            ).fetchone()
+        )
         seq = int(last) + 1
         conn.execute(
             "INSERT INTO events (release_id, seq, at, kind, data) "

@@ -41,8 +41,13 @@ def release_from_row(row: Sequence[Any]) -> ReleaseRecord:
     """A `RELEASE_COLUMNS` row as a record."""
     rid, stack, service, version, plan, started, finished, outcome = row
     return ReleaseRecord(
-        id=rid, stack=stack, service=service, version=version, plan=decode(plan),
-        started_at=float(started), finished_at=None if finished is None else float(finished),
+        id=rid,
+        stack=stack,
+        service=service,
+        version=version,
+        plan=decode(plan),
+        started_at=float(started),
+        finished_at=None if finished is None else float(finished),
         outcome=outcome,
     )
 

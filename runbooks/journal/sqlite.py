@@ -60,9 +60,7 @@ class SqliteJournal:
 
     # -- releases and events ------------------------------------------------------------
 
-    def start_release(
-        self, stack: str, service: str, version: str, plan: Mapping[str, Any]
-    ) -> str:
+    def start_release(self, stack: str, service: str, version: str, plan: Mapping[str, Any]) -> str:
         plan_json = rec.encode(plan, "plan")
         now = time.time()
         release_id = rec.new_release_id(now)
@@ -119,8 +117,10 @@ class SqliteJournal:
     def history(
         self, stack: str, service: str | None = None, limit: int = 20
     ) -> list[ReleaseRecord]:
-        where, args = ("stack = ?", [stack]) if service is None else (
-            "stack = ? AND service = ?", [stack, service]
+        where, args = (
+            ("stack = ?", [stack])
+            if service is None
+            else ("stack = ? AND service = ?", [stack, service])
         )
         with self._connect() as conn:
             rows = conn.execute(

@@ -22,8 +22,9 @@ def command(admin_socket: Path, line: str, timeout: float = 5) -> str:
 def servers(admin_socket: Path) -> list[tuple[str, str]]:
     """Every (backend, server) pair HAProxy knows, from `show stat`."""
     rows = csv.reader(command(admin_socket, "show stat").lstrip("# ").splitlines())
-    return [(r[0], r[1]) for r in list(rows)[1:]
-            if len(r) > 1 and r[1] not in ("FRONTEND", "BACKEND")]
+    return [
+        (r[0], r[1]) for r in list(rows)[1:] if len(r) > 1 and r[1] not in ("FRONTEND", "BACKEND")
+    ]
 
 
 def set_state(admin_socket: Path, backend: str, server: str, state: str) -> None:

@@ -81,9 +81,7 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
-) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
     """Call `check` every `interval` s until it returns True.
 
     An exception from `check` counts as "not yet". Raises TimeoutError naming `what` and

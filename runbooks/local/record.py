@@ -29,8 +29,16 @@ def load(state_dir: Path) -> dict[str, Part]:
     except FileNotFoundError:
         return {}
     return {
-        name: Part(Server(name=name, pid=e["pid"], port=e["port"], log_path=Path(e["log_path"]),
-                          stop_signal=e["stop_signal"]), e.get("detail", {}))
+        name: Part(
+            Server(
+                name=name,
+                pid=e["pid"],
+                port=e["port"],
+                log_path=Path(e["log_path"]),
+                stop_signal=e["stop_signal"],
+            ),
+            e.get("detail", {}),
+        )
         for name, e in raw.items()
     }
 
@@ -38,8 +46,12 @@ def load(state_dir: Path) -> dict[str, Part]:
 def save(state_dir: Path, parts: dict[str, Part]) -> None:
     """Write the record atomically (a reader never sees half a file)."""
     entries = {
-        name: {**asdict(p.server), "log_path": str(p.server.log_path),
-               "stop_signal": int(p.server.stop_signal), "detail": p.detail}
+        name: {
+            **asdict(p.server),
+            "log_path": str(p.server.log_path),
+            "stop_signal": int(p.server.stop_signal),
+            "detail": p.detail,
+        }
         for name, p in parts.items()
     }
     tmp = _path(state_dir).with_suffix(".tmp")

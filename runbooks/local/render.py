@@ -35,16 +35,21 @@ def haproxy_config(settings: StackSettings, admin_socket: Path) -> str:
             "name": svc.name,
             "health_path": svc.health_path,
             "servers": [
-                Backend(c.value, service_port(settings, svc.name, c), svc.split.blue
-                        if c is Color.BLUE else svc.split.green)
+                Backend(
+                    c.value,
+                    service_port(settings, svc.name, c),
+                    svc.split.blue if c is Color.BLUE else svc.split.green,
+                )
                 for c in Color
             ],
         }
         for svc in http_services(settings)
     ]
     return _env.get_template("haproxy.cfg.j2").render(
-        ports=local_section(settings).ports, services=services,
-        default_service=settings.edge.origin_service, admin_socket=admin_socket,
+        ports=local_section(settings).ports,
+        services=services,
+        default_service=settings.edge.origin_service,
+        admin_socket=admin_socket,
     )
 
 

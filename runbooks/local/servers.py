@@ -67,9 +67,19 @@ def start_postgres(state_dir: Path, port: int, database: str = "trading") -> Ser
     if not (data / "PG_VERSION").exists():
         _initdb(data, sockets, user)
     argv = [
-        str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port),
-        "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}",
-        "-c", "fsync=off", "-c", "max_connections=100",
+        str(PG_BIN / "postgres"),
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        f"unix_socket_directories={sockets}",
+        "-c",
+        "fsync=off",
+        "-c",
+        "max_connections=100",
     ]
     server = spawn("postgres", argv, state_dir / "logs" / "postgres.log", port, user=user)
     server.stop_signal = signal.SIGINT  # "fast" shutdown; SIGTERM waits for clients to leave
@@ -86,16 +96,31 @@ def _initdb(data: Path, sockets: Path, user: str | None) -> None:
         if user:
             shutil.chown(path, user, user)
     data.chmod(0o700)
-    argv = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-            "--no-sync", "-E", "UTF8"]
-    done = subprocess.run(argv, capture_output=True, text=True, user=user, group=user,
-                          extra_groups=[] if user else None, check=False)
+    argv = [
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+    ]
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        user=user,
+        group=user,
+        extra_groups=[] if user else None,
+        check=False,
+    )
     if done.returncode != 0:
         raise LaunchError(f"initdb failed in {data}:\n{done.stderr}", hint="see the message")
     # Trust only loopback TCP and the private socket; nothing else may connect.
-    (data / "pg_hba.conf").write_text(
-        "local all all trust\nhost all all 127.0.0.1/32 trust\n"
-    )
+    (data / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
 
 
 def _check_traversable(state_dir: Path, user: str) -> None:
@@ -124,8 +149,21 @@ def start_redis(state_dir: Path, port: int) -> Server:
     """redis-server on 127.0.0.1:`port`, no persistence, files in `state_dir/redis`."""
     workdir = state_dir / "redis"
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--daemonize",
+        "no",
+    ]
     server = spawn("redis", argv, state_dir / "logs" / "redis.log", port)
 
     def pong() -> bool:
@@ -151,8 +189,16 @@ def tansu_path() -> Path:
 def start_broker(state_dir: Path, port: int) -> Server:
     """The Kafka-compatible tansu broker on 127.0.0.1:`port`, in memory (lost on stop)."""
     url = f"tcp://127.0.0.1:{port}"
-    argv = [str(tansu_path()), "broker", "--listener-url", url,
-            "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+    argv = [
+        str(tansu_path()),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
     server = spawn("broker", argv, state_dir / "logs" / "broker.log", port, cwd=state_dir)
     return started_or_stopped(server, lambda: _broker_answers(port), START_TIMEOUT)
 
@@ -168,8 +214,11 @@ def create_topics(bootstrap: str, topics: Iterable[tuple[str, int]]) -> None:
     """Create each (name, partitions) topic that does not exist yet; waits for the result."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=5).topics)
-    wanted = [NewTopic(name, num_partitions=parts, replication_factor=1)
-              for name, parts in topics if name not in existing]
+    wanted = [
+        NewTopic(name, num_partitions=parts, replication_factor=1)
+        for name, parts in topics
+        if name not in existing
+    ]
     if not wanted:
         return
     for name, future in admin.create_topics(wanted, operation_timeout=10).items():
@@ -189,11 +238,14 @@ def start_haproxy(state_dir: Path, config_text: str, port: int) -> Server:
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "haproxy.cfg"
     config.write_text(config_text)
-    checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True,
-                             text=True, check=False)
+    checked = subprocess.run(
+        ["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False
+    )
     if checked.returncode != 0:
-        raise LaunchError(f"invalid HAProxy config {config}:\n{checked.stdout}{checked.stderr}",
-                          hint="fix the template or the settings it was rendered from")
+        raise LaunchError(
+            f"invalid HAProxy config {config}:\n{checked.stdout}{checked.stderr}",
+            hint="fix the template or the settings it was rendered from",
+        )
     argv = ["haproxy", "-db", "-f", str(config)]
     server = spawn("haproxy", argv, state_dir / "logs" / "haproxy.log", port, cwd=workdir)
     server.stop_signal = signal.SIGUSR1  # SIGUSR1: soft stop, finishes in-flight requests
@@ -208,8 +260,22 @@ def start_varnish(state_dir: Path, port: int, vcl_text: str) -> Server:
     vcl.write_text(vcl_text)
     # -j none: no privilege-separation jail; we already run as an unprivileged process or
     # as root in a sandbox, and the jail would need the varnish users to own the workdir.
-    argv = ["varnishd", "-F", "-j", "none", "-a", f"127.0.0.1:{port}", "-f", str(vcl),
-            "-n", str(workdir / "instance"), "-s", "malloc,64m", "-T", "none"]
+    argv = [
+        "varnishd",
+        "-F",
+        "-j",
+        "none",
+        "-a",
+        f"127.0.0.1:{port}",
+        "-f",
+        str(vcl),
+        "-n",
+        str(workdir / "instance"),
+        "-s",
+        "malloc,64m",
+        "-T",
+        "none",
+    ]
     server = spawn("varnish", argv, state_dir / "logs" / "varnish.log", port)
     return started_or_stopped(server, lambda: port_open(port), START_TIMEOUT)
 
@@ -222,9 +288,14 @@ def start_prometheus(state_dir: Path, port: int, config_text: str) -> Server:
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
     config.write_text(config_text)
-    argv = ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
-            "--storage.tsdb.retention.time=1d"]
+    argv = [
+        "prometheus",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+        "--storage.tsdb.retention.time=1d",
+    ]
     server = spawn("prometheus", argv, state_dir / "logs" / "prometheus.log", port)
 
     def ready() -> bool:

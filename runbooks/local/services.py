@@ -21,8 +21,12 @@ NO_FAULTS = Faults()
 
 
 def start_service(
-    settings: StackSettings, ends: LocalEndpoints, service: str, color: Color,
-    version: str, faults: Faults = NO_FAULTS,
+    settings: StackSettings,
+    ends: LocalEndpoints,
+    service: str,
+    color: Color,
+    version: str,
+    faults: Faults = NO_FAULTS,
 ) -> record.Part:
     """Start `python -m samples.<service>` for `color` at `version` with `faults`.
 
@@ -33,11 +37,26 @@ def start_service(
         raise BadInput(f"no sample service module {module}", hint="services: see samples/")
     port = service_port(settings, service, color)
     argv = [
-        sys.executable, "-m", module, "--color", color.value, "--version", version,
-        "--port", str(port), "--postgres-dsn", ends.postgres_dsn,
-        "--redis-url", ends.redis_url, "--bootstrap-servers", ends.bootstrap_servers,
-        "--cache-key-version", str(settings.cache.key_version),
-        "--quote-max-age", str(settings.edge.default_ttl_seconds), *faults.as_flags(),
+        sys.executable,
+        "-m",
+        module,
+        "--color",
+        color.value,
+        "--version",
+        version,
+        "--port",
+        str(port),
+        "--postgres-dsn",
+        ends.postgres_dsn,
+        "--redis-url",
+        ends.redis_url,
+        "--bootstrap-servers",
+        ends.bootstrap_servers,
+        "--cache-key-version",
+        str(settings.cache.key_version),
+        "--quote-max-age",
+        str(settings.edge.default_ttl_seconds),
+        *faults.as_flags(),
     ]
     name = part_name(service, color)
     log = ends.state_dir / "logs" / f"{name}.log"
@@ -50,8 +69,12 @@ def start_service(
 
 
 def deploy_color(
-    settings: StackSettings, state_dir: Path | None, service: str, color: Color,
-    version: str, faults: Faults = NO_FAULTS,
+    settings: StackSettings,
+    state_dir: Path | None,
+    service: str,
+    color: Color,
+    version: str,
+    faults: Faults = NO_FAULTS,
 ) -> Server:
     """Replace the process of `color` of `service` with one at `version` with `faults`.
 

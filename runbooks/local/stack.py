@@ -64,8 +64,11 @@ class StackStatus:
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
-        return {"state_dir": str(self.state_dir), "healthy": self.healthy,
-                "parts": [asdict(p) for p in self.parts]}
+        return {
+            "state_dir": str(self.state_dir),
+            "healthy": self.healthy,
+            "parts": [asdict(p) for p in self.parts],
+        }
 
 
 @dataclass(frozen=True)
@@ -102,15 +105,27 @@ def _plans(settings: StackSettings, ends: LocalEndpoints) -> list[Plan]:
     ports, state = local_section(settings).ports, ends.state_dir
     topics = [(t.name, t.partitions) for t in settings.streaming.topics]
     infra = [
-        Plan("postgres", ends.postgres_dsn,
-             _infra(start_postgres, state, ports.postgres, settings.database.name,
-                    health=ends.postgres_dsn),
-             lambda: _apply_schema(ends.postgres_dsn)),
-        Plan("redis", ends.redis_url, _infra(start_redis, state, ports.redis,
-                                             health=ends.redis_url)),
-        Plan("broker", f"kafka://{ends.bootstrap_servers}",
-             _infra(start_broker, state, ports.kafka, health=f"kafka://{ends.bootstrap_servers}"),
-             lambda: create_topics(ends.bootstrap_servers, topics)),
+        Plan(
+            "postgres",
+            ends.postgres_dsn,
+            _infra(
+                start_postgres,
+                state,
+                ports.postgres,
+                settings.database.name,
+                health=ends.postgres_dsn,
+            ),
+            lambda: _apply_schema(ends.postgres_dsn),
+        ),
+        Plan(
+            "redis", ends.redis_url, _infra(start_redis, state, ports.redis, health=ends.redis_url)
+        ),
+        Plan(
+            "broker",
+            f"kafka://{ends.bootstrap_servers}",
+            _infra(start_broker, state, ports.kafka, health=f"kafka://{ends.bootstrap_servers}"),
+            lambda: create_topics(ends.bootstrap_servers, topics),
+        ),
     ]
     return infra + _service_plans(settings, ends) + _edge_plans(settings, ends)
 
@@ -134,8 +149,9 @@ def _service_plans(settings: StackSettings, ends: LocalEndpoints) -> list[Plan]:
     return plans
 
 
-def _service_start(settings: StackSettings, ends: LocalEndpoints, service: str, color: Color,
-                   version: str) -> Callable[[], record.Part]:
+def _service_start(
+    settings: StackSettings, ends: LocalEndpoints, service: str, color: Color, version: str
+) -> Callable[[], record.Part]:
     return lambda: start_service(settings, ends, service, color, version)
 
 
@@ -143,15 +159,39 @@ def _edge_plans(settings: StackSettings, ends: LocalEndpoints) -> list[Plan]:
     ports, state = local_section(settings).ports, ends.state_dir
     stats = f"{ends.haproxy_stats_url}/metrics"
     return [
-        Plan("haproxy", stats, _infra(start_haproxy, state,
-                                      render.haproxy_config(settings, ends.admin_socket),
-                                      ports.haproxy, health=stats)),
-        Plan("varnish", f"tcp://127.0.0.1:{ports.edge}",
-             _infra(start_varnish, state, ports.edge, render.varnish_vcl(settings),
-                    health=f"tcp://127.0.0.1:{ports.edge}")),
-        Plan("prometheus", f"{ends.prometheus_url}/-/ready",
-             _infra(start_prometheus, state, ports.prometheus,
-                    render.prometheus_config(settings), health=f"{ends.prometheus_url}/-/ready")),
+        Plan(
+            "haproxy",
+            stats,
+            _infra(
+                start_haproxy,
+                state,
+                render.haproxy_config(settings, ends.admin_socket),
+                ports.haproxy,
+                health=stats,
+            ),
+        ),
+        Plan(
+            "varnish",
+            f"tcp://127.0.0.1:{ports.edge}",
+            _infra(
+                start_varnish,
+                state,
+                ports.edge,
+                render.varnish_vcl(settings),
+                health=f"tcp://127.0.0.1:{ports.edge}",
+            ),
+        ),
+        Plan(
+            "prometheus",
+            f"{ends.prometheus_url}/-/ready",
+            _infra(
+                start_prometheus,
+                state,
+                ports.prometheus,
+                render.prometheus_config(settings),
+                health=f"{ends.prometheus_url}/-/ready",
+            ),
+        ),
     ]
 
 
@@ -168,8 +208,17 @@ def status(state_dir: Path) -> StackStatus:
     for name, part in record.load(state_dir).items():
         alive = part.server.alive()
         healthy, problem = check(probe_for(part.detail["health"])) if alive else (False, "")
-        found.append(PartStatus(name, part.server.port, part.server.pid, alive, healthy,
-                                problem if alive else "not running", str(part.server.log_path)))
+        found.append(
+            PartStatus(
+                name,
+                part.server.port,
+                part.server.pid,
+                alive,
+                healthy,
+                problem if alive else "not running",
+                str(part.server.log_path),
+            )
+        )
     return StackStatus(state_dir, tuple(found))
 
 
@@ -187,12 +236,17 @@ def down(state_dir: Path, timeout: float = 10) -> list[str]:
         parts[name].server.stop(timeout)
     ports = {name: p.server.port for name, p in parts.items()}
     try:
-        wait_until(lambda: not any(port_open(p) for p in ports.values()), timeout,
-                   "the stack's ports to close")
+        wait_until(
+            lambda: not any(port_open(p) for p in ports.values()),
+            timeout,
+            "the stack's ports to close",
+        )
     except TimeoutError:
         still = sorted(n for n, p in ports.items() if port_open(p))
-        raise LaunchError(f"ports still listening after down: {still}",
-                          hint="something else may be using them; see `ss -ltnp`") from None
+        raise LaunchError(
+            f"ports still listening after down: {still}",
+            hint="something else may be using them; see `ss -ltnp`",
+        ) from None
     (state_dir / "pids.json").unlink(missing_ok=True)
     return order
 

@@ -22,9 +22,14 @@ from runbooks.notifiers.base import EventKind, ReleaseEvent
 log = logging.getLogger(__name__)
 
 COLORS = {
-    EventKind.STARTED: "#439FE0", EventKind.STEP: "#439FE0", EventKind.RESUMED: "#439FE0",
-    EventKind.PAUSED: "warning", EventKind.PROMOTED: "good",
-    EventKind.ROLLED_BACK: "danger", EventKind.ABORTED: "danger", EventKind.FAILED: "danger",
+    EventKind.STARTED: "#439FE0",
+    EventKind.STEP: "#439FE0",
+    EventKind.RESUMED: "#439FE0",
+    EventKind.PAUSED: "warning",
+    EventKind.PROMOTED: "good",
+    EventKind.ROLLED_BACK: "danger",
+    EventKind.ABORTED: "danger",
+    EventKind.FAILED: "danger",
 }
 REDACTED = "[webhook url]"
 
@@ -32,15 +37,22 @@ REDACTED = "[webhook url]"
 def payload(event: ReleaseEvent) -> dict[str, Any]:
     """The Slack-compatible JSON body for `event`."""
     title = f"[{event.stack}] {event.service} {event.version}: {event.kind.value.replace('_', ' ')}"
-    fields = [{"title": "stack", "value": event.stack, "short": True},
-              {"title": "service", "value": event.service, "short": True}]
+    fields = [
+        {"title": "stack", "value": event.stack, "short": True},
+        {"title": "service", "value": event.service, "short": True},
+    ]
     fields += [{"title": k, "value": str(v), "short": True} for k, v in event.fields.items()]
     return {
         "text": f"{title} — {event.message}",
-        "attachments": [{
-            "color": COLORS[event.kind], "title": title, "text": event.message,
-            "fields": fields, "footer": "runbooks",
-        }],
+        "attachments": [
+            {
+                "color": COLORS[event.kind],
+                "title": title,
+                "text": event.message,
+                "fields": fields,
+                "footer": "runbooks",
+            }
+        ],
     }
 
 
@@ -48,7 +60,10 @@ class WebhookNotifier:
     """Posts each event to `url`; `transport` lets tests swap httpx's network layer."""
 
     def __init__(
-        self, url: str, timeout_seconds: float = 2.0, attempts: int = 3,
+        self,
+        url: str,
+        timeout_seconds: float = 2.0,
+        attempts: int = 3,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._url = url
@@ -66,7 +81,11 @@ class WebhookNotifier:
         except Exception as err:  # best effort: a notification never fails a release
             log.warning(
                 "release notification '%s' for %s/%s was not delivered after %d attempt(s): %s",
-                event.kind.value, event.stack, event.service, self._attempts, _reason(err),
+                event.kind.value,
+                event.stack,
+                event.service,
+                self._attempts,
+                _reason(err),
             )
 
     def _post(self, body: dict[str, Any]) -> None:

@@ -64,8 +64,12 @@ class CacheBump:
         except _ERRORS as err:
             return StepOutcome.failure(self.name, _msg(ctx, f"cannot bump {key}: {err}"))
         return StepOutcome.success(
-            self.name, f"{key}: {previous} -> {new}",
-            key=key, previous=int(previous), new=int(new), existed=bool(existed),
+            self.name,
+            f"{key}: {previous} -> {new}",
+            key=key,
+            previous=int(previous),
+            new=int(new),
+            existed=bool(existed),
         )
 
     def undo(self, ctx: StepContext, applied: StepOutcome) -> StepOutcome:

@@ -82,14 +82,22 @@ def take_backup(
     plain_dsn, env = tool_env(dsn)
     subprocess.run(
         [str(pg_bin / "pg_dump"), "--format=custom", f"--file={dump}", f"--dbname={plain_dsn}"],
-        env=env, check=True, capture_output=True, text=True, timeout=TOOL_TIMEOUT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT,
     )
     digest = hashlib.sha256(dump.read_bytes()).hexdigest()
     now = datetime.now(UTC)
     backup_id = f"{now:%Y%m%dT%H%M%SZ}-{digest[:8]}"
     manifest = {
-        "id": backup_id, "database": database_name(dsn), "taken_at": now.isoformat(),
-        "size": dump.stat().st_size, "sha256": digest, "file": DUMP_FILE,
+        "id": backup_id,
+        "database": database_name(dsn),
+        "taken_at": now.isoformat(),
+        "size": dump.stat().st_size,
+        "sha256": digest,
+        "file": DUMP_FILE,
         "tables": {name: t.to_json() for name, t in sorted(tables.items())},
     }
     (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -127,8 +135,10 @@ def restore(dsn: str, backup_dir: Path, backup_id: str, pg_bin: Path = PG_BIN) -
     manifest = load_manifest(backup_dir, backup_id)
     if manifest is None:
         known = [m["id"] for m in list_backups(backup_dir)][-5:]
-        return StepOutcome.failure(STEP_NAME, f"no backup {backup_id!r} in {backup_dir}; "
-                                   f"latest: {', '.join(known) or 'none'}")
+        return StepOutcome.failure(
+            STEP_NAME,
+            f"no backup {backup_id!r} in {backup_dir}; latest: {', '.join(known) or 'none'}",
+        )
     dump = Path(backup_dir) / backup_id / manifest["file"]
     if hashlib.sha256(dump.read_bytes()).hexdigest() != manifest["sha256"]:
         return StepOutcome.failure(STEP_NAME, f"backup {backup_id}: dump file is corrupt")
@@ -136,9 +146,13 @@ def restore(dsn: str, backup_dir: Path, backup_id: str, pg_bin: Path = PG_BIN) -
         _replay(dsn, dump, pg_bin)
     except (subprocess.SubprocessError, OSError) as err:
         detail = _stderr(err)
-        return StepOutcome.failure(STEP_NAME, redact(
-            f"restore of {backup_id} failed, database unchanged: {detail.strip()}",
-            [dsn_password(dsn)]))
+        return StepOutcome.failure(
+            STEP_NAME,
+            redact(
+                f"restore of {backup_id} failed, database unchanged: {detail.strip()}",
+                [dsn_password(dsn)],
+            ),
+        )
     return verify_restored(dsn, manifest)
 
 
@@ -152,11 +166,16 @@ def verify_restored(dsn: str, manifest: Mapping[str, Any]) -> StepOutcome:
         return StepOutcome.failure(STEP_NAME, redact(f"cannot verify: {err}", [dsn_password(dsn)]))
     problems += [f"{table}: not in the backup, still present" for table in extra]
     if problems:
-        return StepOutcome.failure(STEP_NAME, f"restored {manifest['id']} but data differs: "
-                                   + "; ".join(problems), backup_id=manifest["id"])
+        return StepOutcome.failure(
+            STEP_NAME,
+            f"restored {manifest['id']} but data differs: " + "; ".join(problems),
+            backup_id=manifest["id"],
+        )
     return StepOutcome.success(
-        STEP_NAME, f"restored {manifest['id']}; {len(manifest['tables'])} tables match the "
-        "manifest", backup_id=manifest["id"])
+        STEP_NAME,
+        f"restored {manifest['id']}; {len(manifest['tables'])} tables match the manifest",
+        backup_id=manifest["id"],
+    )
 
 
 def _replay(dsn: str, dump: Path, pg_bin: Path) -> None:
@@ -165,13 +184,27 @@ def _replay(dsn: str, dump: Path, pg_bin: Path) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as clear:
         clear.write(_CLEAR_SCHEMAS)
         clear.flush()
-        script = subprocess.run([str(pg_bin / "pg_restore"), "--file=-", str(dump)],
-                                check=True, capture_output=True, timeout=TOOL_TIMEOUT)
+        script = subprocess.run(
+            [str(pg_bin / "pg_restore"), "--file=-", str(dump)],
+            check=True,
+            capture_output=True,
+            timeout=TOOL_TIMEOUT,
+        )
         subprocess.run(
-            [str(pg_bin / "psql"), "--no-psqlrc", "--quiet", "--single-transaction",
-             "--set=ON_ERROR_STOP=1", f"--dbname={plain_dsn}", f"--file={clear.name}",
-             "--file=-"],
-            input=script.stdout, env=env, check=True, capture_output=True,
+            [
+                str(pg_bin / "psql"),
+                "--no-psqlrc",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+                f"--dbname={plain_dsn}",
+                f"--file={clear.name}",
+                "--file=-",
+            ],
+            input=script.stdout,
+            env=env,
+            check=True,
+            capture_output=True,
             timeout=TOOL_TIMEOUT,
         )
 

@@ -22,7 +22,8 @@ committed and there is nothing to undo. Restoring twice is harmless (idempotent)
 
 up.sql must not hold transaction control (BEGIN/COMMIT) or COPY FROM STDIN.
 
-Options: `postgres_dsn` (required), `backup_dir` (required), `migrations_dir` (default
+Options: `postgres_dsn` (required), `backup_dir` (required), `migration` (the folder under
+`migrations_dir` to apply; default: the release's version), `migrations_dir` (default
 "migrations"), `pg_bin_dir` (default /usr/lib/postgresql/15/bin), `db_lock_timeout`
 (default "30s": how long to wait for the table locks before giving up).
 """
@@ -75,40 +76,49 @@ class DbMigration:
         """Back up, migrate and validate in one transaction; data: backup_id, migrated."""
         up = _up_sql(ctx)
         if not up.is_file():
-            return StepOutcome.success(self.name, f"no migration for {ctx.version} ({up})",
-                                       migrated=False, backup_id=None)
+            return StepOutcome.success(
+                self.name,
+                f"no migration for {_migration(ctx)} ({up})",
+                migrated=False,
+                backup_id=None,
+            )
         dsn = ctx.option("postgres_dsn")
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
-                if _recorded_backup(conn, ctx.version) is not None:
-                    return StepOutcome.success(self.name, f"{ctx.version} already applied; "
-                                               "left as is", migrated=False, backup_id=None)
+                if _recorded_backup(conn, _migration(ctx)) is not None:
+                    return StepOutcome.success(
+                        self.name,
+                        f"{_migration(ctx)} already applied; left as is",
+                        migrated=False,
+                        backup_id=None,
+                    )
                 with conn.transaction():
                     return self._migrate(ctx, conn, up)
         except MigrationRefused as refused:
             return refused.outcome
         except (psycopg.Error, subprocess.SubprocessError, OSError) as err:
-            return self._failed(ctx, f"migration to {ctx.version} rolled back: ", err)
+            return self._failed(ctx, f"migration to {_migration(ctx)} rolled back: ", err)
 
     def undo(self, ctx: StepContext, applied: StepOutcome) -> StepOutcome:
-        """Restore the backup taken by `applied` (or recorded for ctx.version)."""
+        """Restore the backup taken by `applied` (or recorded for _migration(ctx))."""
         backup_id = applied.data.get("backup_id")
         if backup_id is None or not applied.data.get("migrated", True):
             try:
                 with psycopg.connect(ctx.option("postgres_dsn"), autocommit=True) as conn:
-                    backup_id = _recorded_backup(conn, ctx.version)
+                    backup_id = _recorded_backup(conn, _migration(ctx))
             except psycopg.Error as err:
                 return self._failed(ctx, "cannot look up the migration's backup: ", err)
         if not backup_id:
-            return StepOutcome.success(self.name, f"{ctx.version} is not applied; "
-                                       "nothing to undo")
+            return StepOutcome.success(
+                self.name, f"{_migration(ctx)} is not applied; nothing to undo"
+            )
         return restore(ctx.option("postgres_dsn"), _backup_dir(ctx), backup_id, _pg_bin(ctx))
 
     def verify(self, ctx: StepContext) -> StepOutcome:
         """Every row of the backup is still there, unchanged in its original columns."""
         try:
             with psycopg.connect(ctx.option("postgres_dsn"), autocommit=True) as conn:
-                backup_id = _recorded_backup(conn, ctx.version)
+                backup_id = _recorded_backup(conn, _migration(ctx))
                 manifest = load_manifest(_backup_dir(ctx), backup_id) if backup_id else None
                 if manifest is None:
                     return self._unverifiable(ctx, backup_id)
@@ -116,11 +126,14 @@ class DbMigration:
         except psycopg.Error as err:
             return self._failed(ctx, "cannot validate data: ", err)
         if problems:
-            return StepOutcome.failure(self.name, "data validation failed: " + "; ".join(problems),
-                                       backup_id=backup_id)
+            return StepOutcome.failure(
+                self.name, "data validation failed: " + "; ".join(problems), backup_id=backup_id
+            )
         return StepOutcome.success(
-            self.name, f"100% of rows of {len(manifest['tables'])} tables intact "
-            f"(backup {backup_id})", backup_id=backup_id)
+            self.name,
+            f"100% of rows of {len(manifest['tables'])} tables intact (backup {backup_id})",
+            backup_id=backup_id,
+        )
 
     def _migrate(self, ctx: StepContext, conn: psycopg.Connection[Any], up: Path) -> StepOutcome:
         lock_timeout = str(ctx.option("db_lock_timeout", "30s"))
@@ -135,36 +148,55 @@ class DbMigration:
         try:
             conn.execute(up.read_text().encode())  # file text: psycopg takes bytes as a query
         except psycopg.Error as err:
-            raise MigrationRefused(self._failed(
-                ctx, f"{up} failed, rolled back (backup {backup_id} kept): ", err,
-                backup_id=backup_id, migrated=False)) from err
+            raise MigrationRefused(
+                self._failed(
+                    ctx,
+                    f"{up} failed, rolled back (backup {backup_id} kept): ",
+                    err,
+                    backup_id=backup_id,
+                    migrated=False,
+                )
+            ) from err
         conn.execute(_MIGRATIONS_TABLE)
-        conn.execute("INSERT INTO public.schema_migrations (version, backup_id) VALUES (%s, %s)",
-                     (ctx.version, backup_id))
+        conn.execute(
+            "INSERT INTO public.schema_migrations (version, backup_id) VALUES (%s, %s)",
+            (_migration(ctx), backup_id),
+        )
         problems = compare(conn, manifest["tables"])
         if problems:
-            raise MigrationRefused(StepOutcome.failure(
-                self.name, f"{up} is not an expand migration, rolled back: " + "; ".join(problems),
-                backup_id=backup_id, migrated=False))
+            raise MigrationRefused(
+                StepOutcome.failure(
+                    self.name,
+                    f"{up} is not an expand migration, rolled back: " + "; ".join(problems),
+                    backup_id=backup_id,
+                    migrated=False,
+                )
+            )
         return StepOutcome.success(
-            self.name, f"migrated to {ctx.version}; backup {backup_id}; {len(sums)} tables "
-            "validated", backup_id=backup_id, migrated=True, database=manifest["database"])
+            self.name,
+            f"migrated to {_migration(ctx)}; backup {backup_id}; {len(sums)} tables validated",
+            backup_id=backup_id,
+            migrated=True,
+            database=manifest["database"],
+        )
 
     def _failed(self, ctx: StepContext, what: str, err: BaseException, **data: Any) -> StepOutcome:
         detail = getattr(err, "stderr", None) or str(err)
         if isinstance(detail, bytes):
             detail = detail.decode(errors="replace")
         dsn = ctx.option("postgres_dsn", "")
-        return StepOutcome.failure(self.name, redact(what + str(detail).strip(),
-                                                     [dsn_password(dsn)]), **data)
+        return StepOutcome.failure(
+            self.name, redact(what + str(detail).strip(), [dsn_password(dsn)]), **data
+        )
 
     def _unverifiable(self, ctx: StepContext, backup_id: str | None) -> StepOutcome:
         if backup_id is None and not _up_sql(ctx).is_file():
-            return StepOutcome.success(self.name, f"no migration for {ctx.version}")
+            return StepOutcome.success(self.name, f"no migration for {_migration(ctx)}")
         if backup_id is None:
-            return StepOutcome.failure(self.name, f"{ctx.version} is not applied")
-        return StepOutcome.failure(self.name, f"backup {backup_id} of {ctx.version} is missing "
-                                   f"from {_backup_dir(ctx)}")
+            return StepOutcome.failure(self.name, f"{_migration(ctx)} is not applied")
+        return StepOutcome.failure(
+            self.name, f"backup {backup_id} of {_migration(ctx)} is missing from {_backup_dir(ctx)}"
+        )
 
 
 def _recorded_backup(conn: psycopg.Connection[Any], version: str) -> str | None:
@@ -172,13 +204,19 @@ def _recorded_backup(conn: psycopg.Connection[Any], version: str) -> str | None:
     exists = conn.execute("SELECT to_regclass('public.schema_migrations')").fetchone()
     if exists is None or exists[0] is None:
         return None
-    row = conn.execute("SELECT backup_id FROM public.schema_migrations WHERE version = %s",
-                       (version,)).fetchone()
+    row = conn.execute(
+        "SELECT backup_id FROM public.schema_migrations WHERE version = %s", (version,)
+    ).fetchone()
     return None if row is None or row[0] is None else str(row[0])
 
 
+def _migration(ctx: StepContext) -> str:
+    """The migration a release carries: option `migration`, else the release's version."""
+    return str(ctx.option("migration", ctx.version))
+
+
 def _up_sql(ctx: StepContext) -> Path:
-    return Path(ctx.option("migrations_dir", "migrations")) / ctx.version / "up.sql"
+    return Path(ctx.option("migrations_dir", "migrations")) / _migration(ctx) / "up.sql"
 
 
 def _backup_dir(ctx: StepContext) -> Path:

@@ -129,14 +129,19 @@ class CloudFrontPurge:
             wait = float(ctx.option("edge_wait_seconds", 0))
             if wait > 0:
                 cf.get_waiter("invalidation_completed").wait(
-                    DistributionId=dist, Id=inval_id,
+                    DistributionId=dist,
+                    Id=inval_id,
                     WaiterConfig={"Delay": 5, "MaxAttempts": max(1, int(wait // 5))},
                 )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
             return StepOutcome.failure(self.name, f"invalidation of {dist} failed: {err}")
         return StepOutcome.success(
-            self.name, f"invalidated {paths} on {dist} ({inval_id})",
-            backend="cloudfront", distribution_id=dist, invalidation_id=inval_id, paths=paths,
+            self.name,
+            f"invalidated {paths} on {dist} ({inval_id})",
+            backend="cloudfront",
+            distribution_id=dist,
+            invalidation_id=inval_id,
+            paths=paths,
         )
 
 
@@ -147,7 +152,8 @@ class EdgePurge:
 
     def __init__(self) -> None:
         self._backends: dict[str, VarnishPurge | CloudFrontPurge] = {
-            "varnish": VarnishPurge(), "cloudfront": CloudFrontPurge(),
+            "varnish": VarnishPurge(),
+            "cloudfront": CloudFrontPurge(),
         }
 
     def apply(self, ctx: StepContext) -> StepOutcome:
@@ -170,6 +176,7 @@ class EdgePurge:
 
     def _unknown(self, ctx: StepContext) -> StepOutcome:
         return StepOutcome.failure(
-            self.name, f"unknown edge_backend {ctx.option('edge_backend')!r}; "
+            self.name,
+            f"unknown edge_backend {ctx.option('edge_backend')!r}; "
             f"choose one of: {', '.join(sorted(self._backends))}",
         )

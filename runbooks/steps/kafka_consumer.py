@@ -54,8 +54,9 @@ def committed(admin: AdminClient, group: str) -> Offsets:
 def end_offsets(admin: AdminClient, topics: list[str]) -> Offsets:
     """The end (high watermark) offset of every partition of `topics`."""
     meta = admin.list_topics(timeout=REQUEST_TIMEOUT).topics
-    wanted = {TopicPartition(t, p): _LATEST for t in topics if t in meta
-              for p in meta[t].partitions}
+    wanted = {
+        TopicPartition(t, p): _LATEST for t in topics if t in meta for p in meta[t].partitions
+    }
     if not wanted:
         return {}
     done = admin.list_offsets(wanted, request_timeout=REQUEST_TIMEOUT)
@@ -78,19 +79,31 @@ class KafkaConsumerCanary:
         try:
             admin = _admin(ctx)
             old_offsets, new_before = committed(admin, old), committed(admin, new)
-            topics = list(ctx.option("kafka_topics", sorted({k.rsplit(":", 1)[0]
-                                                              for k in old_offsets})))
+            topics = list(
+                ctx.option("kafka_topics", sorted({k.rsplit(":", 1)[0] for k in old_offsets}))
+            )
             seen = self._wait_caught_up(ctx, admin, new, topics)
         except (KafkaException, ValueError) as err:
             return StepOutcome.failure(self.name, f"consumer canary {new}: {err}")
-        data = {"old_group": old, "new_group": new, "old_offsets": old_offsets,
-                "new_offsets_before": new_before, "topics": topics, **seen}
+        data = {
+            "old_group": old,
+            "new_group": new,
+            "old_offsets": old_offsets,
+            "new_offsets_before": new_before,
+            "topics": topics,
+            **seen,
+        }
         if not seen["caught_up"]:
-            return StepOutcome.failure(self.name, f"{new}: lag {seen['lag']} > "
-                                       f"{ctx.option('kafka_max_lag', 10)} or no commit on "
-                                       f"{topics} within the deadline", **data)
-        return StepOutcome.success(self.name, f"{new} caught up on {topics}: lag {seen['lag']}",
-                                   **data)
+            return StepOutcome.failure(
+                self.name,
+                f"{new}: lag {seen['lag']} > "
+                f"{ctx.option('kafka_max_lag', 10)} or no commit on "
+                f"{topics} within the deadline",
+                **data,
+            )
+        return StepOutcome.success(
+            self.name, f"{new} caught up on {topics}: lag {seen['lag']}", **data
+        )
 
     def undo(self, ctx: StepContext, applied: StepOutcome) -> StepOutcome:
         """Rewind the new group to its journaled offsets (delete it if it had none)."""
@@ -103,8 +116,11 @@ class KafkaConsumerCanary:
                 return StepOutcome.success(self.name, f"{group} rewound to {before}")
             _delete(admin, group)
         except (KafkaException, ValueError) as err:
-            return StepOutcome.failure(self.name, f"cannot rewind {group} (are the new color's "
-                                       f"consumers still running? stop them first): {err}")
+            return StepOutcome.failure(
+                self.name,
+                f"cannot rewind {group} (are the new color's "
+                f"consumers still running? stop them first): {err}",
+            )
         return StepOutcome.success(self.name, f"{group} had no offsets before; deleted")
 
     def verify(self, ctx: StepContext) -> StepOutcome:
@@ -113,18 +129,21 @@ class KafkaConsumerCanary:
         try:
             admin = _admin(ctx)
             commits = committed(admin, group)
-            topics = list(ctx.option("kafka_topics", sorted({k.rsplit(":", 1)[0]
-                                                              for k in commits})))
+            topics = list(
+                ctx.option("kafka_topics", sorted({k.rsplit(":", 1)[0] for k in commits}))
+            )
             now = lag(end_offsets(admin, topics), commits)
         except (KafkaException, ValueError) as err:
             return StepOutcome.failure(self.name, f"cannot measure {group}'s lag: {err}")
         if not commits or now > max_lag:
-            return StepOutcome.failure(self.name, f"{group}: lag {now} > {max_lag} or no commit",
-                                       lag=now)
+            return StepOutcome.failure(
+                self.name, f"{group}: lag {now} > {max_lag} or no commit", lag=now
+            )
         return StepOutcome.success(self.name, f"{group}: lag {now} <= {max_lag}", lag=now)
 
-    def _wait_caught_up(self, ctx: StepContext, admin: AdminClient, group: str,
-                        topics: list[str]) -> dict[str, Any]:
+    def _wait_caught_up(
+        self, ctx: StepContext, admin: AdminClient, group: str, topics: list[str]
+    ) -> dict[str, Any]:
         max_lag = int(ctx.option("kafka_max_lag", 10))
         deadline = time.monotonic() + float(ctx.option("kafka_canary_timeout", 30))
         while True:
@@ -145,8 +164,9 @@ def _admin(ctx: StepContext) -> AdminClient:
 
 
 def _alter(admin: AdminClient, group: str, offsets: Offsets) -> None:
-    parts = [TopicPartition(k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1]), v)
-             for k, v in offsets.items()]
+    parts = [
+        TopicPartition(k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1]), v) for k, v in offsets.items()
+    ]
     future = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, parts)])
     future[group].result(timeout=REQUEST_TIMEOUT)
 

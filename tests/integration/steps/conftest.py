@@ -69,5 +69,11 @@ def bootstrap(state_dir: Path) -> Iterator[str]:
 
 def context(**options: object) -> StepContext:
     """A release of trading-api 1.1.0 from blue to green with `options`."""
-    return StepContext(stack="local", service="trading-api", version="1.1.0",
-                       old_color=Color.BLUE, new_color=Color.GREEN, options=options)
+    return StepContext(
+        stack="local",
+        service="trading-api",
+        version="1.1.0",
+        old_color=Color.BLUE,
+        new_color=Color.GREEN,
+        options=options,
+    )

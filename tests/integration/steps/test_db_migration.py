@@ -42,8 +42,12 @@ def _migrations(root: Path, up_sql: str) -> Path:
 
 
 def _ctx(dsn: str, root: Path, up_sql: str) -> StepContext:
-    return context(postgres_dsn=dsn, backup_dir=str(root / "backups"),
-                   migrations_dir=str(_migrations(root, up_sql)), db_lock_timeout="5s")
+    return context(
+        postgres_dsn=dsn,
+        backup_dir=str(root / "backups"),
+        migrations_dir=str(_migrations(root, up_sql)),
+        db_lock_timeout="5s",
+    )
 
 
 def _state(dsn: str) -> dict[str, tuple[int, str]]:
@@ -53,8 +57,11 @@ def _state(dsn: str) -> dict[str, tuple[int, str]]:
 
 def _columns(dsn: str, table: str) -> list[str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute("SELECT column_name FROM information_schema.columns "
-                            "WHERE table_name = %s ORDER BY ordinal_position", (table,))
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
         return [r[0] for r in rows.fetchall()]
 
 
@@ -176,7 +183,8 @@ def test_restore_by_unknown_backup_id_changes_nothing(dsn: str, tmp_path: Path) 
 
 def test_passwords_never_appear_in_messages(dsn: str, tmp_path: Path) -> None:
     secret_dsn = dsn.replace("postgres@", "postgres:s3cr3t-pw@").replace(
-        dsn.rsplit(":", 1)[1].split("/")[0], "1")  # port 1: nothing listens
+        dsn.rsplit(":", 1)[1].split("/")[0], "1"
+    )  # port 1: nothing listens
     outcome = DbMigration().apply(_ctx(secret_dsn, tmp_path, EXPAND))
 
     assert not outcome.ok

@@ -31,8 +31,14 @@ def _topic_with_records(bootstrap: str) -> str:
 
 
 def _consume_and_commit(bootstrap: str, group: str, topic: str, count: int) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
     seen, deadline = 0, time.monotonic() + 20
     while seen < count and time.monotonic() < deadline:
@@ -45,9 +51,14 @@ def _consume_and_commit(bootstrap: str, group: str, topic: str, count: int) -> N
 
 
 def _ctx(bootstrap: str, topic: str, service: str, **options: object) -> StepContext:
-    return StepContext(stack="local", service=service, version="1.1.0", old_color=Color.BLUE,
-                       new_color=Color.GREEN, options={"bootstrap_servers": bootstrap,
-                                                       "kafka_topics": [topic], **options})
+    return StepContext(
+        stack="local",
+        service=service,
+        version="1.1.0",
+        old_color=Color.BLUE,
+        new_color=Color.GREEN,
+        options={"bootstrap_servers": bootstrap, "kafka_topics": [topic], **options},
+    )
 
 
 def test_canary_passes_when_the_new_group_caught_up_and_undo_deletes_it(bootstrap: str) -> None:
@@ -60,8 +71,10 @@ def test_canary_passes_when_the_new_group_caught_up_and_undo_deletes_it(bootstra
 
     assert applied.ok, applied.message
     assert applied.data["old_offsets"] == {f"{topic}:0": 3, f"{topic}:1": 3}
-    assert applied.data["lag"] == 0 and applied.data["new_offsets_before"] == {f"{topic}:0": 3,
-                                                                                f"{topic}:1": 3}
+    assert applied.data["lag"] == 0 and applied.data["new_offsets_before"] == {
+        f"{topic}:0": 3,
+        f"{topic}:1": 3,
+    }
     assert KafkaConsumerCanary().verify(ctx).ok
 
 

@@ -1,0 +1,64 @@
+"""`runbook rehearse`: the whole release story on the local stack — the README's main command.
+
+    runbook rehearse [--keep] [--rate 100] [--report-dir reports] [--json]
+
+Brings the local stack up, puts steady load on it through the edge, releases a healthy
+version (promoted) and a faulty one (rolled back automatically, migration restored from its
+backup), prints a summary and writes `reports/rehearsal.html` and `reports/rehearsal.json`.
+Exit 0 when the healthy version was promoted and the faulty one rolled back, else 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runbooks.cli.app import app
+from runbooks.cli.common import JsonOption, emit_json, exits_cleanly, say
+from runbooks.cli.view import TurnPrinter
+from runbooks.rehearsal.run import Options, Result
+from runbooks.rehearsal.run import rehearse as run_rehearsal
+
+
+@app.command("rehearse")
+def rehearse(
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the local stack up.")] = False,
+    rate: Annotated[float, typer.Option("--rate", min=10, help="Requests per second.")] = 200,
+    report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("reports"),
+    stack: Annotated[str, typer.Option("--stack", help="A local-substrate stack.")] = "local",
+    as_json: JsonOption = False,
+) -> None:
+    """Rehearse a healthy release and an automatic rollback on the local stack."""
+    options = Options(stack=stack, rate=rate, report_dir=report_dir, keep=keep)
+    quiet = as_json
+    with exits_cleanly():
+        result = run_rehearsal(
+            options, (lambda _: None) if quiet else say, None if quiet else TurnPrinter(say)
+        )
+    if as_json:
+        emit_json(result.timeline.as_dict() | {"report": str(result.html), "ok": result.ok})
+    else:
+        _summary(result)
+    raise typer.Exit(code=0 if result.ok else 1)
+
+
+def _summary(result: Result) -> None:
+    say("")
+    say("[bold]rehearsal summary[/bold]")
+    for r in result.timeline.releases:
+        detect = (
+            ""
+            if r.detected_after_seconds is None
+            else (
+                f", fault detected after {r.detected_after_seconds:.1f}s, "
+                f"traffic restored after {r.restored_after_seconds or 0:.1f}s"
+            )
+        )
+        say(
+            f"  {r.version}: {r.outcome} in {r.seconds:.1f}s; steps {r.steps}; "
+            f"{r.failed_requests}/{r.requests} requests failed{detect}"
+        )
+        say(f"    verdicts: {'; '.join(r.verdicts) or 'none'}")
+    say(f"report: {result.html} (data: {result.json})")

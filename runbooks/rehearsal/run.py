@@ -1,0 +1,197 @@
+"""The rehearsal: the whole release story on the local stack, with real servers, in one call.
+
+1. bring the local stack up (idempotent) and put steady load on it through the edge;
+2. release a healthy version carrying release steps (an expand migration, a cache key-version
+   bump, an edge purge): the engine promotes it;
+3. release a faulty version (20% 5xx once it gets traffic) carrying another migration: the
+   engine detects it and rolls the whole release back — traffic first, then the migration
+   restored from its backup, the cache key version and the edge;
+4. summarise (steps, verdicts, time to detect, time to restore, requests failed) and write
+   the report (HTML timeline and the same data as JSON); tear the stack down unless `keep`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.settings import StackSettings
+from runbooks.core.state import Outcome, ReleaseState
+from runbooks.journal.base import Journal
+from runbooks.local import stack as local_stack
+from runbooks.local.endpoints import endpoints, state_dir_of
+from runbooks.local.load import Hit, Load
+from runbooks.rehearsal.report import write_report
+from runbooks.rehearsal.timeline import (
+    ReleaseSummary,
+    Timeline,
+    first_fault,
+    markers,
+    rollback_times,
+    traffic_points,
+    weight_changes,
+)
+from runbooks.release import OnTurn, Request, current_settings, open_journal, rollout
+
+SERVICE = "trading-api"
+HEALTHY_STEPS = ("db-migration", "cache-bump", "edge-purge")
+FAULTY_STEPS = ("cache-bump", "edge-purge", "db-migration")
+FAULT = {"error_rate": 0.2}
+LOAD_PATH = "/orders"
+SETTLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to rehearse: the stack, the load, where the report goes, whether to keep it up."""
+
+    stack: str = "local"
+    rate: float = 200.0
+    report_dir: Path = Path("reports")
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """The rehearsal's outcome and where its report is."""
+
+    timeline: Timeline
+    html: Path
+    json: Path
+
+    @property
+    def ok(self) -> bool:
+        """The healthy version was promoted and the faulty one rolled back."""
+        outcomes = [r.outcome for r in self.timeline.releases]
+        return outcomes == [Outcome.PROMOTED.value, Outcome.ROLLED_BACK.value]
+
+
+def rehearse(options: Options, say: Callable[[str], None], on_turn: OnTurn | None = None) -> Result:
+    """Run the rehearsal; the stack is torn down at the end unless `options.keep`."""
+    settings = current_settings(options.stack)
+    say(f"bringing the {options.stack} stack up (state in {state_dir_of(settings)})")
+    status = local_stack.up(settings)
+    if not status.healthy:
+        raise RuntimeError(f"the local stack is not healthy: {status.as_dict()}")
+    try:
+        return _release_twice(options, settings, say, on_turn)
+    finally:
+        if not options.keep:
+            say("tearing the stack down (--keep leaves it up)")
+            local_stack.down(state_dir_of(settings))
+
+
+def _release_twice(
+    options: Options, settings: StackSettings, say: Callable[[str], None], on_turn: OnTurn | None
+) -> Result:
+    journal = open_journal(options.stack)
+    # Rehearsal versions are the active version's root with a stamp: 1.0.0-r20261125101500a.
+    base = settings.service(SERVICE).active_version.split("-r", 1)[0]
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    url = endpoints(settings).edge_url + LOAD_PATH
+    start = time.time()
+    load = Load(url, options.rate).start()
+    try:
+        releases = [
+            _release(
+                options,
+                journal,
+                load,
+                say,
+                on_turn,
+                Request(
+                    options.stack, SERVICE, f"{base}-r{stamp}a", HEALTHY_STEPS, migration="1.1.0"
+                ),
+            ),
+            _release(
+                options,
+                journal,
+                load,
+                say,
+                on_turn,
+                Request(
+                    options.stack,
+                    SERVICE,
+                    f"{base}-r{stamp}b",
+                    FAULTY_STEPS,
+                    dict(FAULT),
+                    migration="1.2.0",
+                ),
+            ),
+        ]
+        time.sleep(SETTLE_SECONDS)  # traffic after the rollback, for the report's tail
+    finally:
+        hits = load.stop()
+    timeline = _timeline(journal, start, hits, releases)
+    html, data = write_report(timeline, options.report_dir)
+    return Result(timeline, html, data)
+
+
+def _release(
+    options: Options,
+    journal: Journal,
+    load: Load,
+    say: Callable[[str], None],
+    on_turn: OnTurn | None,
+    request: Request,
+) -> tuple[str, Request, float]:
+    kind = "faulty (20% 5xx)" if request.faults else "healthy"
+    say(f"releasing {kind} {request.service} {request.version} with {', '.join(request.steps)}")
+    began = time.time()
+    release_id, outcome = rollout(
+        request, current_settings(options.stack), journal, on_turn=on_turn
+    )
+    say(f"  {request.version}: {outcome.value} after {time.time() - began:.1f}s")
+    return release_id, request, began
+
+
+def _timeline(
+    journal: Journal,
+    start: float,
+    hits: Sequence[Hit],
+    releases: Sequence[tuple[str, Request, float]],
+) -> Timeline:
+    timeline = Timeline(start=start, points=traffic_points(hits, start))
+    for index, (release_id, request, began) in enumerate(releases):
+        ended = releases[index + 1][2] if index + 1 < len(releases) else float("inf")
+        events = [_flat(e.at, e.kind, e.data) for e in journal.events(release_id)]
+        timeline.weights += weight_changes(events, start)
+        timeline.markers += markers(events, start, release_id)
+        window = [h for h in hits if began <= h.at < ended]
+        timeline.releases.append(_summary(journal, release_id, request, events, window))
+    return timeline
+
+
+def _summary(
+    journal: Journal,
+    release_id: str,
+    request: Request,
+    events: Sequence[Mapping[str, Any]],
+    hits: Sequence[Hit],
+) -> ReleaseSummary:
+    record = journal.release(release_id)
+    decisions = [e for e in events if e["kind"] == "decision"]
+    final = ReleaseState.from_dict(dict(decisions[-1]["state"])) if decisions else None
+    onset = first_fault(hits, request.version)
+    decided, restored = rollback_times(events)
+    return ReleaseSummary(
+        release=release_id,
+        version=request.version,
+        outcome=record.outcome or "running",
+        steps=[s.weight for s in final.plan.steps] if final else [],
+        verdicts=[f"{m.metric}: {m.phase.value}" for m in (final.history[-3:] if final else ())],
+        requests=len(hits),
+        failed_requests=sum(1 for h in hits if h.failed),
+        seconds=(record.finished_at or time.time()) - record.started_at,
+        fault_onset=onset,
+        detected_after_seconds=None if onset is None or decided is None else decided - onset,
+        restored_after_seconds=None if onset is None or restored is None else restored - onset,
+        faulty_responses=sum(1 for h in hits if h.version == request.version and h.failed),
+    )
+
+
+def _flat(at: float, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"at": at, "kind": kind, **dict(data)}
