@@ -1,0 +1,142 @@
+"""The rehearsal end to end, as a newcomer runs it: real servers, real load, real releases.
+
+Given a private copy of the local stack on free ports with short bake times, when
+`runbook rehearse` runs, then the healthy version ends active with all traffic, the faulty
+one is rolled back with all traffic on the old color, the report holds the timeline, and
+nothing of the stack is left running or listening.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.settings import StackSettings
+from runbooks.local.isolated import isolated_stack
+
+pytestmark = pytest.mark.e2e
+
+FIRST_STEP_WEIGHT = 10
+SHORT_POLICY = {
+    "steps": [
+        {"weight": FIRST_STEP_WEIGHT, "bakeSeconds": 4},
+        {"weight": 50, "bakeSeconds": 4},
+        {"weight": 100, "bakeSeconds": 2},
+    ],
+    "analysisIntervalSeconds": 2,
+    "scaleDownDelaySeconds": 1,
+}
+RUNBOOK = Path(sys.executable).with_name("runbook")
+
+
+@pytest.fixture(scope="module")
+def base_dir() -> Iterator[Path]:
+    # PostgreSQL runs as user postgres: its folders must be reachable by others.
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="rehearsal-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def rehearsal(base_dir: Path) -> tuple[StackSettings, subprocess.CompletedProcess[str], Path]:
+    settings = isolated_stack(base_dir, SHORT_POLICY)
+    env = os.environ | {
+        "RUNBOOK_STACKS_DIR": str(base_dir / "stacks"),
+        "RUNBOOK_STATE_DIR": str(base_dir / "runbook"),
+    }
+    reports = base_dir / "reports"
+    done = subprocess.run(
+        [str(RUNBOOK), "rehearse", "--json", "--report-dir", str(reports)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return settings, done, reports
+
+
+def test_healthy_version_is_promoted_and_faulty_one_rolled_back(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, done, _ = rehearsal
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    healthy, faulty = result["releases"]
+    assert healthy["outcome"] == "promoted"
+    assert healthy["failed_requests"] == 0
+    assert faulty["outcome"] == "rolled-back"
+    assert faulty["faulty_responses"] > 0
+    # the fault was caught and traffic restored within a few analysis intervals
+    assert faulty["restored_after_seconds"] is not None
+    assert faulty["restored_after_seconds"] < 4 * SHORT_POLICY["analysisIntervalSeconds"] + 2
+
+
+def test_traffic_ends_fully_on_the_healthy_version(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, done, _ = rehearsal
+    result = json.loads(done.stdout)
+    weights = result["weights"]
+    # The healthy release's first step sends the first step's weight to its (new) color.
+    promoted_to = "blue" if weights[0]["blue"] == FIRST_STEP_WEIGHT else "green"
+    assert weights[-1][promoted_to] == 100, weights
+    # After the rollback finished, users were served by the promoted color only.
+    tail = [p for p in result["points"] if p["t"] >= weights[-1]["t"] + 1]
+    assert tail, "traffic was recorded after the rollback"
+    assert {p["color"] for p in tail} == {promoted_to}, tail
+
+
+def test_report_holds_the_timeline(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, _, reports = rehearsal
+    html = (reports / "rehearsal.html").read_text()
+    data = json.loads((reports / "rehearsal.json").read_text())
+    assert "<svg" in html and "<polyline" in html
+    for release in data["releases"]:
+        assert release["release"] in html
+    kinds = {m["kind"] for m in data["markers"]}
+    assert {"started", "promoted", "rollback-started", "rolled-back"} <= kinds
+    assert {p["color"] for p in data["points"]} >= {"blue", "green"}
+
+
+def test_nothing_is_left_running_or_listening(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path], base_dir: Path
+) -> None:
+    settings, _, _ = rehearsal
+    assert settings.local is not None
+    ports = list(settings.local.ports.model_dump().values())
+    ports += [settings.local.ports.service_base + i for i in range(4)]
+    assert [p for p in ports if _listening(p)] == []
+    assert _processes_mentioning(str(base_dir)) == []
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{proc.name}: {cmdline}")
+    return found
