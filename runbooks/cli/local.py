@@ -18,11 +18,12 @@ from typing import Annotated, TypeVar
 import typer
 
 from infra.settings import StackSettings
-from infra.stackfile import StackFileError, load_stack
+from infra.stackfile import StackFileError
 from runbooks.cli.app import app
 from runbooks.errors import RunbookError
 from runbooks.local import stack
 from runbooks.local.endpoints import state_dir_of
+from runbooks.release import current_settings
 
 local_app = typer.Typer(
     name="local",
@@ -78,8 +79,9 @@ def down(
 
 
 def _settings(stack_name: str) -> StackSettings:
+    # With the release state the local driver recorded: `up` keeps what was released.
     try:
-        return load_stack(stack_name)
+        return current_settings(stack_name)
     except StackFileError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(code=err.exit_code) from None

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
 from runbooks.errors import JournalError
 from runbooks.journal import records as rec
 from runbooks.journal.base import FINISHED, STARTED, Event, Intent, LockHolder, ReleaseRecord
@@ -42,6 +44,10 @@ CREATE TABLE IF NOT EXISTS locks (
 JOURNAL_FILE = "journal.sqlite3"
 
 
+def _is_locked(err: BaseException) -> bool:
+    return isinstance(err, JournalError) and "locked" in err.message
+
+
 class SqliteJournal:
     """Journal and stack lock in one SQLite file (`path`, created with its parents)."""
 
@@ -49,9 +55,18 @@ class SqliteJournal:
         self.path = Path(path)
         self._timeout = busy_timeout_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
+        self._initialise()
+
+    def _initialise(self) -> None:
+        # Switching to WAL takes an exclusive lock without waiting on the busy handler, so
+        # two processes opening a new journal at once can see "database is locked": retry.
+        for attempt in Retrying(
+            retry=retry_if_exception(_is_locked), stop=stop_after_delay(self._timeout),
+            wait=wait_random(0.01, 0.1), reraise=True,
+        ):
+            with attempt, self._connect() as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
 
     @classmethod
     def in_state_dir(cls, state_dir: Path | str) -> SqliteJournal:
