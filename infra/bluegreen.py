@@ -175,9 +175,7 @@ class BlueGreenService(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _route(
-        self, name: str, cluster: KubernetesSettings
-    ) -> k8s.apiextensions.CustomResource:
+    def _route(self, name: str, cluster: KubernetesSettings) -> k8s.apiextensions.CustomResource:
         svc, split = self._svc, self._svc.split
         weights = {Color.BLUE: split.blue, Color.GREEN: split.green}
         backends = [

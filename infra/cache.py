@@ -75,7 +75,10 @@ class InClusterCache(pulumi.ComponentResource):
             args=("--appendonly", "yes"),
         )
         self.server = InClusterServer(
-            "trading:infra:InClusterServer", name, spec, namespace,
+            "trading:infra:InClusterServer",
+            name,
+            spec,
+            namespace,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.endpoint: pulumi.Output[str] = self.server.endpoint

@@ -122,8 +122,12 @@ class InClusterDatabase(pulumi.ComponentResource):
             secret_env={"POSTGRES_PASSWORD": "password"},
         )
         self.server = InClusterServer(
-            "trading:infra:InClusterServer", name, spec, namespace,
-            secret_name=secret.metadata.name, opts=child,
+            "trading:infra:InClusterServer",
+            name,
+            spec,
+            namespace,
+            secret_name=secret.metadata.name,
+            opts=child,
         )
         self.writer_endpoint: pulumi.Output[str] = self.server.endpoint
         self.reader_endpoints: pulumi.Output[list[str]] = pulumi.Output.all(self.server.endpoint)

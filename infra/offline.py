@@ -22,12 +22,31 @@ from infra.program import run
 from infra.stackfile import PROJECT, SECRET_MASK, config_section, load_stack, stack_path
 
 # Keys whose values are size, environment or release state, not shape (camelCase inputs).
-SIZE_KEYS = frozenset({
-    "instanceClass", "allocatedStorage", "numCacheClusters", "nodeType", "instanceType",
-    "numberOfBrokerNodes", "volumeSize", "replicas", "minReplicas", "maxReplicas", "cpu",
-    "memory", "defaultTtl", "maxTtl", "partitions", "backupRetentionPeriod", "storage",
-    "bakeSeconds", "minAvailable", "averageUtilization", "snapshotRetentionLimit",
-})
+SIZE_KEYS = frozenset(
+    {
+        "instanceClass",
+        "allocatedStorage",
+        "numCacheClusters",
+        "nodeType",
+        "instanceType",
+        "numberOfBrokerNodes",
+        "volumeSize",
+        "replicas",
+        "minReplicas",
+        "maxReplicas",
+        "cpu",
+        "memory",
+        "defaultTtl",
+        "maxTtl",
+        "partitions",
+        "backupRetentionPeriod",
+        "storage",
+        "bakeSeconds",
+        "minAvailable",
+        "averageUtilization",
+        "snapshotRetentionLimit",
+    }
+)
 ENVIRONMENT_KEYS = frozenset({"cidrBlock", "domainName", "hostnames", "namespace"})
 RELEASE_KEYS = frozenset({"image", "version", "weight"})
 NOT_SHAPE = SIZE_KEYS | ENVIRONMENT_KEYS | RELEASE_KEYS
@@ -39,14 +58,21 @@ SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 
 # Outputs real providers compute; the mocks fill them so dependent inputs are readable.
 FAKE_OUTPUTS: dict[str, dict[str, Any]] = {
-    "aws:rds/instance:Instance": {"endpoint": "{name}.mock.rds.amazonaws.com:5432",
-                                  "identifier": "{name}"},
+    "aws:rds/instance:Instance": {
+        "endpoint": "{name}.mock.rds.amazonaws.com:5432",
+        "identifier": "{name}",
+    },
     "aws:elasticache/replicationGroup:ReplicationGroup": {
-        "primaryEndpointAddress": "{name}.mock.cache.amazonaws.com"},
+        "primaryEndpointAddress": "{name}.mock.cache.amazonaws.com"
+    },
     "aws:msk/cluster:Cluster": {
         key: "b-1.{name}.mock.kafka.amazonaws.com:" + port
-        for key, port in (("bootstrapBrokersSaslIam", "9098"),
-                          ("bootstrapBrokersSaslScram", "9096"), ("bootstrapBrokersTls", "9094"))},
+        for key, port in (
+            ("bootstrapBrokersSaslIam", "9098"),
+            ("bootstrapBrokersSaslScram", "9096"),
+            ("bootstrapBrokersTls", "9094"),
+        )
+    },
     "aws:cloudfront/distribution:Distribution": {"domainName": "{name}.cloudfront.net"},
     "aws:kms/key:Key": {"arn": "arn:aws:kms:us-east-1:000000000000:key/{name}"},
     "random:index/randomPassword:RandomPassword": {"result": "mock-password-{name}"},

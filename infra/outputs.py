@@ -1,11 +1,11 @@
 """The stack outputs the runbooks read, in one place so both sides agree on the keys.
 
-    substrate                 "kubernetes" | "aws"
-    services.<name>           namespace, deployments/services per color, stable, preview, route
-    database                  writerEndpoint, readerEndpoints
-    cache                     endpoint
-    streaming                 bootstrapBrokers, topics
-    edge                      distributionId (None when the stack has no edge)
+substrate                 "kubernetes" | "aws"
+services.<name>           namespace, deployments/services per color, stable, preview, route
+database                  writerEndpoint, readerEndpoints
+cache                     endpoint
+streaming                 bootstrapBrokers, topics
+edge                      distributionId (None when the stack has no edge)
 """
 
 from __future__ import annotations

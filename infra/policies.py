@@ -113,8 +113,10 @@ def https_edge(resource_type: str, props: Props) -> list[str]:
         problems.append(f"viewer minimumProtocolVersion must be TLSv1.2 or later; got {minimum!r}")
     for origin in props.get("origins") or []:
         custom = origin.get("customOriginConfig") or {}
-        if custom and (custom.get("originProtocolPolicy") != "https-only"
-                       or set(custom.get("originSslProtocols") or []) - {"TLSv1.2"}):
+        if custom and (
+            custom.get("originProtocolPolicy") != "https-only"
+            or set(custom.get("originSslProtocols") or []) - {"TLSv1.2"}
+        ):
             problems.append(f"origin {origin.get('originId')} must be https-only over TLSv1.2")
     return problems
 
@@ -129,11 +131,17 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("encrypted-data-tier", "Encryption at rest and in transit for database, cache, broker",
-         encrypted),
+    Rule(
+        "encrypted-data-tier",
+        "Encryption at rest and in transit for database, cache, broker",
+        encrypted,
+    ),
     Rule("private-data-tier", "No publicly accessible database, cache or broker", private),
-    Rule("database-protected", "Deletion protection and >= 7 days of backups on the database",
-         database_protected),
+    Rule(
+        "database-protected",
+        "Deletion protection and >= 7 days of backups on the database",
+        database_protected,
+    ),
     Rule("multi-az", "Multi-AZ database and cache", multi_az),
     Rule("https-only-edge", "HTTPS-only edge with TLS >= 1.2", https_edge),
 )

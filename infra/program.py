@@ -26,8 +26,16 @@ from infra.streaming import InClusterStreaming, ManagedStreaming
 # which the settings model rightly refuses as plain text, and the program declares nothing
 # from it (the runbooks read it from the stack file).
 CONFIG_KEYS = (
-    "substrate", "services", "database", "cache", "streaming", "edge", "rollout",
-    "kubernetes", "aws", "local",
+    "substrate",
+    "services",
+    "database",
+    "cache",
+    "streaming",
+    "edge",
+    "rollout",
+    "kubernetes",
+    "aws",
+    "local",
 )
 
 

@@ -250,9 +250,7 @@ class Queries(Model):
     `requests` and `errors` count requests over the window; `p95` gives seconds.
     """
 
-    requests: str = (
-        'sum(increase(http_requests_total{service="$service",color="$color"}[$window]))'
-    )
+    requests: str = 'sum(increase(http_requests_total{service="$service",color="$color"}[$window]))'
     errors: str = (
         'sum(increase(http_requests_total{service="$service",color="$color",code=~"5.."}[$window]))'
     )
@@ -448,7 +446,7 @@ class StackSettings(Model):
                 "edge.originService",
                 self.edge.origin_service,
                 f"edge.originService '{self.edge.origin_service}' is not a service; "
-                f"services: {names}"
+                f"services: {names}",
             )
         return self
 

@@ -150,8 +150,12 @@ def _allowed(error: Any) -> str:
         return f"allowed: text matching {ctx.get('pattern')}"
     if kind in ("enum", "literal_error"):
         return f"allowed: {ctx.get('expected')}"
-    bounds = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
-              "less_than": "<"}
+    bounds = {
+        "greater_than_equal": ">=",
+        "less_than_equal": "<=",
+        "greater_than": ">",
+        "less_than": "<",
+    }
     if kind in bounds:
         limit = next(iter(ctx.values()), "?")
         return f"allowed: a number {bounds[kind]} {limit}"

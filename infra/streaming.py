@@ -107,7 +107,10 @@ class InClusterStreaming(pulumi.ComponentResource):
             },
         )
         self.server = InClusterServer(
-            "trading:infra:InClusterServer", name, spec, namespace,
+            "trading:infra:InClusterServer",
+            name,
+            spec,
+            namespace,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.bootstrap_brokers: pulumi.Output[str] = self.server.endpoint

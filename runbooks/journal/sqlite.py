@@ -61,8 +61,10 @@ class SqliteJournal:
         # Switching to WAL takes an exclusive lock without waiting on the busy handler, so
         # two processes opening a new journal at once can see "database is locked": retry.
         for attempt in Retrying(
-            retry=retry_if_exception(_is_locked), stop=stop_after_delay(self._timeout),
-            wait=wait_random(0.01, 0.1), reraise=True,
+            retry=retry_if_exception(_is_locked),
+            stop=stop_after_delay(self._timeout),
+            wait=wait_random(0.01, 0.1),
+            reraise=True,
         ):
             with attempt, self._connect() as conn:
                 conn.execute("PRAGMA journal_mode=WAL")

@@ -42,8 +42,11 @@ def test_parity_of_dev_and_production_reports_differences() -> None:
     result = CliRunner().invoke(CLI, ["plan", "--parity", "dev", "production", "--json"])
     assert result.exit_code == 1
     details = json.loads(result.stdout)["differences"]
-    assert {"type": "aws:rds/instance:Instance", "name": "database-writer",
-            "detail": "only in the second stack"} in details
+    assert {
+        "type": "aws:rds/instance:Instance",
+        "name": "database-writer",
+        "detail": "only in the second stack",
+    } in details
 
 
 def test_local_and_unknown_stacks_exit_2_with_the_reason() -> None:

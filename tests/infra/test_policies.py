@@ -26,18 +26,38 @@ from infra.policies import (
 from tests.infra.conftest import Plan
 
 Check = Callable[[str, Any], list[str]]
-GOOD_RDS = {"storageEncrypted": True, "publiclyAccessible": False, "multiAz": True,
-            "deletionProtection": True, "backupRetentionPeriod": 14}
-GOOD_REDIS = {"atRestEncryptionEnabled": True, "transitEncryptionEnabled": True,
-              "multiAzEnabled": True, "automaticFailoverEnabled": True,
-              "subnetGroupName": "data"}
-GOOD_MSK = {"encryptionInfo": {"encryptionAtRestKmsKeyArn": "arn:aws:kms:k",
-                               "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True}}}
+GOOD_RDS = {
+    "storageEncrypted": True,
+    "publiclyAccessible": False,
+    "multiAz": True,
+    "deletionProtection": True,
+    "backupRetentionPeriod": 14,
+}
+GOOD_REDIS = {
+    "atRestEncryptionEnabled": True,
+    "transitEncryptionEnabled": True,
+    "multiAzEnabled": True,
+    "automaticFailoverEnabled": True,
+    "subnetGroupName": "data",
+}
+GOOD_MSK = {
+    "encryptionInfo": {
+        "encryptionAtRestKmsKeyArn": "arn:aws:kms:k",
+        "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True},
+    }
+}
 GOOD_CDN = {
     "defaultCacheBehavior": {"viewerProtocolPolicy": "https-only"},
     "viewerCertificate": {"minimumProtocolVersion": "TLSv1.2_2021"},
-    "origins": [{"originId": "api", "customOriginConfig": {
-        "originProtocolPolicy": "https-only", "originSslProtocols": ["TLSv1.2"]}}],
+    "origins": [
+        {
+            "originId": "api",
+            "customOriginConfig": {
+                "originProtocolPolicy": "https-only",
+                "originSslProtocols": ["TLSv1.2"],
+            },
+        }
+    ],
 }
 GOOD_PARAMS = {"family": "postgres15", "parameters": [{"name": "rds.force_ssl", "value": "1"}]}
 
@@ -45,19 +65,39 @@ CASES = [
     (encrypted, RDS, GOOD_RDS, {"storageEncrypted": False}),
     (encrypted, RDS_PARAMS, GOOD_PARAMS, {"parameters": []}),
     (encrypted, REDIS, GOOD_REDIS, {"transitEncryptionEnabled": False}),
-    (encrypted, MSK, GOOD_MSK, {"encryptionInfo": {
-        "encryptionAtRestKmsKeyArn": "k",
-        "encryptionInTransit": {"clientBroker": "TLS_PLAINTEXT"}}}),
+    (
+        encrypted,
+        MSK,
+        GOOD_MSK,
+        {
+            "encryptionInfo": {
+                "encryptionAtRestKmsKeyArn": "k",
+                "encryptionInTransit": {"clientBroker": "TLS_PLAINTEXT"},
+            }
+        },
+    ),
     (private, RDS, GOOD_RDS, {"publiclyAccessible": True}),
     (private, REDIS, GOOD_REDIS, {"subnetGroupName": None}),
-    (private, MSK, GOOD_MSK, {"brokerNodeGroupInfo": {"connectivityInfo": {
-        "publicAccess": {"type": "SERVICE_PROVIDED_EIPS"}}}}),
+    (
+        private,
+        MSK,
+        GOOD_MSK,
+        {
+            "brokerNodeGroupInfo": {
+                "connectivityInfo": {"publicAccess": {"type": "SERVICE_PROVIDED_EIPS"}}
+            }
+        },
+    ),
     (database_protected, RDS, GOOD_RDS, {"deletionProtection": False}),
     (database_protected, RDS, GOOD_RDS, {"backupRetentionPeriod": 3}),
     (multi_az, RDS, GOOD_RDS, {"multiAz": False}),
     (multi_az, REDIS, GOOD_REDIS, {"automaticFailoverEnabled": False}),
-    (https_edge, CLOUDFRONT, GOOD_CDN, {"defaultCacheBehavior": {
-        "viewerProtocolPolicy": "redirect-to-https"}}),
+    (
+        https_edge,
+        CLOUDFRONT,
+        GOOD_CDN,
+        {"defaultCacheBehavior": {"viewerProtocolPolicy": "redirect-to-https"}},
+    ),
     (https_edge, CLOUDFRONT, GOOD_CDN, {"viewerCertificate": {"minimumProtocolVersion": "TLSv1"}}),
 ]
 
@@ -80,8 +120,7 @@ def test_read_replicas_are_not_held_to_writer_rules() -> None:
 def test_pack_validate_reports_through_the_callback() -> None:
     """The pulumi_policy wrappers report the function's violations (no engine needed)."""
     reported: list[str] = []
-    args = ResourceValidationArgs(RDS, {**GOOD_RDS, "multiAz": False}, "urn:db", "db",
-                                  None, None)  # type: ignore[arg-type]
+    args = ResourceValidationArgs(RDS, {**GOOD_RDS, "multiAz": False}, "urn:db", "db", None, None)  # type: ignore[arg-type]
     for policy in resource_policies():
         assert isinstance(policy, ResourceValidationPolicy)
         policy.validate(args, lambda message, _urn: reported.append(message))

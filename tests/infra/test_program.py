@@ -63,7 +63,10 @@ def test_stack_outputs_name_what_the_runbooks_address() -> None:
     api = seen["services"]["trading-api"]
     assert api["deployments"] == {"blue": "trading-api-blue", "green": "trading-api-green"}
     assert (api["stable"], api["preview"], api["route"]) == (
-        "trading-api", "trading-api-preview", "trading-api")
+        "trading-api",
+        "trading-api-preview",
+        "trading-api",
+    )
     assert seen["services"]["market-data"]["route"] is None
     assert seen["database"]["writerEndpoint"] == "database-writer.mock.rds.amazonaws.com:5432"
     assert len(seen["database"]["readerEndpoints"]) == 2
@@ -71,9 +74,16 @@ def test_stack_outputs_name_what_the_runbooks_address() -> None:
     assert seen["streaming"]["bootstrapBrokers"].endswith(":9098")  # IAM listener
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("250m", "500m"), ("1", "2"), ("1Gi", "2Gi"), ("0.5", "1"), ("128Mi", "256Mi"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("250m", "500m"),
+        ("1", "2"),
+        ("1Gi", "2Gi"),
+        ("0.5", "1"),
+        ("128Mi", "256Mi"),
+    ],
+)
 def test_limits_are_twice_the_requests(given: str, expected: str) -> None:
     """Pure: no engine involved."""
     assert doubled(given) == expected

@@ -49,8 +49,10 @@ def test_production_cache_broker_and_edge_are_hardened(plans: Callable[[str], Pl
     assert redis["numCacheClusters"] == 3
     kafka = only(plan, MSK, "streaming-kafka").props
     assert kafka["numberOfBrokerNodes"] == 3
-    assert kafka["encryptionInfo"]["encryptionInTransit"] == {"clientBroker": "TLS",
-                                                              "inCluster": True}
+    assert kafka["encryptionInfo"]["encryptionInTransit"] == {
+        "clientBroker": "TLS",
+        "inCluster": True,
+    }
     assert kafka["clientAuthentication"]["sasl"]["iam"] is True
     cdn = only(plan, CDN, "edge-cdn").props
     assert cdn["defaultCacheBehavior"]["viewerProtocolPolicy"] == "https-only"
@@ -76,8 +78,8 @@ def test_parity_sees_shape_not_size(plans: Callable[[str], Plan]) -> None:
     """Engine mocked with set_mocks: a flipped flag is a difference; sizes are not."""
     prod = plans("production")
     changed = [
-        type(r)(r.type, r.name, {**r.props, "multiAz": False}) if r.name == "database-writer"
-        else r for r in prod
+        type(r)(r.type, r.name, {**r.props, "multiAz": False}) if r.name == "database-writer" else r
+        for r in prod
     ]
     diffs = parity(changed, prod)
     assert [(d.name, "multiAz" in d.detail) for d in diffs] == [("database-writer", True)]
@@ -89,7 +91,9 @@ def test_dev_runs_everything_in_cluster(plans: Callable[[str], Plan]) -> None:
     assert [r for r in plan if r.type.startswith("aws:")] == []
     sets = of_type(plan, "kubernetes:apps/v1:StatefulSet")
     assert sorted(s.name for s in sets) == [
-        "cache-statefulset", "database-statefulset", "streaming-statefulset"
+        "cache-statefulset",
+        "database-statefulset",
+        "streaming-statefulset",
     ]
     assert all(s.props["spec"]["volumeClaimTemplates"] for s in sets)
 
@@ -110,8 +114,7 @@ def test_routes_carry_the_stack_split(plans: Callable[[str], Plan], stack: str) 
     for svc in http:
         backends = routes[svc.name]["spec"]["rules"][0]["backendRefs"]
         weights = {b["name"]: b["weight"] for b in backends}
-        assert weights == {f"{svc.name}-blue": svc.split.blue,
-                           f"{svc.name}-green": svc.split.green}
+        assert weights == {f"{svc.name}-blue": svc.split.blue, f"{svc.name}-green": svc.split.green}
 
 
 def test_each_color_runs_its_own_version(plans: Callable[[str], Plan]) -> None:
@@ -119,11 +122,15 @@ def test_each_color_runs_its_own_version(plans: Callable[[str], Plan]) -> None:
     settings = load_stack("production")
     svc = settings.service("trading-api")
     for color in ("blue", "green"):
-        deployment = only(plans("production"), "kubernetes:apps/v1:Deployment",
-                          f"trading-api-{color}").props
+        deployment = only(
+            plans("production"), "kubernetes:apps/v1:Deployment", f"trading-api-{color}"
+        ).props
         version = getattr(svc.versions, color)
-        assert deployment["metadata"]["labels"] == {"app": "trading-api", "color": color,
-                                                    "version": version}
+        assert deployment["metadata"]["labels"] == {
+            "app": "trading-api",
+            "color": color,
+            "version": version,
+        }
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["image"] == f"{svc.image}:{version}"
         assert container["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}

@@ -19,8 +19,7 @@ def test_status_of_an_empty_state_dir_says_nothing_runs(tmp_path: Path) -> None:
 
 def test_status_json_of_an_empty_state_dir(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["local", "status", "--json", "--state-dir", str(tmp_path)])
-    assert json.loads(result.output) == {"state_dir": str(tmp_path), "healthy": False,
-                                         "parts": []}
+    assert json.loads(result.output) == {"state_dir": str(tmp_path), "healthy": False, "parts": []}
 
 
 def test_down_with_nothing_recorded_stops_nothing(tmp_path: Path) -> None:

@@ -64,9 +64,7 @@ def test_redis_answers_ping(state_dir: Path, started: list[Server]) -> None:
     stop_and_check_gone(server)
 
 
-def test_broker_serves_metadata_and_creates_topics(
-    state_dir: Path, started: list[Server]
-) -> None:
+def test_broker_serves_metadata_and_creates_topics(state_dir: Path, started: list[Server]) -> None:
     server = servers.start_broker(state_dir, servers.free_port())
     started.append(server)
     bootstrap = f"127.0.0.1:{server.port}"
@@ -130,5 +128,3 @@ def test_wait_until_names_what_and_the_last_error() -> None:
 def test_a_server_that_exits_at_start_is_reported(state_dir: Path) -> None:
     with pytest.raises(LaunchError, match="redis exited while starting"):
         servers.start_redis(state_dir, 70000)  # redis refuses an impossible port
-
-

@@ -28,9 +28,7 @@ def local_settings_on_free_ports() -> StackSettings:
     assert settings.local is not None
     names = LocalPorts.model_fields
     ports = LocalPorts(**{name: free_port() for name in names})
-    return settings.model_copy(
-        update={"local": settings.local.model_copy(update={"ports": ports})}
-    )
+    return settings.model_copy(update={"local": settings.local.model_copy(update={"ports": ports})})
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +45,23 @@ def running() -> Iterator[tuple[StackSettings, LocalEndpoints, stack.StackStatus
         shutil.rmtree(state, ignore_errors=True)
 
 
-def test_up_reports_every_part_healthy(running: tuple[StackSettings, LocalEndpoints,
-                                                      stack.StackStatus]) -> None:
+def test_up_reports_every_part_healthy(
+    running: tuple[StackSettings, LocalEndpoints, stack.StackStatus],
+) -> None:
     _, ends, status = running
     names = {p.name for p in status.parts}
-    assert names == {"postgres", "redis", "broker", "haproxy", "varnish", "prometheus",
-                     "trading-api-blue", "trading-api-green", "market-data-blue",
-                     "market-data-green"}
+    assert names == {
+        "postgres",
+        "redis",
+        "broker",
+        "haproxy",
+        "varnish",
+        "prometheus",
+        "trading-api-blue",
+        "trading-api-green",
+        "market-data-blue",
+        "market-data-green",
+    }
     assert status.healthy, [p for p in status.parts if not p.healthy]
     assert stack.status(ends.state_dir).healthy
 
@@ -84,8 +92,10 @@ def test_an_order_lands_in_postgres_and_is_consumed(
     running: tuple[StackSettings, LocalEndpoints, stack.StackStatus],
 ) -> None:
     _, ends, _ = running
-    placed = httpx.post(f"{ends.haproxy_url}/orders",
-                        json={"symbol": "AAPL", "side": "buy", "quantity": 3, "price": 101.5})
+    placed = httpx.post(
+        f"{ends.haproxy_url}/orders",
+        json={"symbol": "AAPL", "side": "buy", "quantity": 3, "price": 101.5},
+    )
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["order_id"]
 
@@ -113,8 +123,9 @@ def test_deploy_color_puts_a_new_version_on_green(
     running: tuple[StackSettings, LocalEndpoints, stack.StackStatus],
 ) -> None:
     settings, ends, _ = running
-    server = deploy_color(settings, ends.state_dir, "trading-api", Color.GREEN, "1.1.0",
-                          Faults(error_rate=1.0))
+    server = deploy_color(
+        settings, ends.state_dir, "trading-api", Color.GREEN, "1.1.0", Faults(error_rate=1.0)
+    )
     url = ends.service_url("trading-api", Color.GREEN)
     answer = httpx.get(f"{url}/quotes/AAPL")
     assert (answer.status_code, answer.headers["x-version"]) == (500, "1.1.0")

@@ -80,15 +80,28 @@ def workers() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def start_worker(
-    workers: list[subprocess.Popen[str]], mode: str, backend: tuple[str, str], stack: str,
+    workers: list[subprocess.Popen[str]],
+    mode: str,
+    backend: tuple[str, str],
+    stack: str,
     holder: str,
 ) -> subprocess.Popen[str]:
     """Run `journal_worker` in its own process (see that module for the modes)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.persistence.journal_worker", mode,
-         *backend, stack, holder],
-        cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.persistence.journal_worker",
+            mode,
+            *backend,
+            stack,
+            holder,
+        ],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     workers.append(proc)
     return proc

@@ -38,7 +38,9 @@ def test_a_release_starts_with_its_started_event_and_counts_appends(journal: Jou
 
     events = journal.events(rid)
     assert [(e.seq, e.kind) for e in events] == [
-        (1, STARTED), (2, "action.started"), (3, "action.done")
+        (1, STARTED),
+        (2, "action.started"),
+        (3, "action.done"),
     ]
     assert events[0].data == {"version": "1.1.0"}
     assert events[1].data == {"action": "set_weights", "green": 10}
@@ -128,7 +130,8 @@ def test_operator_intents_wait_until_consumed(journal: Journal) -> None:
 
     pending = journal.pending_intents(rid)
     assert [(i.intent, i.by, i.release_id) for i in pending] == [
-        ("pause", "alice", rid), ("abort", "bob", rid)
+        ("pause", "alice", rid),
+        ("abort", "bob", rid),
     ]
     journal.consume_intent(pause.id)
     assert [i.intent for i in journal.pending_intents(rid)] == ["abort"]

@@ -20,7 +20,11 @@ pytestmark = pytest.mark.integration
 
 TOKEN_PATH = "/services/T0001/B0002/s3cr3t-token"
 EVENT = ReleaseEvent(
-    EventKind.STEP, "staging", "trading-api", "1.5.0", "25% of traffic on green",
+    EventKind.STEP,
+    "staging",
+    "trading-api",
+    "1.5.0",
+    "25% of traffic on green",
     {"step": "2/4", "green": 25},
 )
 

@@ -42,11 +42,13 @@ def test_a_written_state_is_read_back_by_the_next_run(
     assert later.read_release_state("trading-api") == RELEASED
     assert later.read_release_state("market-data").active_color is Color.BLUE
     assert json.loads((tmp_path / "stack-state.json").read_text()) == {
-        "services": {"trading-api": {
-            "activeColor": "green",
-            "versions": {"blue": "1.0.0", "green": "1.1.0"},
-            "weights": {"blue": 0, "green": 100},
-        }}
+        "services": {
+            "trading-api": {
+                "activeColor": "green",
+                "versions": {"blue": "1.0.0", "green": "1.1.0"},
+                "weights": {"blue": 0, "green": 100},
+            }
+        }
     }
 
 
@@ -59,7 +61,9 @@ def test_apply_state_gives_settings_that_keep_the_release(
 
     api = applied.service("trading-api")
     assert (api.active_color, api.active_version, api.weights) == (
-        Color.GREEN, "1.1.0", Split(blue=0, green=100)
+        Color.GREEN,
+        "1.1.0",
+        Split(blue=0, green=100),
     )
     assert applied.service("market-data") == settings.service("market-data")
     revalidated = StackSettings.model_validate_json(applied.model_dump_json(by_alias=True))

@@ -108,13 +108,15 @@ def test_writes_the_release_back_so_the_next_up_keeps_it(
 
     driver.write_release_state("market-data", released)
 
-    assert stack.writes == [{
-        "trading-platform:services[1].activeColor": "green",
-        "trading-platform:services[1].versions.blue": "1.4.0",
-        "trading-platform:services[1].versions.green": "1.5.0",
-        "trading-platform:services[1].weights.blue": "0",
-        "trading-platform:services[1].weights.green": "100",
-    }]
+    assert stack.writes == [
+        {
+            "trading-platform:services[1].activeColor": "green",
+            "trading-platform:services[1].versions.blue": "1.4.0",
+            "trading-platform:services[1].versions.green": "1.5.0",
+            "trading-platform:services[1].weights.blue": "0",
+            "trading-platform:services[1].weights.green": "100",
+        }
+    ]
     assert driver.read_release_state("market-data") == released
     settings = settings_from_config(config_section("fake", {"config": stack.config}), "fake")
     market = settings.service("market-data")

@@ -17,28 +17,49 @@ from runbooks.steps.edge_purge import CloudFrontPurge, EdgePurge
 @pytest.fixture
 def cloudfront(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto CloudFront with one distribution (mocked: AWS is unreachable from here)."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         yield boto3.client("cloudfront")
 
 
 def _distribution(cf: Any) -> str:
-    origin = {"Id": "o", "DomainName": "origin.example.com",
-              "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443,
-                                     "OriginProtocolPolicy": "https-only"}}
-    config = {"CallerReference": "t", "Comment": "", "Enabled": True,
-              "Origins": {"Quantity": 1, "Items": [origin]},
-              "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
-                                       "MinTTL": 0}}
+    origin = {
+        "Id": "o",
+        "DomainName": "origin.example.com",
+        "CustomOriginConfig": {
+            "HTTPPort": 80,
+            "HTTPSPort": 443,
+            "OriginProtocolPolicy": "https-only",
+        },
+    }
+    config = {
+        "CallerReference": "t",
+        "Comment": "",
+        "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [origin]},
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "o",
+            "ViewerProtocolPolicy": "allow-all",
+            "MinTTL": 0,
+        },
+    }
     return str(cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"])
 
 
 def _ctx(dist: str) -> StepContext:
-    return StepContext(stack="staging", service="trading-api", version="1.1.0",
-                       old_color=Color.BLUE, new_color=Color.GREEN,
-                       options={"edge_backend": "cloudfront", "cloudfront_distribution_id": dist})
+    return StepContext(
+        stack="staging",
+        service="trading-api",
+        version="1.1.0",
+        old_color=Color.BLUE,
+        new_color=Color.GREEN,
+        options={"edge_backend": "cloudfront", "cloudfront_distribution_id": dist},
+    )
 
 
 def test_apply_and_undo_each_invalidate_everything(cloudfront: Any) -> None:
@@ -52,8 +73,9 @@ def test_apply_and_undo_each_invalidate_everything(cloudfront: Any) -> None:
     assert applied.data["paths"] == ["/*"]
     listing = cloudfront.list_invalidations(DistributionId=applied.data["distribution_id"])
     assert listing["InvalidationList"]["Quantity"] == 2
-    done = cloudfront.get_invalidation(DistributionId=applied.data["distribution_id"],
-                                       Id=applied.data["invalidation_id"])
+    done = cloudfront.get_invalidation(
+        DistributionId=applied.data["distribution_id"], Id=applied.data["invalidation_id"]
+    )
     assert done["Invalidation"]["InvalidationBatch"]["Paths"]["Items"] == ["/*"]
     pending = CloudFrontPurge().verify(ctx)  # moto leaves invalidations InProgress
     assert not pending.ok and applied.data["invalidation_id"] in pending.message

@@ -11,8 +11,14 @@ from runbooks.steps.kafka_consumer import lag
 from runbooks.steps.redact import redact
 from runbooks.steps.registry import STEPS
 
-CTX = StepContext(stack="local", service="trading-api", version="1.1.0",
-                  old_color=Color.BLUE, new_color=Color.GREEN, options={})
+CTX = StepContext(
+    stack="local",
+    service="trading-api",
+    version="1.1.0",
+    old_color=Color.BLUE,
+    new_color=Color.GREEN,
+    options={},
+)
 
 
 def test_registry_knows_the_five_steps_by_their_names() -> None:
@@ -33,24 +39,31 @@ def test_nop_step_succeeds_at_everything() -> None:
     assert applied.ok and nop.undo(CTX, applied).ok and nop.verify(CTX).ok
 
 
-@pytest.mark.parametrize(("text", "secrets", "expected"), [
-    ("postgresql://app:pw1@db:5432/t down", [], "postgresql://app:***@db:5432/t down"),
-    ("redis://:pw2@cache:6379/0", [], "redis://:***@cache:6379/0"),
-    ("host=db password=pw3 dbname=t", [], "host=db password=*** dbname=t"),
-    ("auth failed for pw4", ["pw4"], "auth failed for ***"),
-])
+@pytest.mark.parametrize(
+    ("text", "secrets", "expected"),
+    [
+        ("postgresql://app:pw1@db:5432/t down", [], "postgresql://app:***@db:5432/t down"),
+        ("redis://:pw2@cache:6379/0", [], "redis://:***@cache:6379/0"),
+        ("host=db password=pw3 dbname=t", [], "host=db password=*** dbname=t"),
+        ("auth failed for pw4", ["pw4"], "auth failed for ***"),
+    ],
+)
 def test_redact_masks_passwords(text: str, secrets: list[str], expected: str) -> None:
     assert redact(text, secrets) == expected
 
 
-@pytest.mark.parametrize(("ends", "commits", "expected"), [
-    ({"t:0": 5, "t:1": 5}, {"t:0": 5, "t:1": 5}, 0),
-    ({"t:0": 5, "t:1": 5}, {"t:0": 2}, 8),
-    ({"t:0": 0}, {}, 0),
-    ({"t:0": 3}, {"t:0": 9}, 0),
-])
-def test_lag_counts_unconsumed_records(ends: dict[str, int], commits: dict[str, int],
-                                       expected: int) -> None:
+@pytest.mark.parametrize(
+    ("ends", "commits", "expected"),
+    [
+        ({"t:0": 5, "t:1": 5}, {"t:0": 5, "t:1": 5}, 0),
+        ({"t:0": 5, "t:1": 5}, {"t:0": 2}, 8),
+        ({"t:0": 0}, {}, 0),
+        ({"t:0": 3}, {"t:0": 9}, 0),
+    ],
+)
+def test_lag_counts_unconsumed_records(
+    ends: dict[str, int], commits: dict[str, int], expected: int
+) -> None:
     assert lag(ends, commits) == expected
 
 
