@@ -103,14 +103,20 @@ def rollout(
     on_turn: OnTurn | None = None,
     force: bool = False,
 ) -> tuple[str, Outcome]:
-    """Release `request.version` of the service; returns the release id and its outcome."""
+    """Release `request.version` of the service; returns the release id and its outcome.
+
+    Everything that can be checked is checked before the release is recorded: the plan,
+    the plug-in names, the lock, no unfinished release, and that the router answers.
+    """
     plan = build_plan(settings, request.service, request.version, request.steps)
+    backends = build_backends(request.stack, settings, request)
     with journal.acquire(request.stack, holder(), force=force):
         if journal.current(request.stack, request.service) is not None:
             raise BadInput(
                 f"a release of {request.service} on {request.stack} is unfinished",
                 hint="run `runbook status`, then `runbook resume` or `runbook rollback`",
             )
+        backends.router.get_weights(request.service)  # reachable, before anything is recorded
         state = ReleaseState(plan)
         release_id = journal.start_release(
             request.stack,
@@ -122,7 +128,9 @@ def rollout(
                 "migration": request.migration,
             },
         )
-        engine = _engine(settings, journal, release_id, request, plan.new_color, clock, on_turn)
+        engine = _engine(
+            backends, settings, journal, release_id, request, plan.new_color, clock, on_turn
+        )
         failure = _deploy(settings, journal, release_id, request, plan.new_color)
         if failure is not None:
             # Nothing was moved yet: the old color still has every request.
@@ -171,8 +179,12 @@ def resume(
         record.version,
         state.plan.release_steps,
         dict(record.plan.get("faults") or {}),
+        record.plan.get("migration"),
     )
-    engine = _engine(settings, journal, record.id, request, state.plan.new_color, clock, on_turn)
+    backends = build_backends(stack, settings, request)
+    engine = _engine(
+        backends, settings, journal, record.id, request, state.plan.new_color, clock, on_turn
+    )
     return engine.run(state, shot.pending if shot else ())
 
 
@@ -209,15 +221,18 @@ def revert_promoted(
         promotion_written=True,
         reason=f"rollback of promoted release {latest.id} requested by {holder()}",
     )
+    migration = journal.release(latest.id).plan.get("migration")
+    request = Request(stack, service, plan.version, plan.release_steps, migration=migration)
+    backends = build_backends(stack, settings, request)
     with journal.acquire(stack, holder(), force=force):
         release_id = journal.start_release(
-            stack, service, plan.old_version, {"state": state.to_dict(), "reverts": latest.id}
-        )
-        original = journal.release(latest.id).plan
-        request = Request(
-            stack, service, plan.version, plan.release_steps, migration=original.get("migration")
+            stack,
+            service,
+            plan.old_version,
+            {"state": state.to_dict(), "reverts": latest.id, "migration": migration},
         )
         engine = _engine(
+            backends,
             settings,
             journal,
             release_id,
@@ -231,6 +246,7 @@ def revert_promoted(
 
 
 def _engine(
+    backends: Backends,
     settings: StackSettings,
     journal: Journal,
     release_id: str,
@@ -241,7 +257,6 @@ def _engine(
     applied_from: str | None = None,
 ) -> Engine:
     clock = clock or Clock()
-    backends = build_backends(request.stack, settings, request)
     context = StepContext(
         stack=request.stack,
         service=request.service,
