@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from runbooks.core.decide import decide
 from runbooks.core.state import (
@@ -35,7 +34,6 @@ from runbooks.core.state import (
     action_from_dict,
     action_to_dict,
 )
-from runbooks.errors import JournalError
 from runbooks.journal.base import Journal
 from runbooks.performer import Performer, outcome_from_dict
 from runbooks.steps.base import StepOutcome
@@ -186,14 +184,10 @@ def applied_outcome(journal: Journal, release_id: str) -> Callable[[str], StepOu
     return lookup
 
 
-def step_events(journal: Journal, release_id: str) -> list[dict[str, Any]]:
-    """The release's performed actions, in order, for status and reports."""
-    try:
-        events = journal.events(release_id)
-    except JournalError:
-        return []
-    return [
-        {"at": e.at, "kind": e.kind, **dict(e.data)}
-        for e in events
-        if e.kind in (ACTION_DONE, ACTION_FAILED)
-    ]
+def last_weights(journal: Journal, release_id: str) -> dict[str, int] | None:
+    """The split the release last set and verified live, from its journal; None if none."""
+    for event in reversed(journal.events(release_id)):
+        action = event.data.get("action") or {}
+        if event.kind == ACTION_DONE and action.get("type") == "SetWeights":
+            return dict(action["weights"])
+    return None

@@ -14,7 +14,7 @@ import typer
 from runbooks.cli.app import app
 from runbooks.cli.common import JsonOption, StackOption, emit_json, exits_cleanly, say
 from runbooks.cli.view import latest_measurements, measurement_line, state_dict, step_summary
-from runbooks.engine import snapshot
+from runbooks.engine import last_weights, snapshot
 from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.lock import holder_alive
 from runbooks.release import current_settings, open_journal, require_service
@@ -69,6 +69,7 @@ def _service_status(
         "release": record_dict(record),
         "state": state_dict(shot.state, now) if shot else None,
         "engine_alive": engine_alive,
+        "weights": last_weights(journal, record.id),
         "pending_actions": [type(a).__name__ for a in shot.pending] if shot else [],
         "summary": step_summary(shot.state) if shot else "",
         "lines": [measurement_line(m) for m in latest_measurements(shot.state)] if shot else [],
@@ -99,14 +100,21 @@ def _print_row(row: dict[str, Any]) -> None:
         f"  {row['service']} {release['version']} ({release['id']}): {where}, "
         f"phase {state.get('phase', '?')}, {row['summary']}"
     )
+    weights = row.get("weights")
+    if weights:
+        say(f"    weights: blue {weights['blue']}% / green {weights['green']}%")
+    bake_left = (state.get("step") or {}).get("seconds_to_bake_end")
+    if release["running"] and bake_left is not None:
+        say(f"    this step bakes for {bake_left:.0f}s more")
     if state.get("reason"):
         say(f"    reason: {state['reason']}")
     for line in row["lines"]:
         say("    " + line)
-    if release["running"] and row["pending_actions"]:
+    if release["running"] and not row["engine_alive"]:
+        pending = ", ".join(row["pending_actions"]) or "its next decision"
         say(
-            f"    interrupted before: {', '.join(row['pending_actions'])} "
-            "(run `runbook resume` or `runbook rollback`)"
+            f"    [red]no engine is running this release[/red]; interrupted before: {pending}. "
+            "Run `runbook resume` or `runbook rollback` (with --force if the lock is stale)."
         )
 
 
