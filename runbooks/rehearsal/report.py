@@ -103,14 +103,22 @@ def _point_series(
     value: Callable[[Point], float | None],
     y_max: float,
 ) -> list[tuple[str, str]]:
+    """One polyline per run of consecutive seconds: a color without traffic draws nothing."""
     series = []
     for color, hex_color in COLOR_HEX.items():
-        coords = [
-            (x(p.t), _y(v, y_max))
-            for p in points
-            if p.color == color and (v := value(p)) is not None
-        ]
-        series.append((hex_color, _svg(coords)))
+        run: list[tuple[float, float]] = []
+        last_t: float | None = None
+        for p in points:
+            v = value(p)
+            if p.color != color or v is None:
+                continue
+            if last_t is not None and p.t - last_t > 1 and run:
+                series.append((hex_color, _svg(run)))
+                run = []
+            run.append((x(p.t), _y(v, y_max)))
+            last_t = p.t
+        if run:
+            series.append((hex_color, _svg(run)))
     return series
 
 
