@@ -50,7 +50,7 @@ def test_rollback_is_decided_then_verified() -> None:
 
 def test_only_verified_weight_changes_are_drawn() -> None:
     changes = weight_changes(EVENTS, START)
-    assert [(c.t, c.blue, c.green) for c in changes] == [(2.2, 100, 0)]
+    assert [(round(c.t, 3), c.blue, c.green) for c in changes] == [(2.2, 100, 0)]
 
 
 def test_report_draws_one_line_per_run_of_traffic() -> None:
