@@ -95,6 +95,17 @@ class Restore:
             return None
         return self.restored - self.onset
 
+    @property
+    def confirmed_by_hits(self) -> bool:
+        """Whether the faulty version served no request sent after the rollback's change.
+
+        Hits are stamped when sent, so a request sent just before the change and answered
+        by the faulty version after it still counts as before.
+        """
+        if self.restored is None:
+            return False
+        return self.last_faulty_hit is None or self.last_faulty_hit <= self.restored
+
 
 def restore_of(hits: Sequence[Hit], events: Sequence[Mapping[str, Any]], version: str) -> Restore:
     """The restore times of a rolled-back release of `version`."""

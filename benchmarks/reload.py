@@ -28,7 +28,8 @@ _SERVER_LINE = re.compile(r"^(\s*server\s+(blue|green)\s+\S+\s+weight\s+)(\d+)",
 def with_weights(config: str, service: str, weights: Weights) -> str:
     """`config` with the blue/green `weight` of backend `be_<service>` set to `weights`.
 
-    Only that backend's server lines change; raises ValueError if it has no blue/green line.
+    Only that backend's server lines change; raises ValueError when the backend is
+    missing or does not have exactly one blue and one green server line.
     """
     start = config.index(f"\nbackend be_{service}\n")
     end = config.find("\nbackend ", start + 1)

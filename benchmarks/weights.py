@@ -15,10 +15,10 @@ from runbooks.local.load import Hit, Load
 from runbooks.routers.haproxy import HaproxyRouter
 
 # Ten changes through the canary-ish splits, ending where the stack started (all on blue).
-CHANGES = (
-    [Weights(50, 50), Weights(0, 100), Weights(50, 50), Weights(100, 0)] * 2
-    + [Weights(50, 50), Weights(100, 0)]
-)
+CHANGES = [Weights(50, 50), Weights(0, 100), Weights(50, 50), Weights(100, 0)] * 2 + [
+    Weights(50, 50),
+    Weights(100, 0),
+]
 PACE_SECONDS = 1.0  # one change a second
 SETTLE_SECONDS = 1.0  # requests sent just after the last change count too
 
@@ -59,6 +59,4 @@ def _figure(hits: Sequence[Hit], over_socket: Window, by_reload: Window) -> Figu
         "reload_how": "haproxy -db -f haproxy.cfg -sf <old pid> (no master-worker, no -x)",
     }
     figure = weight_change_failures(failed(socket_hits), failed(reload_hits), details)
-    return under_load(
-        figure, window_rates(hits, {"socket": over_socket, "reload": by_reload})
-    )
+    return under_load(figure, window_rates(hits, {"socket": over_socket, "reload": by_reload}))
