@@ -19,7 +19,7 @@ from pathlib import Path
 
 from runbooks.core.model import Weights
 from runbooks.local import record
-from runbooks.local.process import port_open, spawn, started_or_stopped, wait_until
+from runbooks.local.process import LaunchError, port_open, spawn, started_or_stopped, wait_until
 
 RELOAD_TIMEOUT = 10.0
 _SERVER_LINE = re.compile(r"^(\s*server\s+(blue|green)\s+\S+\s+weight\s+)(\d+)", re.MULTILINE)
@@ -56,8 +56,17 @@ def reload_with_weights(state_dir: Path, service: str, weights: Weights) -> int:
     argv = ["haproxy", "-db", "-f", str(config), "-sf", str(old.pid)]
     new = spawn("haproxy", argv, old.log_path, old.port, cwd=config.parent)
     new.stop_signal = signal.SIGUSR1  # as the product's launcher: soft stop
-    parts["haproxy"] = record.Part(new, parts["haproxy"].detail)
+    previous = parts["haproxy"]
+    parts["haproxy"] = record.Part(new, previous.detail)
     record.save(state_dir, parts)  # recorded first: `down` must find whichever runs
-    started_or_stopped(new, lambda: port_open(old.port), RELOAD_TIMEOUT)
-    wait_until(lambda: not old.alive(), RELOAD_TIMEOUT, f"old haproxy (pid {old.pid}) to exit")
+    try:
+        started_or_stopped(new, lambda: port_open(old.port), RELOAD_TIMEOUT)
+    except (LaunchError, TimeoutError):
+        parts["haproxy"] = previous  # the new one is stopped; the old one still serves
+        record.save(state_dir, parts)
+        raise
+    try:
+        wait_until(lambda: not old.alive(), RELOAD_TIMEOUT, f"old haproxy (pid {old.pid}) to exit")
+    finally:
+        old.stop()  # no-op once it has exited; never left running unrecorded
     return new.pid
