@@ -45,6 +45,7 @@ from tests.integration.engine.harness import (
 pytestmark = pytest.mark.integration
 
 IN_FLIGHT_SECONDS = 0.5
+CACHE_KEY = f"trading:{SERVICE}:key-version"
 _versions = itertools.count(1)
 
 
@@ -136,6 +137,12 @@ def test_killed_engine_is_rolled_back_from_its_journal(stack: Stack, load: Load)
     assert status["engine_alive"] is False
     assert status["weights"] == asdict(Weights.to_new(old.other, 50))
     assert stack.weights() == Weights.to_new(old.other, 50)
+
+    told = stack.run("status", "-s", "local", "--service", SERVICE).stdout
+    assert "no engine is running this release" in told
+    refused = stack.run(*verb_args("rollback"))
+    assert refused.returncode == 4, refused.stderr
+    assert stack.weights() == Weights.to_new(old.other, 50), "a refused rollback moves nothing"
 
     done = stack.run(*verb_args("rollback", "--force"))
 
@@ -251,25 +258,31 @@ def paused_past_bake_end(stack: Stack, release_id: str) -> Mapping[str, Any] | N
 def test_rollback_of_a_promoted_release(stack: Stack, load: Load) -> None:
     old = stack.active_color()
     old_version = stack.settings().service(SERVICE).versions.of(old)
-    promoted = stack.run(*rollout_args(fresh_version("regretted")))
-    assert promoted.returncode == 0, promoted.stdout[-3000:]
-    assert stack.weights() == Weights.all_on(old.other)
+    with redis.Redis.from_url(stack.ends.redis_url, decode_responses=True) as client:
+        client.set(CACHE_KEY, "3")
+        promoted = stack.run(*rollout_args(fresh_version("regretted"), "--step", "cache-bump"))
+        assert promoted.returncode == 0, promoted.stdout[-3000:]
+        assert stack.weights() == Weights.all_on(old.other)
+        assert client.get(CACHE_KEY) == "4"
 
-    done = stack.run(*verb_args("rollback"))
+        done = stack.run(*verb_args("rollback"))
 
-    assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+        assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+        assert client.get(CACHE_KEY) == "3"
     assert stack.weights() == Weights.all_on(old)
     assert stack.active_color() is old
     after = hits_after(load, time.time() + IN_FLIGHT_SECONDS)
     assert {(h.color, h.version) for h in after} == {(old.value, old_version)}
     assert failed(load.hits()) == 0
+    again = stack.run(*verb_args("rollback"))
+    assert again.returncode == 2, "a rolled-back release is not rolled back twice"
+    assert "nothing to roll back" in again.stderr
 
 
 def test_release_steps_are_undone_newest_first(stack: Stack, load: Load) -> None:
     old = stack.active_color()
-    key = f"trading:{SERVICE}:key-version"
     with redis.Redis.from_url(stack.ends.redis_url, decode_responses=True) as client:
-        client.set(key, "7")
+        client.set(CACHE_KEY, "7")
 
         done = stack.run(
             *rollout_args(
@@ -284,7 +297,7 @@ def test_release_steps_are_undone_newest_first(stack: Stack, load: Load) -> None
         )
 
         assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
-        assert client.get(key) == "7"
+        assert client.get(CACHE_KEY) == "7"
     assert stack.weights() == Weights.all_on(old)
     events = stack.journal().events(str(newest_release(stack.journal())))
     applied = [a["name"] for a in done_actions(events, "ApplyReleaseStep")]
