@@ -189,3 +189,19 @@ def await_new_release(stack: Stack, before: str | None, timeout: float = 30) -> 
         return new if new != before else None
 
     return poll(recorded, timeout, "a rollout to record its release")
+
+
+def color_pids(stack: Stack, color: Color) -> list[int]:
+    """Pids of the sample-service processes serving `color` of the service (by their argv)."""
+    port = stack.ends.service_url(SERVICE, color).rsplit(":", 1)[1]
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"samples.trading_api" in argv and f"{port}".encode() in argv:
+            found.append(int(proc.name))
+    return found

@@ -32,6 +32,8 @@ from tests.integration.engine.harness import (
     SERVICE,
     Stack,
     await_new_release,
+    color_pids,
+    decisions,
     done_actions,
     finish,
     hits_after,
@@ -310,3 +312,53 @@ def test_release_steps_are_undone_newest_first(stack: Stack, load: Load) -> None
         if e.kind == "action.done" and e.data["action"].get("name") == "cache-bump"
     )
     assert (bump["data"]["previous"], bump["data"]["new"]) == (7, 8)
+
+
+def deploying(stack: Stack, release_id: str) -> bool:
+    """Whether the release journaled `deploy.started` and not yet its end."""
+    kinds = {e.kind for e in stack.journal().events(release_id)}
+    return "deploy.started" in kinds and not kinds & {"deploy.done", "deploy.failed"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runbooks/release.py resume() never redeploys: a release killed between "
+    "deploy.started and deploy.done is resumed onto a color that does not run the new version",
+)
+def test_engine_killed_while_deploying_is_redeployed_on_resume(stack: Stack, load: Load) -> None:
+    """Given the engine and its half-started new color died mid-deploy, resume deploys again."""
+    old = stack.active_color()
+    version = fresh_version("redeployed")
+    before = newest_release(stack.journal())
+    proc = stack.start(*rollout_args(version))
+    try:
+        release_id = await_new_release(stack, before)
+        poll(lambda: deploying(stack, release_id), 30, "the deploy to start", every=0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert "deploy.done" not in {e.kind for e in stack.journal().events(release_id)}
+    for pid in color_pids(stack, old.other):  # the half-deployed color dies with its engine
+        os.kill(pid, signal.SIGKILL)
+    poll(lambda: not color_pids(stack, old.other), 10, "the half-deployed color to die")
+    resumer = stack.start(*verb_args("resume", "--force"))
+    try:
+        poll(
+            lambda: resumer.poll() is not None or last_phase(stack, release_id) == "paused",
+            timeout=60,
+            what="the resumed release to end or stall",
+        )
+        assert resumer.poll() == 0, f"resume did not promote: {last_phase(stack, release_id)}"
+        after = hits_after(load, time.time() + IN_FLIGHT_SECONDS)
+        assert {(h.color, h.version) for h in after} == {(old.other.value, version)}
+    finally:
+        if resumer.poll() is None:  # its live engine acts on the rollback intent
+            stack.run(*verb_args("rollback"))
+        finish(resumer)
+
+
+def last_phase(stack: Stack, release_id: str) -> str | None:
+    """The phase of the release's last journaled decision."""
+    states = decisions(stack.journal().events(release_id))
+    return str(states[-1]["phase"]) if states else None
