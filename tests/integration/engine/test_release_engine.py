@@ -257,6 +257,15 @@ def paused_past_bake_end(stack: Stack, release_id: str) -> Mapping[str, Any] | N
     return state if events[-1].at > state["step_started_at"] + FIRST_BAKE_SECONDS else None
 
 
+def test_operator_verbs_without_a_release_in_progress_are_bad_input(stack: Stack) -> None:
+    live = stack.weights()
+    for verb in ("pause", "abort", "promote", "resume"):
+        done = stack.run(*verb_args(verb))
+        assert done.returncode == 2, f"{verb}: {done.returncode} {done.stderr}"
+        assert "in progress" in done.stderr, done.stderr
+    assert stack.weights() == live
+
+
 def test_rollback_of_a_promoted_release(stack: Stack, load: Load) -> None:
     old = stack.active_color()
     old_version = stack.settings().service(SERVICE).versions.of(old)
@@ -318,6 +327,30 @@ def deploying(stack: Stack, release_id: str) -> bool:
     """Whether the release journaled `deploy.started` and not yet its end."""
     kinds = {e.kind for e in stack.journal().events(release_id)}
     return "deploy.started" in kinds and not kinds & {"deploy.done", "deploy.failed"}
+
+
+def test_engine_killed_while_keeping_old_color_warm_is_rolled_back(
+    stack: Stack, load: Load
+) -> None:
+    """Given the engine died after promotion was written, rollback restores the stack record."""
+    old = stack.active_color()
+    before = newest_release(stack.journal())
+    proc = stack.start(*rollout_args(fresh_version("warm")))
+    try:
+        release_id = await_new_release(stack, before)
+        poll(lambda: last_phase(stack, release_id) == "promoting", 60, "promotion", every=0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert stack.journal().current("local", SERVICE) is not None
+
+    done = stack.run(*verb_args("rollback", "--force"))
+
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+    assert stack.weights() == Weights.all_on(old)
+    assert stack.active_color() is old
+    assert failed(load.hits()) == 0
 
 
 @pytest.mark.xfail(
