@@ -39,15 +39,18 @@ class Stack:
 
     base: Path
     ends: LocalEndpoints
+    journal_dsn: str | None = None  # PostgreSQL journal instead of the SQLite file
 
     @property
     def env(self) -> dict[str, str]:
         """The environment pointing the CLI at this stack and its journal."""
-        return os.environ | {
+        env = os.environ | {
             "RUNBOOK_STACKS_DIR": str(self.base / "stacks"),
             "RUNBOOK_STATE_DIR": str(self.base / "runbook"),
             "NO_COLOR": "1",
         }
+        env.pop("RUNBOOK_JOURNAL_DSN", None)
+        return env | ({"RUNBOOK_JOURNAL_DSN": self.journal_dsn} if self.journal_dsn else {})
 
     @property
     def load_url(self) -> str:
@@ -68,6 +71,8 @@ class Stack:
 
     def journal(self) -> Journal:
         """The stack's journal, as the CLI opens it."""
+        if self.journal_dsn:
+            return JOURNALS.create("postgres", dsn=self.journal_dsn)
         return JOURNALS.create("sqlite", state_dir=self.base / "runbook" / STACK)
 
     def run(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:

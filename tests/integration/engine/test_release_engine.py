@@ -17,7 +17,7 @@ import signal
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
@@ -169,6 +169,21 @@ def test_killed_engine_is_rolled_back_from_its_journal(stack: Stack, load: Load)
     assert rollback_set_weights(events, old).at > killed_at
     assert events[-1].kind == "release.finished" and events[-1].data["outcome"] == "rolled-back"
     assert failed(load.hits()) == 0
+
+
+def test_killed_engine_with_a_postgres_journal_is_rolled_back(stack: Stack, load: Load) -> None:
+    """The same kill -9 with the team journal (PostgreSQL, the stack's own server)."""
+    team = replace(stack, journal_dsn=stack.ends.postgres_dsn)
+    old = team.active_color()
+    release_id, killed_at = start_and_kill_on_step_two(team, fresh_version("team"))
+    assert team.status()["engine_alive"] is False
+
+    done = team.run(*verb_args("rollback", "--force"))
+
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+    assert team.weights() == Weights.all_on(old)
+    assert team.active_color() is old
+    assert rollback_set_weights(team.journal().events(release_id), old).at > killed_at
 
 
 def test_killed_engine_is_resumed_to_promotion(stack: Stack, load: Load) -> None:
