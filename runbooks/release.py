@@ -169,8 +169,13 @@ def resume(
     lease: LockLease,
     clock: Clock | None = None,
     on_turn: OnTurn | None = None,
+    redeploy: bool = True,
 ) -> Outcome:
-    """Continue an interrupted release from its last journaled decision."""
+    """Continue an interrupted release from its last journaled decision.
+
+    A release killed before its new version was up (no `deploy.done`) deploys it again
+    first, unless `redeploy` is False (a rollback needs no new version).
+    """
     shot = snapshot(journal, record.id)
     state = shot.state if shot else ReleaseState.from_dict(dict(record.plan["state"]))
     request = Request(
@@ -185,7 +190,20 @@ def resume(
     engine = _engine(
         backends, settings, journal, record.id, request, state.plan.new_color, clock, on_turn
     )
+    if redeploy and _needs_deploy(journal, record):
+        failure = _deploy(settings, journal, record.id, request, state.plan.new_color)
+        if failure is not None:
+            journal.finish(record.id, Outcome.ROLLED_BACK.value)
+            backends.notifier.notify(_event(request, failure))
+            return Outcome.ROLLED_BACK
     return engine.run(state, shot.pending if shot else ())
+
+
+def _needs_deploy(journal: Journal, record: ReleaseRecord) -> bool:
+    """Whether the release's new version never came up (a revert deploys nothing)."""
+    if "reverts" in record.plan:
+        return False
+    return all(e.kind != DEPLOY_DONE for e in journal.events(record.id))
 
 
 def revert_promoted(

@@ -108,9 +108,16 @@ def _drive(
             return _wait_for(journal, record, settings.rollout.rollback_targets.api_seconds)
         with lease:
             journal.record_intent(stack, service, intent, holder())
-            return resume_release(
-                stack, record, settings, journal, lease, on_turn=on_turn
-            ), record.id
+            outcome = resume_release(
+                stack,
+                record,
+                settings,
+                journal,
+                lease,
+                on_turn=on_turn,
+                redeploy=intent == "resume",
+            )
+            return outcome, record.id
 
 
 def _wait_for(journal: Journal, record: ReleaseRecord, timeout: float) -> tuple[Outcome, str]:
