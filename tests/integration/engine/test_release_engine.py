@@ -397,7 +397,11 @@ def test_engine_killed_while_deploying_is_redeployed_on_resume(stack: Stack, loa
             timeout=60,
             what="the resumed release to end or stall",
         )
-        assert resumer.poll() == 0, f"resume did not promote: {last_phase(stack, release_id)}"
+        states = decisions(stack.journal().events(release_id))
+        assert resumer.poll() == 0, (
+            f"resume did not promote: {states[-1]['phase']}: {states[-1]['reason']}; "
+            f"{failed(load.hits())} user requests failed"
+        )
         after = hits_after(load, time.time() + IN_FLIGHT_SECONDS)
         assert {(h.color, h.version) for h in after} == {(old.other.value, version)}
     finally:
