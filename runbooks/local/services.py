@@ -13,10 +13,12 @@ from runbooks.local import admin, record
 from runbooks.local.endpoints import LocalEndpoints, endpoints, part_name, service_port
 from runbooks.local.health import http_ok
 from runbooks.local.process import port_open, spawn, started_or_stopped
-from runbooks.local.servers import Server
+from runbooks.local.servers import Server, wait_until
+from runbooks.routers.haproxy_runtime import HaproxyRuntime
 from samples.options import Faults
 
 SERVICE_START_TIMEOUT = 30.0
+HAPROXY_UP_TIMEOUT = 15.0  # rise 2 x inter 1s, with room for a slow machine
 NO_FAULTS = Faults()
 
 
@@ -99,7 +101,21 @@ def deploy_color(
     record.save(ends.state_dir, parts)
     if routed:
         admin.set_state(ends.admin_socket, f"be_{service}", color.value, "ready")
+        if not faults.fail_health:
+            # Answering /health is not enough: HAProxy sends traffic only once its own
+            # checks (rise 2) say UP, and the router refuses weight for a DOWN server.
+            wait_until(
+                lambda: _checked_up(ends, service, color),
+                HAPROXY_UP_TIMEOUT,
+                f"HAProxy's health check to mark {name} UP",
+            )
     return parts[name].server
+
+
+def _checked_up(ends: LocalEndpoints, service: str, color: Color) -> bool:
+    runtime = HaproxyRuntime(ends.admin_socket, 2.0)
+    rows = runtime.show_servers_state(f"be_{service}")
+    return any(r["srv_name"] == color.value and r["srv_op_state"] != "0" for r in rows)
 
 
 def _routed(ends: LocalEndpoints, service: str) -> bool:
