@@ -368,12 +368,6 @@ def test_engine_killed_while_keeping_old_color_warm_is_rolled_back(
     assert failed(load.hits()) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runbooks/local/services.py deploy_color returns once /health answers, while "
-    "HAProxy's own check (inter 1s, rise 2) still marks the redeployed color DOWN: the first "
-    "SetWeights verify (runbooks/routers/haproxy.py) fails and the resumed release rolls back",
-)
 def test_engine_killed_while_deploying_is_redeployed_on_resume(stack: Stack, load: Load) -> None:
     """Given the engine and its half-started new color died mid-deploy, resume deploys again."""
     old = stack.active_color()
