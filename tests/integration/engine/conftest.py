@@ -13,7 +13,7 @@ from runbooks.local import stack as local_stack
 from runbooks.local.endpoints import state_dir_of
 from runbooks.local.isolated import isolated_stack
 from runbooks.local.load import Load, steady_load
-from tests.integration.engine.harness import Stack, stack_of
+from tests.integration.engine.harness import SERVICE, Stack, stack_of, verb_args
 
 FIRST_BAKE_SECONDS = 4
 SHORT_POLICY = {
@@ -49,3 +49,21 @@ def load(stack: Stack) -> Iterator[Load]:
     """Steady user traffic through HAProxy for the test, recording every response."""
     with steady_load(stack.load_url, LOAD_RATE) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(stack: Stack) -> Iterator[None]:
+    """Each test starts and ends with no release in progress and no lock held.
+
+    A test that fails mid-rollout kills its engine: without this, its unfinished release
+    and stale lock would fail every later test of the module for the wrong reason.
+    """
+    _settle(stack)
+    yield
+    _settle(stack)
+
+
+def _settle(stack: Stack) -> None:
+    journal = stack.journal()
+    if journal.current("local", SERVICE) is not None or journal.lock_holder("local"):
+        stack.run(*verb_args("rollback", "--force"))

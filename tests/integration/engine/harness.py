@@ -186,11 +186,22 @@ def hits_after(load: Load, since: float, count: int = 50) -> list[Hit]:
     )
 
 
-def await_new_release(stack: Stack, before: str | None, timeout: float = 30) -> str:
-    """The id of the first release recorded after `before` (the newest one until then)."""
+def await_new_release(
+    stack: Stack,
+    before: str | None,
+    timeout: float = 30,
+    proc: subprocess.Popen[str] | None = None,
+) -> str:
+    """The id of the first release recorded after `before` (the newest one until then).
+
+    With `proc` (the rollout), fails at once with its output if it exits without one.
+    """
 
     def recorded() -> str | None:
         new = newest_release(stack.journal())
+        if new == before and proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"rollout exited {proc.returncode}: {err[-2000:]}{out[-1000:]}")
         return new if new != before else None
 
     return poll(recorded, timeout, "a rollout to record its release")
