@@ -18,7 +18,7 @@ lint: setup
 	$(UV) run ruff format --check infra runbooks samples tests benchmarks
 
 typecheck: setup
-	$(UV) run mypy infra runbooks samples
+	$(UV) run mypy infra runbooks samples benchmarks
 
 test: setup lint typecheck
 	$(UV) run pytest -q
