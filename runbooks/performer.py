@@ -79,12 +79,10 @@ class Performer:
         backends: Backends,
         context: StepContext,
         applied: Callable[[str], StepOutcome | None],
-        clock: Callable[[], float],
     ) -> None:
         self.backends = backends
         self.context = context
         self.applied = applied
-        self.clock = clock
 
     def perform(self, action: Action) -> Performed:
         """Carry out `action`; failures come back as a result with ok=False."""

@@ -274,7 +274,6 @@ def _engine(
     on_turn: OnTurn | None,
     applied_from: str | None = None,
 ) -> Engine:
-    clock = clock or Clock()
     context = StepContext(
         stack=request.stack,
         service=request.service,
@@ -284,7 +283,7 @@ def _engine(
         options=step_options(settings) | {"migration": request.migration},
     )
     applied = applied_outcome(journal, applied_from or release_id)
-    performer = Performer(backends, context, applied, clock.now)
+    performer = Performer(backends, context, applied)
     return Engine(journal, release_id, performer, clock, on_turn)
 
 
