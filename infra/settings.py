@@ -232,6 +232,9 @@ class Thresholds(Model):
 
     error_rate_increase_pp: Annotated[float, Field(ge=0, le=100)] = 0.1
     p95_latency_increase_percent: Annotated[float, Field(ge=0, le=1000)] = 10.0
+    # Latency fails only when the new color is also slower by more than this: at
+    # millisecond latencies a quantile moves by a whole bucket between windows.
+    p95_latency_floor_ms: Annotated[float, Field(ge=0, le=60000)] = 5.0
     availability_percent: Percent = 99.9
     min_requests: Annotated[int, Field(ge=1)] = 50
 

@@ -17,8 +17,9 @@ Noise robustness (the choice, made explicit):
    it says nothing about the version. Two such errors fail. At real traffic (thousands of
    requests a window) the allowance is negligible and the threshold rules.
 2. Latency fails only when the ratio is exceeded AND the canary is slower by more than
-   ``LATENCY_FLOOR_SECONDS`` (5 ms): at millisecond latencies a histogram quantile moves by
-   a whole bucket between windows and a 10 % ratio is noise.
+   ``p95LatencyFloorMs`` (default 5 ms, ``LATENCY_FLOOR_SECONDS``): at millisecond
+   latencies a histogram quantile moves by a whole bucket between windows and a 10 % ratio
+   is noise.
 3. One bad window is not a verdict: `assess` counts failed measurements against
    ``failureLimit`` (Argo's semantics: FAILED only when failed > failureLimit), so with
    failureLimit 1 an isolated bad window is tolerated and a second one is not.
@@ -77,7 +78,13 @@ def judge(
         return tuple(Measurement(m, Phase.INCONCLUSIVE, None, None, at, message) for m in METRICS)
     return (
         _judge_error_rate(baseline, canary, thresholds.error_rate_increase_pp, at),
-        _judge_latency(baseline, canary, thresholds.p95_latency_increase_percent, at),
+        _judge_latency(
+            baseline,
+            canary,
+            thresholds.p95_latency_increase_percent,
+            thresholds.p95_latency_floor_ms / 1000,
+            at,
+        ),
         _judge_availability(canary, thresholds.availability_percent, at),
     )
 
@@ -98,7 +105,7 @@ def _judge_error_rate(baseline: Sample, canary: Sample, limit_pp: float, at: flo
 
 
 def _judge_latency(
-    baseline: Sample, canary: Sample, increase_percent: float, at: float
+    baseline: Sample, canary: Sample, increase_percent: float, floor_seconds: float, at: float
 ) -> Measurement:
     limit = 1 + increase_percent / 100
     base, new = baseline.p95_seconds, canary.p95_seconds
@@ -109,10 +116,10 @@ def _judge_latency(
         message = f"no p95 latency on baseline {baseline.color} to compare against"
         return Measurement(P95_LATENCY, Phase.INCONCLUSIVE, None, limit, at, message)
     ratio = new / base
-    slower = ratio > limit and new - base > LATENCY_FLOOR_SECONDS
+    slower = ratio > limit and new - base > floor_seconds
     message = (
         f"p95 {new * 1000:.1f}ms vs baseline {base * 1000:.1f}ms: ratio {ratio:.3f} "
-        f"(limit {limit:.3f}, floor {LATENCY_FLOOR_SECONDS * 1000:g}ms)"
+        f"(limit {limit:.3f}, floor {floor_seconds * 1000:g}ms)"
     )
     return Measurement(
         P95_LATENCY, Phase.FAILED if slower else Phase.SUCCESSFUL, ratio, limit, at, message

@@ -359,7 +359,13 @@ def test_engine_killed_while_keeping_old_color_warm_is_rolled_back(
     proc = stack.start(*rollout_args(fresh_version("warm")))
     try:
         release_id = await_new_release(stack, before, proc=proc)
-        poll(lambda: last_phase(stack, release_id) == "promoting", 60, "promotion", every=0.02)
+        phase = poll(
+            lambda: (p := last_phase(stack, release_id)) in ENDED_OR_WARM and p,
+            60,
+            "promotion (or an end)",
+            every=0.02,
+        )
+        assert phase == "promoting", f"{phase}: {last_reason(stack, release_id)}"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -409,6 +415,15 @@ def test_engine_killed_while_deploying_is_redeployed_on_resume(stack: Stack, loa
         if resumer.poll() is None:  # its live engine acts on the rollback intent
             stack.run(*verb_args("rollback"))
         finish(resumer)
+
+
+ENDED_OR_WARM = ("promoting", "promoted", "rolled-back", "aborted", "paused")
+
+
+def last_reason(stack: Stack, release_id: str) -> str:
+    """Why the release's last decision stands where it does (for failure messages)."""
+    states = decisions(stack.journal().events(release_id))
+    return str(states[-1].get("reason", "")) if states else "no decision"
 
 
 def last_phase(stack: Stack, release_id: str) -> str | None:

@@ -210,3 +210,17 @@ def test_given_a_run_of_windows_when_judged_and_assessed_then_noise_passes_and_c
         measured.extend(judge(blue(requests * 10), green(requests, errors), THRESHOLDS, float(n)))
 
     assert assess(measured, LIMITS).phase is phase
+
+
+@pytest.mark.parametrize(
+    ("floor_ms", "phase"),
+    [(5.0, Phase.FAILED), (25.0, Phase.SUCCESSFUL)],
+)
+def test_latency_floor_comes_from_the_thresholds(floor_ms: float, phase: Phase) -> None:
+    # Given green twice as slow as blue, but only by 10 ms
+    blue = Sample(Color.BLUE, 1000, 0, 0.010, 0.0)
+    green = Sample(Color.GREEN, 1000, 0, 0.020, 0.0)
+    thresholds = Thresholds(p95_latency_floor_ms=floor_ms)
+    # When judged, the ratio breach counts only beyond the stack's floor
+    latency = next(m for m in judge(blue, green, thresholds, 0.0) if m.metric == "p95-latency")
+    assert latency.phase is phase
