@@ -248,18 +248,23 @@ class RollbackTargets(Model):
 
 
 class Queries(Model):
-    """PromQL per color as `string.Template` text; `$service`, `$color`, `$window` are filled in.
+    """PromQL per color as `string.Template` text; `$service`, `$color`, `$version` (the
+    version that color runs in the release) and `$window` are filled in.
 
     `requests` and `errors` count requests over the window; `p95` gives seconds.
     """
 
-    requests: str = 'sum(increase(http_requests_total{service="$service",color="$color"}[$window]))'
+    requests: str = (
+        "sum(increase(http_requests_total"
+        '{service="$service",color="$color",version="$version"}[$window]))'
+    )
     errors: str = (
-        'sum(increase(http_requests_total{service="$service",color="$color",code=~"5.."}[$window]))'
+        "sum(increase(http_requests_total"
+        '{service="$service",color="$color",version="$version",code=~"5.."}[$window]))'
     )
     p95: str = (
-        "histogram_quantile(0.95, sum by (le) (rate("
-        'http_request_duration_seconds_bucket{service="$service",color="$color"}[$window])))'
+        "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket"
+        '{service="$service",color="$color",version="$version"}[$window])))'
     )
 
 

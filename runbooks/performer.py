@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.settings import Versions
+from infra.settings import Color, Versions
 from runbooks.core.model import Target
 from runbooks.core.state import (
     Action,
@@ -79,10 +79,12 @@ class Performer:
         backends: Backends,
         context: StepContext,
         applied: Callable[[str], StepOutcome | None],
+        versions: Mapping[Color, str] | None = None,
     ) -> None:
         self.backends = backends
         self.context = context
         self.applied = applied
+        self.versions = dict(versions or {})  # what each color runs in this release
 
     def perform(self, action: Action) -> Performed:
         """Carry out `action`; failures come back as a result with ok=False."""
@@ -105,8 +107,10 @@ class Performer:
 
     def _analyse(self, action: Analyse) -> Performed:
         metrics = self.backends.metrics
-        baseline = metrics.sample(Target(action.service, action.baseline), action.window_seconds)
-        canary = metrics.sample(Target(action.service, action.canary), action.window_seconds)
+        window = action.window_seconds
+        old, new = action.baseline, action.canary
+        baseline = metrics.sample(Target(action.service, old, self.versions.get(old, "")), window)
+        canary = metrics.sample(Target(action.service, new, self.versions.get(new, "")), window)
         return Performed(ActionResult(action, True), samples=SamplePair(baseline, canary))
 
     def _apply_step(self, action: ApplyReleaseStep) -> Performed:

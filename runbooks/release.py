@@ -17,7 +17,7 @@ from typing import Any
 
 from infra.settings import Color, Service, StackSettings, Substrate
 from infra.stackfile import PROJECT_ROOT, load_stack
-from runbooks.core.plan import build_plan
+from runbooks.core.plan import ReleasePlan, build_plan
 from runbooks.core.state import Action, Outcome, ReleasePhase, ReleaseState
 from runbooks.drivers.local import apply_state, load_state
 from runbooks.drivers.registry import DRIVERS, driver_for
@@ -128,9 +128,7 @@ def rollout(
                 "migration": request.migration,
             },
         )
-        engine = _engine(
-            backends, settings, journal, release_id, request, plan.new_color, clock, on_turn
-        )
+        engine = _engine(backends, settings, journal, release_id, request, plan, clock, on_turn)
         failure = _deploy(settings, journal, release_id, request, plan.new_color)
         if failure is not None:
             # Nothing was moved yet: the old color still has every request.
@@ -187,9 +185,7 @@ def resume(
         record.plan.get("migration"),
     )
     backends = build_backends(stack, settings, request)
-    engine = _engine(
-        backends, settings, journal, record.id, request, state.plan.new_color, clock, on_turn
-    )
+    engine = _engine(backends, settings, journal, record.id, request, state.plan, clock, on_turn)
     if redeploy and _needs_deploy(journal, record):
         failure = _deploy(settings, journal, record.id, request, state.plan.new_color)
         if failure is not None:
@@ -255,7 +251,7 @@ def revert_promoted(
             journal,
             release_id,
             request,
-            plan.new_color,
+            plan,
             clock,
             on_turn,
             applied_from=latest.id,
@@ -269,11 +265,12 @@ def _engine(
     journal: Journal,
     release_id: str,
     request: Request,
-    new_color: Color,
+    plan: ReleasePlan,
     clock: Clock | None,
     on_turn: OnTurn | None,
     applied_from: str | None = None,
 ) -> Engine:
+    new_color = plan.new_color
     context = StepContext(
         stack=request.stack,
         service=request.service,
@@ -283,7 +280,8 @@ def _engine(
         options=step_options(settings) | {"migration": request.migration},
     )
     applied = applied_outcome(journal, applied_from or release_id)
-    performer = Performer(backends, context, applied)
+    versions = {plan.old_color: plan.old_version, plan.new_color: plan.version}
+    performer = Performer(backends, context, applied, versions)
     return Engine(journal, release_id, performer, clock, on_turn)
 
 

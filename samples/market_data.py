@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     options = opts.parse(SERVICE, argv)
     if options.faults.crash_on_start:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): injected crash on start")
-    metrics = ServiceMetrics(SERVICE, options.color)
+    metrics = ServiceMetrics(SERVICE, options.color, options.version)
     service = MarketData(options, Pool(options.postgres_dsn), metrics)
     threading.Thread(target=service.consume_forever, name="consumer", daemon=True).start()
     print(f"{SERVICE} {options.version} ({options.color}) on 127.0.0.1:{options.port}", flush=True)

@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
             }
         ),
     )
-    metrics = ServiceMetrics(SERVICE, options.color)
+    metrics = ServiceMetrics(SERVICE, options.color, options.version)
     print(f"{SERVICE} {options.version} ({options.color}) on 127.0.0.1:{options.port}", flush=True)
     serve(options, SERVICE, api.routes(metrics), metrics)
 

@@ -65,19 +65,20 @@ Routes = Mapping[tuple[str, str], Handler]
 class ServiceMetrics:
     """The RED metrics of one color of one service, in their own registry."""
 
-    def __init__(self, service: str, color: str) -> None:
+    def __init__(self, service: str, color: str, version: str) -> None:
         self.registry = CollectorRegistry()
-        self.labels = {"service": service, "color": color}
+        # `version` lets the analysis judge a version, not whatever last ran in a color.
+        self.labels = {"service": service, "color": color, "version": version}
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests answered",
-            ["service", "color", "code"],
+            ["service", "color", "version", "code"],
             registry=self.registry,
         )
         self.duration = Histogram(
             "http_request_duration_seconds",
             "HTTP request latency",
-            ["service", "color"],
+            ["service", "color", "version"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )

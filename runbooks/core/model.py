@@ -46,10 +46,15 @@ class Weights:
 
 @dataclass(frozen=True)
 class Target:
-    """What a router or metric provider acts on: one color of one service."""
+    """What a router or metric provider acts on: one color of one service.
+
+    `version`, when known, is the version that color runs in this release: providers that
+    can tell versions apart measure only it (a color's previous process is not judged).
+    """
 
     service: str
     color: Color
+    version: str = ""
 
 
 @dataclass(frozen=True)

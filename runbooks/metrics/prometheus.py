@@ -53,6 +53,7 @@ class PrometheusMetrics:
         fill = {
             "service": target.service,
             "color": target.color.value,
+            "version": target.version,
             # increase() over a range of few scrapes extrapolates wildly: never look back less.
             "window": prometheus_duration(max(window_seconds, self._min_window_seconds)),
         }
