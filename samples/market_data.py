@@ -42,7 +42,7 @@ class MarketData:
     running: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        labels = ["service", "color"]
+        labels = ["service", "color", "version"]
         self.consumed = Counter(
             "messages_consumed_total", "Messages processed", labels, registry=self.metrics.registry
         )
