@@ -171,6 +171,9 @@ def resume(
 ) -> Outcome:
     """Continue an interrupted release from its last journaled decision.
 
+    `lease` is the stack's lock, which the caller must hold for the whole run: taking it is
+    the caller's decision (with or without --force), so it is asked for, not taken here.
+
     A release killed before its new version was up (no `deploy.done`) deploys it again
     first, unless `redeploy` is False (a rollback needs no new version).
     """

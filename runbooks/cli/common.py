@@ -33,6 +33,8 @@ def exits_cleanly() -> Iterator[None]:
         fail(str(err), err.exit_code)
     except RunbookError as err:
         fail(str(err), err.exit_code)
+    except TimeoutError as err:  # a server or a check missed its deadline
+        fail(str(err), 1)
 
 
 def fail(message: str, code: int) -> NoReturn:

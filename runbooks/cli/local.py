@@ -11,16 +11,14 @@ Exit codes: 0 done (status: every part healthy), 1 a part did not come up or is 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
 from infra.settings import StackSettings
-from infra.stackfile import StackFileError
 from runbooks.cli.app import app
-from runbooks.errors import RunbookError
+from runbooks.cli.common import guarded
 from runbooks.local import stack
 from runbooks.local.endpoints import state_dir_of
 from runbooks.release import current_settings
@@ -47,7 +45,7 @@ def up(
 ) -> None:
     """Start every part of the stack that is not already running and healthy."""
     settings = _settings(stack_name)
-    result = _guarded(lambda: stack.up(settings, state_dir or state_dir_of(settings)))
+    result = guarded(lambda: stack.up(settings, state_dir or state_dir_of(settings)))
     _show(result, as_json)
     if not result.healthy:
         raise typer.Exit(code=1)
@@ -58,8 +56,8 @@ def status(
     stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
 ) -> None:
     """Show each part with its port, pid and health; exit 1 unless all are healthy."""
-    state = state_dir or _guarded(lambda: state_dir_of(_settings(stack_name)))
-    result = _guarded(lambda: stack.status(state))
+    state = state_dir or guarded(lambda: state_dir_of(_settings(stack_name)))
+    result = guarded(lambda: stack.status(state))
     _show(result, as_json)
     if not result.healthy:
         raise typer.Exit(code=1)
@@ -70,8 +68,8 @@ def down(
     stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
 ) -> None:
     """Drain HAProxy, stop every recorded part, and check no port still listens."""
-    state = state_dir or _guarded(lambda: state_dir_of(_settings(stack_name)))
-    stopped = _guarded(lambda: stack.down(state))
+    state = state_dir or guarded(lambda: state_dir_of(_settings(stack_name)))
+    stopped = guarded(lambda: stack.down(state))
     if as_json:
         typer.echo(json.dumps({"state_dir": str(state), "stopped": stopped}))
     else:
@@ -80,19 +78,8 @@ def down(
 
 def _settings(stack_name: str) -> StackSettings:
     # With the release state the local driver recorded: `up` keeps what was released.
-    try:
-        return current_settings(stack_name)
-    except StackFileError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(code=err.exit_code) from None
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except (RunbookError, TimeoutError) as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(code=getattr(err, "exit_code", 1)) from None
+    settings: StackSettings = guarded(lambda: current_settings(stack_name))
+    return settings
 
 
 def _show(result: stack.StackStatus, as_json: bool) -> None:
