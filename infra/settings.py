@@ -104,6 +104,17 @@ class Versions(Model):
         return self.blue if color is Color.BLUE else self.green
 
 
+class ConfigVersions(Model):
+    """The runtime configuration version (`config/<service>/v<N>.yaml`) each color runs."""
+
+    blue: Annotated[int, Field(ge=1)] = 1
+    green: Annotated[int, Field(ge=1)] = 1
+
+    def of(self, color: Color) -> int:
+        """The configuration version of `color`."""
+        return self.blue if color is Color.BLUE else self.green
+
+
 class Split(Model):
     """Traffic split of a pair in percent, written back by the runbooks after a release."""
 
@@ -128,6 +139,7 @@ class Service(Model):
     replicas: Annotated[int, Field(ge=1, le=100)] = 2
     active_color: Color = Color.BLUE
     versions: Versions
+    config_versions: ConfigVersions = ConfigVersions()
     weights: Split | None = None
     resources: Resources = Resources()
     autoscaling: Autoscaling | None = None

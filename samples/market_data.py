@@ -5,8 +5,12 @@ Each color consumes in its own consumer group (`market-data-<color>`) and writes
 `--error-rate` makes that share of messages fail (counted in `consumer_errors_total`,
 logged, skipped), `--added-latency-ms` slows each message.
 
-    GET /health   200 while the consumer loop runs and PostgreSQL answers, else 503
+    GET /health   200 while the consumer loop runs and PostgreSQL answers, else 503; shows
+                  the configuration version running
     GET /metrics  messages_consumed_total, consumer_errors_total, plus the HTTP metrics
+
+Runtime configuration (`--config`, reloaded on SIGHUP, see samples.live_config):
+`pollTimeoutSeconds`, how long each poll of the broker waits.
 
 Run: `python -m samples.market_data --color green --version 1.1.0 --port 18102 ...`.
 """
@@ -23,8 +27,11 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, Message
 from prometheus_client import Counter
 
+from runbooks.config.market_data import MarketDataV1
+from runbooks.errors import RunbookError
 from samples import options as opts
 from samples.db import Pool
+from samples.live_config import LiveConfig
 from samples.web import Request, Response, Routes, ServiceMetrics, serve
 
 SERVICE = "market-data"
@@ -38,6 +45,7 @@ class MarketData:
     options: opts.Options
     db: Pool
     metrics: ServiceMetrics
+    config: LiveConfig
     last_error: str = ""
     running: threading.Event = field(default_factory=threading.Event)
 
@@ -67,7 +75,8 @@ class MarketData:
         self.running.set()
         try:
             while True:
-                message = consumer.poll(0.5)
+                settings: MarketDataV1 = self.config.settings
+                message = consumer.poll(settings.poll_timeout_seconds)
                 if message is not None:
                     self._process(consumer, message)
         finally:
@@ -131,20 +140,28 @@ class MarketData:
                 "last_error": self.last_error,
                 "version": self.options.version,
                 "color": self.options.color,
+                "config_version": self.config.version,
+                "config": self.config.status(),
             },
         )
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start the consumer and the HTTP endpoint; exits 1 at once with --crash-on-start."""
+    """Start the consumer and the HTTP endpoint; exits 1 at once with --crash-on-start or an
+    invalid --config."""
     options = opts.parse(SERVICE, argv)
     if options.faults.crash_on_start:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): injected crash on start")
     metrics = ServiceMetrics(SERVICE, options.color, options.version)
-    service = MarketData(options, Pool(options.postgres_dsn), metrics)
+    try:
+        config = LiveConfig(SERVICE, options.config_path, metrics)
+    except RunbookError as err:
+        sys.exit(f"{SERVICE} {options.version} ({options.color}): {err}")
+    service = MarketData(options, Pool(options.postgres_dsn), metrics, config)
+    config.reload_on_sighup()
     threading.Thread(target=service.consume_forever, name="consumer", daemon=True).start()
     print(f"{SERVICE} {options.version} ({options.color}) on 127.0.0.1:{options.port}", flush=True)
-    serve(options, SERVICE, service.routes(), service.metrics)
+    serve(options, SERVICE, service.routes(), service.metrics, config.headers)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 Faults for drills are set at start: `--error-rate 0.2` answers that share of requests with
 500, `--added-latency-ms` delays every request, `--fail-health` makes /health answer 503,
 `--crash-on-start` exits with status 1 before listening.
+
+`--config FILE` is the service's runtime configuration (see `samples.live_config`); it is
+re-read on SIGHUP.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Options:
     cache_key_version: int
     quote_max_age: int
     faults: Faults
+    config_path: Path | None = None
 
 
 def _env(name: str, default: str) -> str:
@@ -59,6 +64,7 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
     add("--bootstrap-servers", default=_env("BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     add("--cache-key-version", type=int, default=int(_env("CACHE_KEY_VERSION", "1")))
     add("--quote-max-age", type=int, default=int(_env("QUOTE_MAX_AGE", "1")))
+    add("--config", default=_env("CONFIG", "") or None, help="runtime configuration file")
     add("--error-rate", type=float, default=float(_env("ERROR_RATE", "0")))
     add("--added-latency-ms", type=int, default=int(_env("ADDED_LATENCY_MS", "0")))
     add("--fail-health", action="store_true", default=_env("FAIL_HEALTH", "") == "1")
@@ -77,4 +83,5 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
         ns.cache_key_version,
         ns.quote_max_age,
         faults,
+        Path(ns.config) if ns.config else None,
     )

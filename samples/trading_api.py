@@ -2,11 +2,16 @@
 
     POST /orders          {"symbol", "side", "quantity", "price"} -> 201, row in `orders`,
                           event on Kafka topic `order-events`
-    GET  /orders          the 50 most recent orders
-    GET  /quotes/<symbol> a quote, cached in Redis under `quotes:v<key version>:<symbol>`,
-                          with Cache-Control max-age for the edge
-    GET  /health          200 when PostgreSQL and Redis answer, else 503
+    GET  /orders          the `orders.pageSize` most recent orders
+    GET  /quotes/<symbol> a quote, cached in Redis under `quotes:v<key version>:<symbol>`
+                          for `quotes.ttlSeconds`, with Cache-Control max-age for the edge
+                          (with `features.bidAsk`: a bid and an ask too)
+    GET  /health          200 when PostgreSQL and Redis answer, else 503; shows the
+                          configuration version running
     GET  /metrics         Prometheus metrics
+
+Runtime configuration (`--config`, reloaded on SIGHUP, see samples.live_config): the
+settings above and `orders.maxQuantity` (larger orders get 400).
 
 Run: `python -m samples.trading_api --color blue --version 1.1.0 --port 18100 ...`.
 """
@@ -23,13 +28,15 @@ from decimal import Decimal, InvalidOperation
 import redis
 from confluent_kafka import Producer
 
+from runbooks.config.trading_api import TradingApiV2
+from runbooks.errors import RunbookError
 from samples import options as opts
 from samples.db import Pool
+from samples.live_config import LiveConfig
 from samples.web import Request, Response, Routes, ServiceMetrics, serve
 
 SERVICE = "trading-api"
 ORDER_TOPIC = "order-events"
-QUOTE_TTL_SECONDS = 5
 
 
 @dataclass
@@ -40,6 +47,13 @@ class TradingApi:
     db: Pool
     cache: redis.Redis
     producer: Producer
+    config: LiveConfig
+
+    @property
+    def settings(self) -> TradingApiV2:
+        """The configuration running now (read once per request: a reload swaps it whole)."""
+        settings: TradingApiV2 = self.config.settings
+        return settings
 
     def routes(self, metrics: ServiceMetrics) -> Routes:
         """The route table."""
@@ -54,7 +68,7 @@ class TradingApi:
     def place_order(self, request: Request) -> Response:
         """Insert the order, then publish it; 400 on a malformed order."""
         try:
-            order = _parse_order(request.json())
+            order = _parse_order(request.json(), self.settings.orders.max_quantity)
         except (ValueError, KeyError, TypeError, InvalidOperation) as err:
             return Response.json(400, {"error": f"bad order: {err}"})
         with self.db.connection() as conn:
@@ -92,7 +106,8 @@ class TradingApi:
         with self.db.connection() as conn:
             cursor = conn.execute(
                 "SELECT id, symbol, side, quantity, price, version, color, created_at"
-                " FROM orders ORDER BY id DESC LIMIT 50"
+                " FROM orders ORDER BY id DESC LIMIT %s",
+                (self.settings.orders.page_size,),
             )
             names = [c.name for c in cursor.description or []]
             rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
@@ -103,12 +118,15 @@ class TradingApi:
         symbol = request.path.removeprefix("/quotes/").upper()
         if not symbol.isalnum() or len(symbol) > 12:
             return Response.json(400, {"error": f"bad symbol '{symbol}'"})
+        settings = self.settings
         key = f"quotes:v{self.options.cache_key_version}:{symbol}"
         cached = self.cache.get(key)
         source = "cache" if cached else "computed"
         body = cached if isinstance(cached, bytes) else _make_quote(symbol, self.options.version)
         if not cached:
-            self.cache.set(key, body, ex=QUOTE_TTL_SECONDS)
+            self.cache.set(key, body, ex=settings.quotes.ttl_seconds)
+        if settings.features.bid_ask:
+            body = _with_bid_ask(body)
         headers = {
             "Content-Type": "application/json",
             "X-Quote-Source": source,
@@ -132,17 +150,21 @@ class TradingApi:
                 "problems": problems,
                 "version": self.options.version,
                 "color": self.options.color,
+                "config_version": self.config.version,
+                "config": self.config.status(),
             },
         )
 
 
-def _parse_order(data: dict[str, object]) -> dict[str, object]:
+def _parse_order(data: dict[str, object], max_quantity: int) -> dict[str, object]:
     side = str(data["side"])
     if side not in ("buy", "sell"):
         raise ValueError(f"side must be buy or sell; got {side!r}")
     quantity, price = Decimal(str(data["quantity"])), Decimal(str(data["price"]))
     if quantity <= 0 or price <= 0:
         raise ValueError("quantity and price must be positive")
+    if quantity > max_quantity:
+        raise ValueError(f"quantity {quantity} is above the limit of {max_quantity}")
     return {
         "symbol": str(data["symbol"]).upper(),
         "side": side,
@@ -161,11 +183,22 @@ def _make_quote(symbol: str, version: str) -> bytes:
     ).encode()
 
 
+def _with_bid_ask(body: bytes) -> bytes:
+    """The quote with a bid and an ask 0.05% either side of its price."""
+    quote = json.loads(body)
+    price = Decimal(str(quote["price"]))
+    spread = (price * Decimal("0.0005")).quantize(Decimal("0.01"))
+    quote["bid"], quote["ask"] = float(price - spread), float(price + spread)
+    return json.dumps(quote).encode()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Start the service; exits 1 at once with --crash-on-start."""
+    """Start the service; exits 1 at once with --crash-on-start or an invalid --config."""
     options = opts.parse(SERVICE, argv)
     if options.faults.crash_on_start:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): injected crash on start")
+    metrics = ServiceMetrics(SERVICE, options.color, options.version)
+    config = _live_config(options, metrics)
     api = TradingApi(
         options,
         Pool(options.postgres_dsn),
@@ -177,10 +210,19 @@ def main(argv: list[str] | None = None) -> None:
                 "message.timeout.ms": 5000,
             }
         ),
+        config,
     )
-    metrics = ServiceMetrics(SERVICE, options.color, options.version)
+    config.reload_on_sighup()
     print(f"{SERVICE} {options.version} ({options.color}) on 127.0.0.1:{options.port}", flush=True)
-    serve(options, SERVICE, api.routes(metrics), metrics)
+    serve(options, SERVICE, api.routes(metrics), metrics, config.headers)
+
+
+def _live_config(options: opts.Options, metrics: ServiceMetrics) -> LiveConfig:
+    """The configuration at start; an invalid file stops the service with its message."""
+    try:
+        return LiveConfig(SERVICE, options.config_path, metrics)
+    except RunbookError as err:
+        sys.exit(f"{SERVICE} {options.version} ({options.color}): {err}")
 
 
 if __name__ == "__main__":

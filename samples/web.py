@@ -1,8 +1,9 @@
 """A small threaded HTTP server for the sample services, with metrics and fault injection.
 
 A service is a table of routes: `(method, path prefix) -> handler(request) -> Response`.
-Every answer carries `X-Version` and `X-Color`. Business requests (everything except
-/health and /metrics) are counted in `http_requests_total{service,color,code}` and timed in
+Every answer carries `X-Version` and `X-Color`, plus what the `headers()` given to `serve`
+adds (`X-Config-Version`). Business requests (everything except /health and /metrics) are
+counted in `http_requests_total{service,color,code}` and timed in
 `http_request_duration_seconds{service,color}`, and are subject to the injected faults.
 """
 
@@ -117,16 +118,29 @@ def _matches(path: str, prefix: str) -> bool:
     return path == prefix or (prefix.endswith("/") and path.startswith(prefix))
 
 
-def serve(options: Options, service: str, routes: Routes, metrics: ServiceMetrics) -> None:
-    """Serve `routes` on 127.0.0.1:`options.port` until the process is stopped."""
-    handler = _handler_class(options, service, routes, metrics)
+def serve(
+    options: Options,
+    service: str,
+    routes: Routes,
+    metrics: ServiceMetrics,
+    headers: Callable[[], Mapping[str, str]] = dict,
+) -> None:
+    """Serve `routes` on 127.0.0.1:`options.port` until the process is stopped.
+
+    `headers()` is called per answer: headers that change while the process runs.
+    """
+    handler = _handler_class(options, service, routes, metrics, headers)
     server = ThreadingHTTPServer(("127.0.0.1", options.port), handler)
     server.daemon_threads = True
     server.serve_forever()
 
 
 def _handler_class(
-    options: Options, service: str, routes: Routes, metrics: ServiceMetrics
+    options: Options,
+    service: str,
+    routes: Routes,
+    metrics: ServiceMetrics,
+    live_headers: Callable[[], Mapping[str, str]],
 ) -> type[BaseHTTPRequestHandler]:
     faults = options.faults
     identity = {"X-Version": options.version, "X-Color": options.color, "X-Service": service}
@@ -156,7 +170,12 @@ def _handler_class(
         def _send(self, response: Response) -> None:
             self.send_response(response.status)
             # Uncacheable unless the handler says otherwise: the edge must not keep errors.
-            headers = {"Cache-Control": "no-store", **identity, **response.headers}
+            headers = {
+                "Cache-Control": "no-store",
+                **identity,
+                **live_headers(),
+                **response.headers,
+            }
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(response.body)))

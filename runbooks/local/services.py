@@ -8,6 +8,8 @@ from pathlib import Path
 
 from infra.settings import Color, StackSettings
 from infra.stackfile import PROJECT_ROOT
+from runbooks.config.registry import SCHEMAS
+from runbooks.config.targets import render
 from runbooks.errors import BadInput
 from runbooks.local import admin, record
 from runbooks.local.endpoints import LocalEndpoints, endpoints, part_name, service_port
@@ -33,6 +35,8 @@ def start_service(
     """Start `python -m samples.<service>` for `color` at `version` with `faults`.
 
     Returns once /health answers 200, or, when `faults.fail_health` is set, once it listens.
+    A service with a versioned configuration is given the version the stack declares for
+    `color` (`configVersions`), copied to `<state>/config/<service>-<color>.yaml`.
     """
     module = f"samples.{service.replace('-', '_')}"
     if not (PROJECT_ROOT / "samples" / f"{service.replace('-', '_')}.py").exists():
@@ -59,6 +63,7 @@ def start_service(
         "--quote-max-age",
         str(settings.edge.default_ttl_seconds),
         *faults.as_flags(),
+        *_config_flags(settings, ends, service, color),
     ]
     name = part_name(service, color)
     log = ends.state_dir / "logs" / f"{name}.log"
@@ -68,6 +73,16 @@ def start_service(
     started_or_stopped(server, ready, SERVICE_START_TIMEOUT)
     detail = {"health": health, "version": version, "faults": json.dumps(faults.__dict__)}
     return record.Part(server, detail)
+
+
+def _config_flags(
+    settings: StackSettings, ends: LocalEndpoints, service: str, color: Color
+) -> list[str]:
+    """`--config <file>` with the declared version rendered, or nothing without a schema."""
+    if service not in SCHEMAS:
+        return []
+    version = settings.service(service).config_versions.of(color)
+    return ["--config", str(render(ends.state_dir, service, color, version))]
 
 
 def deploy_color(
