@@ -337,7 +337,13 @@ def metric_options(settings: StackSettings) -> dict[str, Any]:
 def step_options(settings: StackSettings) -> dict[str, Any]:
     """Endpoints and options the release steps read (local stack: its servers)."""
     if settings.substrate is not Substrate.LOCAL:
-        return {"edge_backend": "cloudfront"}
+        namespace = settings.kubernetes.namespace if settings.kubernetes else "trading"
+        return {
+            "edge_backend": "cloudfront",
+            # config step: the ConfigMap each color's Deployment mounts
+            "config_backend": "kubernetes",
+            "kubernetes_namespace": namespace,
+        }
     local = _local(settings)
     return {
         "postgres_dsn": local.postgres_dsn,
@@ -347,6 +353,9 @@ def step_options(settings: StackSettings) -> dict[str, Any]:
         "bootstrap_servers": local.bootstrap_servers,
         "backup_dir": str(local.state_dir / "backups"),
         "migrations_dir": str(PROJECT_ROOT / "migrations"),
+        # config step: the file each color loads, and the process to send SIGHUP
+        "config_backend": "local",
+        "local_state_dir": str(local.state_dir),
     }
 
 
