@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Generic, Self, TypeVar
 
 import httpx
 
@@ -36,39 +37,50 @@ class Hit:
         return self.status == 0 or self.status >= 500
 
 
-class Load:
-    """`rate` requests per second to `url` from `workers` threads, until `stop()`."""
+HitT = TypeVar("HitT", bound=Hit)
 
-    def __init__(self, url: str, rate: float, workers: int = 8, timeout: float = 2.0) -> None:
+
+class Paced(Generic[HitT]):
+    """`rate` requests per second from `workers` threads on an open-loop schedule.
+
+    What one request is belongs to the subclass (`send`); this class owns the pacing, the
+    threads and the record. Shared by the read load here and the order writers
+    (`runbooks.local.writes`).
+    """
+
+    def __init__(self, rate: float, workers: int, timeout: float) -> None:
         if rate <= 0 or workers <= 0:
             raise ValueError(f"rate and workers must be positive; got {rate}, {workers}")
-        self.url = url
         self.period = workers / rate
         self.timeout = timeout
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._hits: list[Hit] = []
+        self._hits: list[HitT] = []
         self._threads = [
             threading.Thread(target=self._work, args=(i,), daemon=True) for i in range(workers)
         ]
 
-    def start(self) -> Load:
+    def start(self) -> Self:
         """Start the workers; returns self."""
         for thread in self._threads:
             thread.start()
         return self
 
-    def stop(self) -> list[Hit]:
+    def stop(self) -> list[HitT]:
         """Stop the workers and return every hit, oldest first."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=self.timeout + 1)
         return self.hits()
 
-    def hits(self, since: float = 0.0) -> list[Hit]:
+    def hits(self, since: float = 0.0) -> list[HitT]:
         """The hits so far (at or after `since`), oldest first."""
         with self._lock:
             return sorted((h for h in self._hits if h.at >= since), key=lambda h: h.at)
+
+    def send(self, client: httpx.Client, late: float) -> HitT:
+        """Make one request; `late` is how many seconds after its scheduled time it is sent."""
+        raise NotImplementedError
 
     def _work(self, index: int) -> None:
         # Stagger the workers over one period so requests are spread, not bunched.
@@ -78,10 +90,22 @@ class Load:
                 delay = next_at - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
+                hit = self.send(client, max(0.0, -delay))
                 next_at += self.period
-                hit = _request(client, self.url)
                 with self._lock:
                     self._hits.append(hit)
+
+
+class Load(Paced[Hit]):
+    """`rate` GET requests per second to `url` from `workers` threads, until `stop()`."""
+
+    def __init__(self, url: str, rate: float, workers: int = 8, timeout: float = 2.0) -> None:
+        super().__init__(rate, workers, timeout)
+        self.url = url
+
+    def send(self, client: httpx.Client, late: float) -> Hit:
+        """GET `url` once."""
+        return _request(client, self.url)
 
 
 def _request(client: httpx.Client, url: str) -> Hit:
