@@ -55,7 +55,13 @@ def render(timeline: Timeline) -> str:
         marks=[(x(m.t), m) for m in timeline.markers],
         colors=COLOR_HEX,
         duration=duration,
+        ms=ms_text,
     )
+
+
+def ms_text(value: float | None) -> str:
+    """A latency for people: "12.3 ms", or "—" when there is none."""
+    return "—" if value is None else f"{value:.1f} ms"
 
 
 def _panels(timeline: Timeline, x: Callable[[float], float]) -> list[Panel]:

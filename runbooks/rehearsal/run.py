@@ -1,20 +1,23 @@
 """The rehearsal: the whole release story on the local stack, with real servers, in one call.
 
-1. bring the local stack up (idempotent) and put steady load on it through the edge;
+1. bring the local stack up (idempotent), put steady load on it through the edge, and place
+   orders through HAProxy from a few writers (`runbooks.local.writes`);
 2. release a healthy version carrying release steps (an expand migration, a cache key-version
    bump, an edge purge): the engine promotes it;
 3. release a faulty version (20% 5xx once it gets traffic) carrying another migration: the
    engine detects it and rolls the whole release back — traffic first, then the migration
    restored from its backup, the cache key version and the edge;
-4. summarise (steps, verdicts, time to detect, time to restore, requests failed) and write
-   the report (HTML timeline and the same data as JSON); tear the stack down unless `keep`.
+4. summarise (steps, verdicts, time to detect, time to restore, requests failed; per release
+   the orders accepted vs still in the database and the writers' p99 latency during each
+   migration and outside) and write the report (HTML timeline and the same data as JSON);
+   tear the stack down unless `keep`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +27,18 @@ from runbooks.journal.base import Journal
 from runbooks.local import stack as local_stack
 from runbooks.local.endpoints import endpoints, state_dir_of
 from runbooks.local.load import Hit, Load
-from runbooks.rehearsal.report import write_report
+from runbooks.local.writes import ORDERS_PATH, Write, Writers, kept_orders, receipts
+from runbooks.rehearsal.report import ms_text, write_report
 from runbooks.rehearsal.timeline import (
     ReleaseSummary,
     Timeline,
     first_fault,
     markers,
     rollback_times,
+    step_windows,
     traffic_points,
     weight_changes,
+    write_summary,
 )
 from runbooks.release import OnTurn, Request, current_settings, open_journal, rollout
 
@@ -42,6 +48,7 @@ FAULTY_STEPS = ("cache-bump", "edge-purge", "db-migration")
 FAULT = {"error_rate": 0.2}
 LOAD_PATH = "/orders"
 SETTLE_SECONDS = 2.0
+MIGRATION_STEP = "db-migration"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ class Options:
 
     stack: str = "local"
     rate: float = 200.0
+    write_rate: float = 40.0  # orders per second, from `writers` threads through HAProxy
+    writers: int = 4
     report_dir: Path = Path("reports")
     keep: bool = False
 
@@ -91,9 +100,11 @@ def _release_twice(
     # Rehearsal versions are the active version's root with a stamp: 1.0.0-r20261125101500a.
     base = settings.service(SERVICE).active_version.split("-r", 1)[0]
     stamp = time.strftime("%Y%m%d%H%M%S")
-    url = endpoints(settings).edge_url + LOAD_PATH
+    ends = endpoints(settings)
     start = time.time()
-    load = Load(url, options.rate).start()
+    load = Load(ends.edge_url + LOAD_PATH, options.rate).start()
+    writers = Writers(ends.haproxy_url + ORDERS_PATH, options.write_rate, options.writers)
+    writers.start()
     try:
         releases = [
             _release(
@@ -124,8 +135,10 @@ def _release_twice(
         ]
         time.sleep(SETTLE_SECONDS)  # traffic after the rollback, for the report's tail
     finally:
-        hits = load.stop()
+        hits, writes = load.stop(), writers.stop()
     timeline = _timeline(journal, start, hits, releases)
+    timeline.releases = _with_writes(journal, timeline, writes, ends.postgres_dsn, releases)
+    _say_writes(timeline, say)
     html, data = write_report(timeline, options.report_dir)
     return Result(timeline, html, data)
 
@@ -191,6 +204,44 @@ def _summary(
         restored_after_seconds=None if onset is None or restored is None else restored - onset,
         faulty_responses=sum(1 for h in hits if h.version == request.version and h.failed),
     )
+
+
+def _with_writes(
+    journal: Journal,
+    timeline: Timeline,
+    writes: Sequence[Write],
+    dsn: str,
+    releases: Sequence[tuple[str, Request, float]],
+) -> list[ReleaseSummary]:
+    """Each release's summary with its orders: accepted vs kept (asked of PostgreSQL now,
+    after every release and rollback is over) and the writers' p99 per migration window."""
+    summaries = []
+    for index, (release_id, _, began) in enumerate(releases):
+        ended = releases[index + 1][2] if index + 1 < len(releases) else float("inf")
+        mine = [w for w in writes if began <= w.at < ended]
+        events = [_flat(e.at, e.kind, e.data) for e in journal.events(release_id)]
+        windows = step_windows(events, MIGRATION_STEP)
+        kept = kept_orders(dsn, receipts(mine))
+        summary = timeline.releases[index]
+        summaries.append(replace(summary, writes=write_summary(mine, windows, kept)))
+    return summaries
+
+
+def _say_writes(timeline: Timeline, say: Callable[[str], None]) -> None:
+    """The orders part of the summary (the CLI prints the traffic part after it)."""
+    say("orders placed through HAProxy during each release (accepted = told 201):")
+    for r in timeline.releases:
+        w = r.writes
+        if w is None:
+            continue
+        verdict = "all kept" if w.lost == 0 else f"LOST {w.lost} (e.g. ids {w.lost_ids[:5]})"
+        say(f"  {r.version}: orders accepted {w.accepted}, kept {w.kept} ({verdict})")
+        say(
+            f"    writers' p99: {ms_text(w.p99_apply_ms)} during the migration "
+            f"({w.writes_apply} orders), {ms_text(w.p99_revert_ms)} during its revert "
+            f"({w.writes_revert}), {ms_text(w.p99_outside_ms)} outside migrations "
+            f"({w.writes_outside})"
+        )
 
 
 def _flat(at: float, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:

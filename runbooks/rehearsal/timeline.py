@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from runbooks.local.load import Hit
+from runbooks.local.writes import Kept, Write, outside, p99_ms, within
 
 COLORS = ("blue", "green")
 
@@ -49,6 +50,31 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class WriteSummary:
+    """Orders placed during one release: accepted vs kept, and the writers' p99 latency.
+
+    `p99_apply_ms` covers the migration's apply windows, `p99_revert_ms` its undo windows
+    (None when it was not undone), `p99_outside_ms` the release's writes outside both.
+    """
+
+    orders: int
+    accepted: int
+    kept: int
+    lost_ids: list[int]
+    p99_apply_ms: float | None
+    p99_revert_ms: float | None
+    p99_outside_ms: float | None
+    writes_apply: int
+    writes_revert: int
+    writes_outside: int
+
+    @property
+    def lost(self) -> int:
+        """Acknowledged orders no longer in the database."""
+        return self.accepted - self.kept
+
+
+@dataclass(frozen=True)
 class ReleaseSummary:
     """The figures of one release of the rehearsal."""
 
@@ -64,6 +90,7 @@ class ReleaseSummary:
     detected_after_seconds: float | None = None
     restored_after_seconds: float | None = None
     faulty_responses: int = 0
+    writes: WriteSummary | None = None
 
 
 @dataclass
@@ -151,3 +178,61 @@ def rollback_times(events: Sequence[Mapping[str, Any]]) -> tuple[float | None, f
         None,
     )
     return decided, restored
+
+
+@dataclass(frozen=True)
+class StepWindow:
+    """When the engine applied or undid one release step: [start, end) in epoch seconds."""
+
+    step: str
+    verb: str  # "apply" or "undo"
+    start: float
+    end: float
+    ok: bool
+
+
+STEP_VERBS = {"ApplyReleaseStep": "apply", "UndoReleaseStep": "undo"}
+
+
+def step_windows(events: Iterable[Mapping[str, Any]], step: str) -> list[StepWindow]:
+    """Each apply and undo of release step `step`, from its `action.started` to its end.
+
+    The end is the matching `action.done` (ok) or `action.failed`; an action still running
+    when the events end (a killed engine) has no window.
+    """
+    found: list[StepWindow] = []
+    open_at: dict[str, float] = {}
+    for event in events:
+        action = event.get("action") or {}
+        verb = STEP_VERBS.get(action.get("type", ""))
+        if verb is None or action.get("name") != step:
+            continue
+        kind = event.get("kind")
+        if kind == "action.started":
+            open_at[verb] = event["at"]
+        elif kind in ("action.done", "action.failed") and verb in open_at:
+            start = open_at.pop(verb)
+            found.append(StepWindow(step, verb, start, event["at"], kind == "action.done"))
+    return found
+
+
+def write_summary(
+    writes: Sequence[Write], windows: Sequence[StepWindow], kept: Kept, lost_shown: int = 20
+) -> WriteSummary:
+    """The writes of one release against its migration's windows and what was kept."""
+    applies = [(w.start, w.end) for w in windows if w.verb == "apply"]
+    undos = [(w.start, w.end) for w in windows if w.verb == "undo"]
+    during_apply, during_undo = within(writes, applies), within(writes, undos)
+    rest = outside(writes, applies + undos)
+    return WriteSummary(
+        orders=len(writes),
+        accepted=kept.accepted,
+        kept=kept.kept,
+        lost_ids=list(kept.lost[:lost_shown]),
+        p99_apply_ms=p99_ms(during_apply),
+        p99_revert_ms=p99_ms(during_undo) if undos else None,
+        p99_outside_ms=p99_ms(rest),
+        writes_apply=len(during_apply),
+        writes_revert=len(during_undo),
+        writes_outside=len(rest),
+    )

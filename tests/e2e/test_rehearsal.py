@@ -2,7 +2,8 @@
 
 Given a private copy of the local stack on free ports with short bake times, when
 `runbook rehearse` runs, then the healthy version ends active with all traffic, the faulty
-one is rolled back with all traffic on the old color, the report holds the timeline, and
+one is rolled back with all traffic on the old color, every order accepted during either
+release is still in the database, the report holds the timeline and the orders, and
 nothing of the stack is left running or listening.
 """
 
@@ -80,6 +81,37 @@ def test_healthy_version_is_promoted_and_faulty_one_rolled_back(
     # the fault was caught and traffic restored within a few analysis intervals
     assert faulty["restored_after_seconds"] is not None
     assert faulty["restored_after_seconds"] < 4 * SHORT_POLICY["analysisIntervalSeconds"] + 2
+
+
+def test_every_accepted_order_is_kept_by_both_releases(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
+) -> None:
+    # Given writers placing orders through HAProxy during both releases, when the faulty
+    # release is rolled back (its migration undone), then every order a user was told was
+    # accepted (201) is still in the database.
+    _, done, _ = rehearsal
+    result = json.loads(done.stdout)
+    for release in result["releases"]:
+        writes = release["writes"]
+        assert writes["accepted"] > 0, release
+        lost = writes["accepted"] - writes["kept"]
+        assert lost == 0, (
+            f"{release['version']} ({release['outcome']}): {lost} of {writes['accepted']} "
+            f"accepted orders lost, e.g. ids {writes['lost_ids'][:5]}"
+        )
+
+
+def test_writers_latency_is_reported_for_each_migration(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, done, reports = rehearsal
+    healthy, faulty = json.loads(done.stdout)["releases"]
+    assert healthy["writes"]["p99_apply_ms"] is not None
+    assert healthy["writes"]["p99_revert_ms"] is None  # promoted: nothing was undone
+    assert faulty["writes"]["p99_apply_ms"] is not None
+    assert faulty["writes"]["p99_revert_ms"] is not None
+    assert faulty["writes"]["p99_outside_ms"] is not None
+    assert "p99 during revert" in (reports / "rehearsal.html").read_text()
 
 
 def test_traffic_ends_fully_on_the_healthy_version(
