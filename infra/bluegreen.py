@@ -1,10 +1,14 @@
 """A blue-green pair of one service on Kubernetes.
 
 Per color: a Deployment labelled app/color/version, a Service `<name>-<color>`, a
-PodDisruptionBudget and (if set) a HorizontalPodAutoscaler. For the pair: a stable Service
-`<name>` on the active color, a preview Service `<name>-preview` on the other, and for HTTP
-services a Gateway API HTTPRoute `<name>` whose backend weights are the declared split (the
-kubernetes router changes those weights during a release).
+PodDisruptionBudget and (if set) a HorizontalPodAutoscaler. Per configuration version
+(`config/<name>/v<N>.yaml`, validated first): an immutable ConfigMap `<name>-config-v<N>`;
+each color's pods mount the one of the version that color runs (`configVersions`), at
+CONFIG_MOUNT, and carry it in the annotation `trading/config-version`.
+For the pair: a stable Service `<name>` on the active color, a preview Service
+`<name>-preview` on the other, and for HTTP services a Gateway API HTTPRoute `<name>` whose
+backend weights are the declared split (the kubernetes router changes those weights during
+a release).
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ import pulumi_kubernetes as k8s
 
 from infra.settings import Color, Service
 from infra.settings import Kubernetes as KubernetesSettings
+from runbooks.config import files as config_files
+from runbooks.config.registry import SCHEMAS as CONFIGURED
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
+CONFIG_MOUNT = "/etc/trading/config"
+CONFIG_FILE = "config.yaml"
+CONFIG_ANNOTATION = "trading/config-version"
 
 
 def doubled(quantity: str) -> str:
@@ -68,6 +77,7 @@ class BlueGreenService(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._svc, self._ns = service, cluster.namespace
         self.names = PairNames(service.name)
+        self.config_maps = self._declare_config(name)
         for color in Color:
             self._declare_color(name, color)
         active = service.active_color
@@ -82,9 +92,37 @@ class BlueGreenService(pulumi.ComponentResource):
     def _meta(self, name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._ns, labels=labels)
 
+    def _declare_config(self, name: str) -> dict[int, str]:
+        """One immutable ConfigMap per configuration version; {version: ConfigMap name}.
+
+        Every file is validated, and each color's declared version must be one of them:
+        a bad or missing file stops the program before anything is declared.
+        """
+        svc = self._svc
+        if svc.name not in CONFIGURED:
+            return {}
+        for color in Color:
+            config_files.load_version(svc.name, svc.config_versions.of(color))
+        maps = {}
+        for version in config_files.versions(svc.name):
+            config_files.load_version(svc.name, version)
+            text = config_files.version_path(svc.name, version).read_text(encoding="utf-8")
+            maps[version] = config_files.config_map_name(svc.name, version)
+            k8s.core.v1.ConfigMap(
+                f"{name}-config-v{version}",
+                metadata=self._meta(maps[version], {"app": svc.name}),
+                data={CONFIG_FILE: text},
+                # A version's content never changes: a change is a new version, so a
+                # rollback can always point a color back at the old one.
+                immutable=True,
+                opts=self._child,
+            )
+        return maps
+
     def _declare_color(self, name: str, color: Color) -> None:
         svc, object_name = self._svc, self.names.color(color)
         labels = {**self._labels(color), "version": svc.versions.of(color)}
+        config_map = self.config_maps.get(svc.config_versions.of(color))
         k8s.apps.v1.Deployment(
             f"{name}-{color}",
             metadata=self._meta(object_name, labels),
@@ -93,8 +131,29 @@ class BlueGreenService(pulumi.ComponentResource):
                 replicas=None if svc.autoscaling else svc.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._labels(color)),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(containers=[self._container(color)]),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        annotations=(
+                            {CONFIG_ANNOTATION: str(svc.config_versions.of(color))}
+                            if config_map
+                            else None
+                        ),
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        containers=[self._container(color, config_map)],
+                        volumes=(
+                            [
+                                k8s.core.v1.VolumeArgs(
+                                    name="config",
+                                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                                        name=config_map
+                                    ),
+                                )
+                            ]
+                            if config_map
+                            else None
+                        ),
+                    ),
                 ),
             ),
             opts=self._child,
@@ -112,9 +171,10 @@ class BlueGreenService(pulumi.ComponentResource):
         if svc.autoscaling is not None:
             self._autoscaler(f"{name}-{color}-hpa", object_name, color)
 
-    def _container(self, color: Color) -> k8s.core.v1.ContainerArgs:
+    def _container(self, color: Color, config_map: str | None) -> k8s.core.v1.ContainerArgs:
         svc = self._svc
         requests = {"cpu": svc.resources.cpu, "memory": svc.resources.memory}
+        config_path = f"{CONFIG_MOUNT}/{CONFIG_FILE}"
 
         def probe(delay: int) -> k8s.core.v1.ProbeArgs:
             return k8s.core.v1.ProbeArgs(
@@ -128,7 +188,23 @@ class BlueGreenService(pulumi.ComponentResource):
             name=svc.name,
             image=f"{svc.image}:{svc.versions.of(color)}",
             ports=[k8s.core.v1.ContainerPortArgs(container_port=svc.port, name="http")],
-            env=[k8s.core.v1.EnvVarArgs(name="COLOR", value=str(color))],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="COLOR", value=str(color)),
+                *(
+                    [k8s.core.v1.EnvVarArgs(name="TRADING_CONFIG", value=config_path)]
+                    if config_map
+                    else []
+                ),
+            ],
+            volume_mounts=(
+                [
+                    k8s.core.v1.VolumeMountArgs(
+                        name="config", mount_path=CONFIG_MOUNT, read_only=True
+                    )
+                ]
+                if config_map
+                else None
+            ),
             readiness_probe=probe(delay=2),
             liveness_probe=probe(delay=15),
             resources=k8s.core.v1.ResourceRequirementsArgs(

@@ -67,6 +67,11 @@ class LoadedConfig:
         return self.model.document()
 
 
+def config_map_name(service: str, version: int) -> str:
+    """The Kubernetes ConfigMap holding version `version` of `service`'s configuration."""
+    return f"{service}-config-v{version}"
+
+
 def config_dir(override: Path | None = None) -> Path:
     """`override`, else `$RUNBOOK_CONFIG_DIR`, else `config/` at the project root."""
     return Path(override or os.environ.get("RUNBOOK_CONFIG_DIR") or PROJECT_ROOT / "config")

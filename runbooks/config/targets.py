@@ -24,6 +24,7 @@ import httpx
 
 from infra.settings import Color
 from runbooks.config import files
+from runbooks.config.files import config_map_name
 from runbooks.errors import StepError
 from runbooks.local import record
 from runbooks.local.process import pid_alive, wait_until
@@ -132,11 +133,6 @@ class LocalTarget:
         if "config" not in body:
             raise ConfigNotTaken(f"{part.server.name} does not report its configuration")
         return body
-
-
-def config_map_name(service: str, version: int) -> str:
-    """The ConfigMap holding version `version` of `service`'s configuration."""
-    return f"{service}-config-v{version}"
 
 
 class KubernetesTarget:
