@@ -19,6 +19,7 @@ Options (StepContext.options):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -40,13 +41,17 @@ class ConfigStep:
 
     name = "config"
 
+    def __init__(self, target: Callable[[StepContext], ConfigTarget] | None = None) -> None:
+        """`target` builds the substrate's ConfigTarget; default: from the options."""
+        self._target = target or target_for
+
     def apply(self, ctx: StepContext) -> StepOutcome:
         """Data: service, color, version, restore_version (the old color's), replaced_version."""
         try:
+            target = self._target(ctx)
             root = _root(ctx)
             version = int(ctx.option("config_version") or files.newest(ctx.service, root))
             files.load_version(ctx.service, version, root)  # refuse a bad file before acting
-            target = _target(ctx)
             restore = target.running(ctx.old_color)
             replaced = target.running(ctx.new_color)
         except _ERRORS as err:
@@ -74,7 +79,7 @@ class ConfigStep:
         """Give the new color `restore_version` again (read live if apply left no data)."""
         color = Color(applied.data.get("color", ctx.new_color.value))
         try:
-            target = _target(ctx)
+            target = self._target(ctx)
             restore = applied.data.get("restore_version") or target.running(color.other)
             if restore is None:
                 return StepOutcome.failure(
@@ -88,7 +93,7 @@ class ConfigStep:
     def verify(self, ctx: StepContext) -> StepOutcome:
         """The new color runs a valid configuration version and reports it."""
         try:
-            running = _target(ctx).running(ctx.new_color)
+            running = self._target(ctx).running(ctx.new_color)
         except _ERRORS as err:
             return StepOutcome.failure(self.name, f"{ctx.service}: {err}")
         if running is None:
@@ -109,7 +114,8 @@ def _root(ctx: StepContext) -> Path | None:
     return Path(value) if value else None
 
 
-def _target(ctx: StepContext) -> ConfigTarget:
+def target_for(ctx: StepContext) -> ConfigTarget:
+    """The ConfigTarget `ctx.options` name (`config_backend`); BadInput if it cannot be."""
     if ctx.service not in SCHEMAS:
         raise BadInput(f"service '{ctx.service}' has no versioned configuration")
     backend = ctx.option("config_backend", "local")
