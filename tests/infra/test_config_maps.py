@@ -41,7 +41,7 @@ def plan_with(stack: str, config_versions: dict[str, dict[str, int]]) -> list[Pl
     return contextvars.Context().run(go)
 
 
-def mounted(deployment: PlannedResource) -> tuple[str, str, dict[str, Any]]:
+def mounted(deployment: PlannedResource) -> tuple[str, dict[str, str], dict[str, Any]]:
     """(ConfigMap name of the `config` volume, the annotation, the container's mount)."""
     template = deployment.props["spec"]["template"]
     volume = next(v for v in template["spec"]["volumes"] if v["name"] == "config")
