@@ -289,6 +289,18 @@ class Metrics(Model):
     queries: Queries = Queries()
 
 
+class Migrations(Model):
+    """How database migrations run (see migrations/README.md)."""
+
+    # A DDL statement waiting for its lock makes every writer queue behind it: give up fast.
+    lock_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    lock_retries: Annotated[int, Field(ge=0, le=20)] = 5
+    statement_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    # Contract runs this long after promotion, and never before the old color is retired
+    # (scaleDownDelaySeconds); null: only by hand, with `runbook db contract`.
+    contract_after_seconds: Annotated[float, Field(ge=0, le=86400)] | None = 0.0
+
+
 class Rollout(Model):
     """The rollout policy: how a new version is phased in and judged."""
 
@@ -306,6 +318,7 @@ class Rollout(Model):
     scale_down_delay_seconds: Annotated[float, Field(ge=0)] = 30
     thresholds: Thresholds = Thresholds()
     rollback_targets: RollbackTargets = RollbackTargets()
+    migrations: Migrations = Migrations()
     metrics: Metrics = Metrics()
     router: Literal["haproxy", "kubernetes", "aws-alb", "nop"] | None = None
     manual_promotion: bool = False

@@ -19,6 +19,7 @@ from runbooks.core.state import (
     ActionResult,
     Analyse,
     ApplyReleaseStep,
+    ContractReleaseStep,
     EventKind,
     NotifyEvent,
     SamplePair,
@@ -48,6 +49,7 @@ NOTIFIED_AS: dict[EventKind, NoticeKind] = {
     EventKind.ABORTED: NoticeKind.ABORTED,
     EventKind.RETRYING: NoticeKind.FAILED,
     EventKind.IGNORED: NoticeKind.STEP,
+    EventKind.CONTRACT_FAILED: NoticeKind.FAILED,
 }
 
 
@@ -93,6 +95,7 @@ class Performer:
             Analyse: self._analyse,
             ApplyReleaseStep: self._apply_step,
             UndoReleaseStep: self._undo_step,
+            ContractReleaseStep: self._contract_step,
             WriteStackState: self._write_state,
             NotifyEvent: self._notify,
         }
@@ -122,6 +125,12 @@ class Performer:
     def _undo_step(self, action: UndoReleaseStep) -> Performed:
         applied = self.applied(action.name) or StepOutcome(action.name, False, "not recorded")
         outcome = self._step(action.name).undo(self.context, applied)
+        return Performed(
+            ActionResult(action, outcome.ok, outcome.message), step_data=_outcome_dict(outcome)
+        )
+
+    def _contract_step(self, action: ContractReleaseStep) -> Performed:
+        outcome = self._step(action.name).contract(self.context)
         return Performed(
             ActionResult(action, outcome.ok, outcome.message), step_data=_outcome_dict(outcome)
         )

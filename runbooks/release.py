@@ -40,6 +40,9 @@ DEPLOY_FAILED = "deploy.failed"
 OnTurn = Callable[[ReleaseState, Sequence[Action]], None]
 
 
+_BACKUPS = PROJECT_ROOT / ".runbook" / "backups"
+
+
 def runbook_state_dir(stack: str) -> Path:
     """Where the journal of `stack` lives: `$RUNBOOK_STATE_DIR/<stack>` or `.runbook/<stack>`."""
     base = os.environ.get("RUNBOOK_STATE_DIR") or str(PROJECT_ROOT / ".runbook")
@@ -109,6 +112,7 @@ def rollout(
     the plug-in names, the lock, no unfinished release, and that the router answers.
     """
     plan = build_plan(settings, request.service, request.version, request.steps)
+    check_migration(settings, request)
     backends = build_backends(request.stack, settings, request)
     with journal.acquire(request.stack, holder(), force=force):
         if journal.current(request.stack, request.service) is not None:
@@ -136,6 +140,24 @@ def rollout(
             engine.performer.backends.notifier.notify(_event(request, failure))
             return release_id, Outcome.ROLLED_BACK
         return release_id, engine.run(state)
+
+
+def check_migration(settings: StackSettings, request: Request) -> None:
+    """BadInput (nothing recorded) for a --migration without db-migration, or a migration
+    that is unknown, outside migrations/, not additive, without a matching revert, or
+    refused by the lint."""
+    if "db-migration" not in request.steps:
+        if request.migration is not None:
+            raise BadInput("--migration needs --step db-migration", hint="add --step db-migration")
+        return
+    from runbooks.migrations.operations import checked
+
+    options = step_options(settings)
+    checked(
+        Path(options["migrations_dir"]),
+        request.migration or request.version,
+        settings.database.postgres_version,
+    )
 
 
 def _deploy(
@@ -230,6 +252,13 @@ def revert_promoted(
             hint="`runbook history` lists the releases",
         )
     plan = shot.state.plan
+    if shot.state.contracted_steps:
+        raise BadInput(
+            f"release {latest.id} ran the contract of {', '.join(shot.state.contracted_steps)}: "
+            f"{plan.old_version} may not work on the contracted schema, so traffic stays",
+            hint="release a fix forward; as a last resort `runbook db restore --backup-id ID` "
+            "(it reports the rows it would lose first)",
+        )
     state = ReleaseState(
         plan,
         phase=ReleasePhase.ROLLING_BACK,

@@ -15,6 +15,7 @@ VERBS: tuple[str, ...] = (
     "takeover",
     "local",
     "rehearse",
+    "db",
     "config",
 )
 

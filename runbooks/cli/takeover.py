@@ -4,8 +4,12 @@ command takes the stack's lock and drives the release itself from the journal).
 
     runbook resume   --stack local --service trading-api [--force]
     runbook rollback --stack local --service trading-api [--force]
-    runbook rollback --stack local --backup-id 20261125T101500Z-1a2b3c4d   # database only
+    runbook rollback --stack local --service trading-api --restore-db [--yes]
+    runbook rollback --stack local --backup-id 20261125T101500Z-1a2b3c4d [--yes]  # db only
 
+A rollback reverts a migration's expand, keeping every row. Restoring the backup taken
+before it (`--restore-db`, `--backup-id`) is the last resort: it first reports the rows it
+would lose and does nothing without `--yes`.
 A killed engine leaves its lock behind: `--force` takes it over once its process is gone.
 With no release in progress, `rollback` undoes the service's latest promoted release
 (traffic back on the old color, which is kept warm, then its release steps undone).
@@ -15,7 +19,6 @@ Exit codes: 0 promoted/restored, 3 rolled back, 2 bad input, 4 locked, 1 other e
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -71,17 +74,49 @@ def rollback(
     stack: StackOption,
     service: OptionalService = None,
     backup_id: BackupOption = None,
+    restore_db: Annotated[
+        bool,
+        typer.Option(
+            "--restore-db",
+            help="Also restore the backup taken before the release's migration (last resort).",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm a restore's losses.")] = False,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Roll the service's release back: traffic first, then its release steps, newest first."""
+    from runbooks.cli.db import restore_backup
+
     if backup_id is not None:
-        _restore_backup(stack, backup_id, as_json)
+        restore_backup(stack, backup_id, yes, force, as_json)
         return
     if service is None:
         fail("give --service (or --backup-id to restore the database only)", 2)
+    backup = _release_backup(stack, service) if restore_db else None
+    if backup is not None and not yes:
+        restore_backup(stack, backup, yes, force, as_json)  # reports the losses, exits 2
     outcome, release_id = _drive(stack, service, "rollback", force, as_json)
+    if backup is not None and outcome is not Outcome.ABORTED:
+        restore_backup(stack, backup, yes, force, as_json)
     _finish(release_id, outcome, as_json)
+
+
+def _release_backup(stack: str, service: str) -> str:
+    """The backup taken before the migration of the service's release being rolled back."""
+    from runbooks.engine import applied_outcome
+
+    with exits_cleanly():
+        journal = open_journal(stack)
+        record = journal.current(stack, service) or journal.latest(stack, service)
+        applied = applied_outcome(journal, record.id)("db-migration") if record else None
+        backup = applied.data.get("backup_id") if applied is not None else None
+        if not backup:
+            raise BadInput(
+                f"the latest release of {service} on {stack} took no database backup",
+                hint="`runbook db backups` lists the backups; restore one with --backup-id",
+            )
+        return str(backup)
 
 
 def _drive(
@@ -136,22 +171,3 @@ def _finish(release_id: str, outcome: Outcome, as_json: bool) -> None:
     else:
         say(f"release {release_id} {outcome.value}")
     raise typer.Exit(code=EXIT_FOR[outcome])
-
-
-def _restore_backup(stack: str, backup_id: str, as_json: bool) -> None:
-    from runbooks.release import step_options
-    from runbooks.steps.db_migration import restore
-
-    with exits_cleanly():
-        options = step_options(current_settings(stack))
-        if "postgres_dsn" not in options:
-            raise BadInput(
-                "--backup-id restores need a database this machine reaches",
-                hint="on aws stacks restore the RDS snapshot instead",
-            )
-        outcome = restore(str(options["postgres_dsn"]), Path(options["backup_dir"]), backup_id)
-    if as_json:
-        emit_json({"backup_id": backup_id, "ok": outcome.ok, "message": outcome.message})
-    else:
-        say(outcome.message)
-    raise typer.Exit(code=0 if outcome.ok else 1)

@@ -21,6 +21,10 @@ Choices:
   the promotion was written, then undoes release steps in reverse order. Restoring weights
   is retried every analysis interval until it works; a failed undo stops in ABORTED (later
   undos may depend on it) and a `rollback` intent retries.
+- After promotion, release steps with a destructive second half (a migration's contract)
+  run it once the old color is retired and the policy's bake has passed, one per decision.
+  A failed contract does not roll back a promoted, healthy version: it is reported, and
+  `runbook db contract` runs it again by hand.
 - `promote` passes the manual gate, or ends the current step at once (skipping its bake and
   analysis: the operator's call). The gate sits between the last two steps, so a plan of
   one step has none.
@@ -41,6 +45,7 @@ from runbooks.core.state import (
     ActionResult,
     Analyse,
     ApplyReleaseStep,
+    ContractReleaseStep,
     Decision,
     EventKind,
     Finish,
@@ -82,6 +87,13 @@ def _absorb_results(state: ReleaseState, results: Sequence[ActionResult], now: f
     # Nothing failed: every action was recorded as done when it was decided.
     if failure is None or state.phase in TERMINAL:
         return state, ()
+    if isinstance(failure.action, ContractReleaseStep):
+        # The new version is promoted and healthy: a failed clean-up is reported, not undone.
+        message = (
+            f"contract of {failure.action.name} failed: {failure.message}; "
+            "fix it, then run `runbook db contract`"
+        )
+        return state.evolve(reason=message), (NotifyEvent(EventKind.CONTRACT_FAILED, message),)
     what = f"{failure.action!r} failed: {failure.message}"
     if state.phase is P.ROLLING_BACK:
         return _rollback_action_failed(state, failure.action, what, now)
@@ -285,7 +297,15 @@ def _keep_warm(state: ReleaseState, now: float) -> Move:
     # The old color stays up for scaleDownDelay, so a rollback is still a weight change.
     if state.warm_until is not None and now < state.warm_until:
         return state, (Wait(state.warm_until),)
+    # The old color is retired: the destructive halves may run once their bake has passed.
+    pending = [s for s in plan.contract_steps if s not in state.contracted_steps]
+    if pending and state.contract_at is not None:
+        if now < state.contract_at:
+            return state, (Wait(state.contract_at),)
+        contracted = (*state.contracted_steps, pending[0])
+        return state.evolve(contracted_steps=contracted), (ContractReleaseStep(pending[0]),)
     message = f"{plan.service} {plan.version} released on {plan.new_color}"
+    message += f"; {state.reason}" if state.reason else ""
     return state.evolve(phase=P.PROMOTED), (
         NotifyEvent(EventKind.FINISHED, message),
         Finish(Outcome.PROMOTED, message),
@@ -366,7 +386,14 @@ def _complete_step(state: ReleaseState, now: float, gated: bool) -> Move:
 def _promote(state: ReleaseState, now: float) -> Move:
     plan = state.plan
     delay = plan.scale_down_delay_seconds
-    state = state.evolve(phase=P.PROMOTING, promotion_written=True, warm_until=now + delay)
+    contract_after = max(delay, plan.contract_after_seconds or 0.0)
+    state = state.evolve(
+        phase=P.PROMOTING,
+        promotion_written=True,
+        warm_until=now + delay,
+        contract_at=now + contract_after if plan.contract_steps else None,
+        reason="",
+    )
     message = (
         f"{plan.service} {plan.version} promoted on {plan.new_color}; "
         f"{plan.old_color} kept warm for {delay:g}s"

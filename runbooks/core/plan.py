@@ -10,7 +10,10 @@ Blue-green: two plan steps.
   reach a color without weight), not ``minRequests``.
 - ``post-promotion``: every request on the new color, baked for the last policy step's bake
   time and analysed against the last baseline seen with traffic.
-Both strategies then keep the old color warm for ``scaleDownDelaySeconds``.
+Both strategies then keep the old color warm for ``scaleDownDelaySeconds``. Release steps
+with a destructive second half (``CONTRACTING``: the database migration's contract) run it
+``migrations.contractAfterSeconds`` after promotion, never before the old color is retired;
+with that setting null, only by hand (``runbook db contract``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from runbooks.core.analysis import Limits
 from runbooks.core.model import Weights
 from runbooks.errors import BadInput
 
-__all__ = ["PlanStep", "ReleasePlan", "Strategy", "build_plan"]
+__all__ = ["CONTRACTING", "PlanStep", "ReleasePlan", "Strategy", "build_plan"]
+
+# Release steps whose change has a destructive second half, run only after promotion.
+CONTRACTING = frozenset({"db-migration"})
 
 
 class Strategy(StrEnum):
@@ -65,6 +71,14 @@ class ReleasePlan:
     manual_promotion: bool
     scale_down_delay_seconds: float
     release_steps: tuple[str, ...] = ()
+    contract_after_seconds: float | None = None  # None: contract only by hand
+
+    @property
+    def contract_steps(self) -> tuple[str, ...]:
+        """The release steps the engine contracts after promotion, in order of application."""
+        if self.contract_after_seconds is None:
+            return ()
+        return tuple(s for s in self.release_steps if s in CONTRACTING)
 
     def weights_at(self, percent: int) -> Weights:
         """`percent` of traffic on the new color, the rest on the old one."""
@@ -120,6 +134,7 @@ def build_plan(
         manual_promotion=policy.manual_promotion,
         scale_down_delay_seconds=policy.scale_down_delay_seconds,
         release_steps=release_steps,
+        contract_after_seconds=policy.migrations.contract_after_seconds,
     )
 
 

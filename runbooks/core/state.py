@@ -23,6 +23,7 @@ __all__ = [
     "ActionResult",
     "Analyse",
     "ApplyReleaseStep",
+    "ContractReleaseStep",
     "Decision",
     "EventKind",
     "Finish",
@@ -111,11 +112,19 @@ class EventKind(StrEnum):
     ABORTED = "aborted"
     RETRYING = "retrying"
     IGNORED = "ignored"
+    CONTRACT_FAILED = "contract-failed"
 
 
 @dataclass(frozen=True)
 class ApplyReleaseStep:
     """Apply the release step `name` (db-migration, cache-bump, ...)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ContractReleaseStep:
+    """Run the destructive second half of release step `name` (after promotion and bake)."""
 
     name: str
 
@@ -181,6 +190,7 @@ class Finish:
 
 Action: TypeAlias = (
     ApplyReleaseStep
+    | ContractReleaseStep
     | UndoReleaseStep
     | SetWeights
     | Analyse
@@ -191,6 +201,7 @@ Action: TypeAlias = (
 )
 _ACTION_TYPES: tuple[type[Action], ...] = (
     ApplyReleaseStep,
+    ContractReleaseStep,
     UndoReleaseStep,
     SetWeights,
     Analyse,
@@ -238,6 +249,8 @@ class ReleaseState:
     promotion_written: bool = False  # the stack state names the new color active
     warm_until: float | None = None  # promoting: old color kept up until then
     retry_at: float | None = None  # rolling back: when to retry restoring weights
+    contract_at: float | None = None  # promoting: when the contracts are due
+    contracted_steps: tuple[str, ...] = ()  # release steps whose contract ran (or is running)
     reason: str = ""  # why the release paused, rolled back or aborted
 
     @property

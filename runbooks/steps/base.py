@@ -4,7 +4,9 @@ A release step changes one piece of the stack for a new version (a database migr
 cache key-version bump, an edge purge, a Kafka consumer canary) and can undo that change.
 The engine calls, in order, `apply` -> journal `StepOutcome.data` -> `verify`; on rollback it
 calls `undo` with the journaled outcome, possibly in another process after a crash, so
-everything `undo` needs must be in `data` (JSON-serialisable) or in `StepContext`.
+everything `undo` needs must be in `data` (JSON-serialisable) or in `StepContext`. After
+promotion and bake it calls `contract`: the destructive second half of the change (a
+migration's contract), after which `undo` may no longer be possible; most steps have none.
 
 Contract of every step:
 - never raise for an expected failure (server down, bad migration, lag too high): return
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 
 from runbooks.core.model import Color
 
-__all__ = ["Color", "ReleaseStep", "StepContext", "StepOutcome"]
+__all__ = ["Color", "NoContract", "ReleaseStep", "StepContext", "StepOutcome"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,17 @@ class ReleaseStep(Protocol):
     def verify(self, ctx: StepContext) -> StepOutcome:
         """Check the step's post-condition as it stands now (e.g. data validation)."""
         ...
+
+    def contract(self, ctx: StepContext) -> StepOutcome:
+        """Finish the change once promoted and baked (idempotent); most steps: nothing."""
+        ...
+
+
+class NoContract:
+    """For steps whose change has no destructive second half: `contract` does nothing."""
+
+    name: str
+
+    def contract(self, ctx: StepContext) -> StepOutcome:
+        """Nothing to finish after promotion."""
+        return StepOutcome.success(self.name, "nothing to contract")

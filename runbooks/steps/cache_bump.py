@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 
-from runbooks.steps.base import StepContext, StepOutcome
+from runbooks.steps.base import NoContract, StepContext, StepOutcome
 from runbooks.steps.redact import redact
 
 DEFAULT_KEY_TEMPLATE = "trading:{service}:key-version"
@@ -49,7 +49,7 @@ def cache_key(ctx: StepContext) -> str:
     return template.format(service=ctx.service, stack=ctx.stack)
 
 
-class CacheBump:
+class CacheBump(NoContract):
     """Increments the service's cache key version; undo restores the journaled previous one."""
 
     name = "cache-bump"

@@ -26,7 +26,7 @@ import boto3
 import botocore.exceptions
 import httpx
 
-from runbooks.steps.base import StepContext, StepOutcome
+from runbooks.steps.base import NoContract, StepContext, StepOutcome
 from runbooks.steps.redact import redact
 
 DEFAULT_BAN_METHOD = "BAN"
@@ -145,7 +145,7 @@ class CloudFrontPurge:
         )
 
 
-class EdgePurge:
+class EdgePurge(NoContract):
     """The registry's "edge-purge": Varnish or CloudFront, per the `edge_backend` option."""
 
     name = "edge-purge"

@@ -29,7 +29,7 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
-from runbooks.steps.base import StepContext, StepOutcome
+from runbooks.steps.base import NoContract, StepContext, StepOutcome
 
 REQUEST_TIMEOUT = 10.0
 POLL_INTERVAL = 0.5
@@ -68,7 +68,7 @@ def lag(ends: Offsets, commits: Offsets) -> int:
     return sum(max(0, end - commits.get(key, 0)) for key, end in ends.items())
 
 
-class KafkaConsumerCanary:
+class KafkaConsumerCanary(NoContract):
     """Checks that the new color's consumer group commits and keeps up; undo rewinds it."""
 
     name = "kafka-consumer"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from runbooks.steps.base import StepContext, StepOutcome
+from runbooks.steps.base import NoContract, StepContext, StepOutcome
 
 
-class NopStep:
+class NopStep(NoContract):
     """Does nothing and always succeeds."""
 
     name = "nop"
