@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from benchmarks.config_rollback import measure_config_rollback
 from infra.settings import Color
 from runbooks.config.files import version_path
 from runbooks.config.targets import rendered_path
@@ -142,3 +143,14 @@ def test_an_invalid_version_fails_before_anything_moves(services: Services, tmp_
     assert "features.bidAsk: got 'maybe'" in outcome.message
     assert running(services, Color.GREEN)[0] == "1"
     assert rendered.read_text() == before
+
+
+def test_the_rollback_benchmark_measures_undo_against_the_target(services: Services) -> None:
+    """benchmarks.config_rollback on this stack: every undo done, median well under 300 s."""
+    figure = measure_config_rollback(services.settings, runs=3)
+    print(json.dumps(figure.as_json()))
+    assert figure.passed, figure.comparison
+    assert figure.details["restored_version"] == 1
+    assert len(figure.details["undo_seconds"]) == 3
+    assert figure.baseline is not None and figure.baseline > 0
+    assert running(services, Color.GREEN)[0] == "1"
