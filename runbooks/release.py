@@ -41,6 +41,7 @@ OnTurn = Callable[[ReleaseState, Sequence[Action]], None]
 
 
 _BACKUPS = PROJECT_ROOT / ".runbook" / "backups"
+_MIGRATIONS = PROJECT_ROOT / "migrations"
 
 
 def runbook_state_dir(stack: str) -> Path:
@@ -365,23 +366,33 @@ def metric_options(settings: StackSettings) -> dict[str, Any]:
 
 def step_options(settings: StackSettings) -> dict[str, Any]:
     """Endpoints and options the release steps read (local stack: its servers)."""
+    policy = settings.rollout.migrations
+    migrations = {
+        "migrations_dir": os.environ.get("RUNBOOK_MIGRATIONS_DIR") or str(_MIGRATIONS),
+        "pg_version": settings.database.postgres_version,
+        "lock_timeout_seconds": policy.lock_timeout_seconds,
+        "lock_retries": policy.lock_retries,
+        "statement_timeout_seconds": policy.statement_timeout_seconds,
+    }
     if settings.substrate is not Substrate.LOCAL:
         namespace = settings.kubernetes.namespace if settings.kubernetes else "trading"
-        return {
+        return migrations | {
+            # The database of a cloud stack is reached through a DSN the operator provides.
+            "postgres_dsn": os.environ.get("RUNBOOK_DATABASE_DSN"),
+            "backup_dir": os.environ.get("RUNBOOK_BACKUP_DIR") or str(_BACKUPS),
             "edge_backend": "cloudfront",
             # config step: the ConfigMap each color's Deployment mounts
             "config_backend": "kubernetes",
             "kubernetes_namespace": namespace,
         }
     local = _local(settings)
-    return {
+    return migrations | {
         "postgres_dsn": local.postgres_dsn,
         "redis_url": local.redis_url,
         "edge_url": local.edge_url,
         "edge_backend": "varnish",
         "bootstrap_servers": local.bootstrap_servers,
         "backup_dir": str(local.state_dir / "backups"),
-        "migrations_dir": str(PROJECT_ROOT / "migrations"),
         # config step: the file each color loads, and the process to send SIGHUP
         "config_backend": "local",
         "local_state_dir": str(local.state_dir),

@@ -13,6 +13,7 @@ from runbooks.core.plan import build_plan
 from runbooks.core.state import (
     Action,
     ApplyReleaseStep,
+    ContractReleaseStep,
     EventKind,
     Finish,
     Intent,
@@ -348,3 +349,53 @@ def test_given_a_journaled_state_when_restored_then_decide_continues_identically
     assert original == replayed
     for action in original.actions:
         assert action_from_dict(json.loads(json.dumps(action_to_dict(action)))) == action
+
+
+def contract_times(sim: Sim) -> list[float]:
+    return [t for t, a in sim.log if isinstance(a, ContractReleaseStep)]
+
+
+def test_given_a_promoted_release_when_the_old_color_is_retired_then_the_migration_contracts() -> (
+    None
+):
+    sim = Sim()
+
+    state = sim.run(release(migrations={"contractAfterSeconds": 120}))
+
+    assert state.phase is ReleasePhase.PROMOTED
+    # Only the step with a destructive half is contracted, once, after promotion and bake.
+    assert sim.actions(ContractReleaseStep) == [ContractReleaseStep("db-migration")]
+    promoted_at = next(t for t, a in sim.log if isinstance(a, NotifyEvent) and a.kind == "promoted")
+    assert contract_times(sim)[0] - promoted_at >= 120
+    finished_at = next(t for t, a in sim.log if isinstance(a, Finish))
+    assert contract_times(sim)[0] <= finished_at
+
+
+def test_given_contract_by_hand_when_promoted_then_the_engine_contracts_nothing() -> None:
+    sim = Sim()
+
+    state = sim.run(release(migrations={"contractAfterSeconds": None}))
+
+    assert state.phase is ReleasePhase.PROMOTED
+    assert sim.actions(ContractReleaseStep) == []
+
+
+def test_given_a_contract_shorter_than_the_warm_period_then_it_waits_for_the_old_color() -> None:
+    sim = Sim()
+
+    sim.run(release(migrations={"contractAfterSeconds": 0}, scaleDownDelaySeconds=45))
+
+    promoted_at = next(t for t, a in sim.log if isinstance(a, NotifyEvent) and a.kind == "promoted")
+    assert contract_times(sim)[0] - promoted_at >= 45
+
+
+def test_given_a_failing_contract_when_promoted_then_no_rollback_and_the_failure_is_said() -> None:
+    sim = Sim(fails=lambda a: "lock timeout" if isinstance(a, ContractReleaseStep) else None)
+
+    state = sim.run(release())
+
+    assert state.phase is ReleasePhase.PROMOTED
+    assert undo_order(sim) == []
+    assert "contract of db-migration failed: lock timeout" in state.reason
+    notices = [a for a in sim.actions(NotifyEvent) if isinstance(a, NotifyEvent)]
+    assert any(n.kind == "contract-failed" and "runbook db contract" in n.message for n in notices)
