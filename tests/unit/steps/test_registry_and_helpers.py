@@ -21,8 +21,15 @@ CTX = StepContext(
 )
 
 
-def test_registry_knows_the_five_steps_by_their_names() -> None:
-    assert STEPS.names() == ["cache-bump", "db-migration", "edge-purge", "kafka-consumer", "nop"]
+def test_registry_knows_the_six_steps_by_their_names() -> None:
+    assert STEPS.names() == [
+        "cache-bump",
+        "config",
+        "db-migration",
+        "edge-purge",
+        "kafka-consumer",
+        "nop",
+    ]
     for name in STEPS.names():
         assert STEPS.create(name).name == name
 
