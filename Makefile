@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint typecheck unit bench plan
+.PHONY: setup rehearse test lint typecheck unit bench bench-migrations plan
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
@@ -28,3 +28,7 @@ unit: setup
 
 bench: setup
 	$(UV) run python -m benchmarks
+
+# Only issue 7's figures: orders kept by a rolled-back migration, write stall vs data size.
+bench-migrations: setup
+	$(UV) run python -m benchmarks migrations

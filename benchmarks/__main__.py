@@ -1,7 +1,9 @@
-"""`python -m benchmarks`: bring a private local stack up, measure, print JSON lines.
+"""`python -m benchmarks [migrations]`: bring a private local stack up, measure, print JSON lines.
 
-Each figure is printed to stdout as one JSON object as soon as it is measured; progress
-goes to stderr. Exits 1 if any figure misses its target, 0 otherwise.
+With no argument every section runs (`make bench`); `migrations` runs only the sections of
+issue 7 (`make bench-migrations`). Each figure is printed to stdout as one JSON object as
+soon as it is measured; progress goes to stderr. Exits 1 if any figure misses its target,
+0 otherwise, 2 for an unknown argument.
 """
 
 from __future__ import annotations
@@ -11,19 +13,28 @@ import sys
 import time
 from collections.abc import Callable
 
+from benchmarks.config_rollback import measure_config_rollback
 from benchmarks.figures import Figure
+from benchmarks.migrations import measure_orders_lost, measure_write_stall
 from benchmarks.releases import measure_faulty_release, measure_healthy_release
 from benchmarks.stack import BenchStack, bench_stack
 from benchmarks.weights import measure_weight_changes
 
 Section = Callable[[BenchStack], list[Figure]]
-# The weight-change section runs first, while both colors still run the same healthy
-# version; the faulty release last, as it leaves a faulty process on the idle color.
+# The weight-change and config sections run first, while both colors still run the same
+# healthy version; the faulty release last, as it leaves a faulty process on the idle color.
 SECTIONS: tuple[tuple[str, Section], ...] = (
     ("weight changes: runtime socket vs config reload", lambda b: [measure_weight_changes(b)]),
+    ("config rollback time vs its target", lambda b: [measure_config_rollback(b.settings)]),
     ("healthy release vs no release", lambda b: [measure_healthy_release(b)]),
     ("faulty release: restore time and blast radius", measure_faulty_release),
 )
+# Issue 7, after the others: they add orders of their own and seed up to 1M rows.
+MIGRATION_SECTIONS: tuple[tuple[str, Section], ...] = (
+    ("orders kept: engine rollback (revert) vs backup restore", measure_orders_lost),
+    ("writers' p99 during migration + backup at 1x/10x/100x data", measure_write_stall),
+)
+GROUPS = {"all": SECTIONS + MIGRATION_SECTIONS, "migrations": MIGRATION_SECTIONS}
 
 
 def say(message: str) -> None:
@@ -31,12 +42,17 @@ def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def main() -> int:
-    """Run every section on one isolated stack; the exit status says whether all passed."""
+def main(argv: list[str] | None = None) -> int:
+    """Run a group of sections on one isolated stack; the exit status says whether all passed."""
+    args = sys.argv[1:] if argv is None else argv
+    group = args[0] if args else "all"
+    if group not in GROUPS or len(args) > 1:
+        print(f"usage: python -m benchmarks [{' | '.join(GROUPS)}]", file=sys.stderr)
+        return 2
     figures: list[Figure] = []
     say("bringing an isolated local stack up")
     with bench_stack() as bench:
-        for title, section in SECTIONS:
+        for title, section in GROUPS[group]:
             say(title)
             for figure in section(bench):
                 print(json.dumps(figure.as_json()), flush=True)

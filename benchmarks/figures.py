@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbooks.local.load import Hit
+from runbooks.local.writes import Write, p99_ms, within
 from runbooks.rehearsal.timeline import first_fault, rollback_times
 
 
@@ -132,3 +133,28 @@ def blast(hits: Sequence[Hit], version: str, start: float, seconds: float) -> Bl
     window = between(hits, start, start + seconds)
     mine = [h for h in window if h.version == version]
     return Blast(failed(mine), len(mine), len(window))
+
+
+def window_p99s(writes: Sequence[Write], start: float, end: float, length: float) -> list[float]:
+    """The writers' p99 (ms) in each consecutive `length`-second window of [start, end).
+
+    Windows as long as a migration, cut from a quiet stretch, give the baseline a p99 drawn
+    from as many samples as the migration's own; windows with no writes are skipped.
+    """
+    if length <= 0:
+        return []
+    count = int((end - start) / length + 1e-9)  # whole windows only; tolerate float error
+    spans = [(start + i * length, start + (i + 1) * length) for i in range(count)]
+    values = [p99_ms(within(writes, [span])) for span in spans]
+    return [v for v in values if v is not None]
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The median of `values`; None when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
