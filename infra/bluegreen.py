@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from infra.settings import Color, Service
 from infra.settings import Kubernetes as KubernetesSettings
+from infra.stackfile import PROJECT, Problem, StackFileError, stack_path
 from runbooks.config import files as config_files
 from runbooks.config.registry import SCHEMAS as CONFIGURED
 
@@ -101,10 +102,16 @@ class BlueGreenService(pulumi.ComponentResource):
         svc = self._svc
         if svc.name not in CONFIGURED:
             return {}
+        shipped = config_files.versions(svc.name)
         for color in Color:
-            config_files.load_version(svc.name, svc.config_versions.of(color))
+            declared = svc.config_versions.of(color)
+            if declared not in shipped:
+                key = f"{PROJECT}:services[name={svc.name}].configVersions.{color}"
+                allowed = f"allowed: a version of config/{svc.name}/: {shipped}"
+                path = stack_path(pulumi.get_stack())
+                raise StackFileError(path, [Problem(key, str(declared), allowed)])
         maps = {}
-        for version in config_files.versions(svc.name):
+        for version in shipped:
             config_files.load_version(svc.name, version)
             text = config_files.version_path(svc.name, version).read_text(encoding="utf-8")
             maps[version] = config_files.config_map_name(svc.name, version)

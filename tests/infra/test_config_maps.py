@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextvars
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -14,8 +16,8 @@ import pytest
 
 from infra.offline import PlannedResource, RecordingMocks, engine_config
 from infra.program import run
-from infra.stackfile import PROJECT
-from runbooks.config.files import ConfigFileError, version_path
+from infra.stackfile import PROJECT, StackFileError
+from runbooks.config.files import PROJECT_ROOT, ConfigFileError, version_path
 from tests.infra.conftest import Plan, of_type, only
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -89,5 +91,21 @@ def test_green_on_v2_references_the_v2_config_map_and_blue_keeps_v1() -> None:
 
 def test_a_declared_version_without_a_file_stops_the_program_naming_it() -> None:
     """Engine mocked with set_mocks: configVersions.green 7 has no config/trading-api/v7.yaml."""
-    with pytest.raises(ConfigFileError, match=r"(?s)trading-api/v7.yaml.*existing files"):
+    expected = (
+        r"(?s)Pulumi.dev.yaml: invalid stack file.*"
+        r"services\[name=trading-api\].configVersions.green: got 7; "
+        r"allowed: a version of config/trading-api/: \[1, 2\]"
+    )
+    with pytest.raises(StackFileError, match=expected):
         plan_with("dev", {"trading-api": {"blue": 1, "green": 7}})
+
+
+def test_an_invalid_config_file_stops_the_program_naming_file_and_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Engine mocked with set_mocks; config dir is a copy whose v2 has an unknown key."""
+    shutil.copytree(PROJECT_ROOT / "config", tmp_path / "config")
+    (tmp_path / "config" / "trading-api" / "v2.yaml").write_text("schemaVersion: 2\nx: 1\n")
+    monkeypatch.setenv("RUNBOOK_CONFIG_DIR", str(tmp_path / "config"))
+    with pytest.raises(ConfigFileError, match=r"(?s)trading-api/v2.yaml.*x: got 1; unknown key"):
+        plan_with("dev", {})
