@@ -75,11 +75,13 @@ class Stack:
             return JOURNALS.create("postgres", dsn=self.journal_dsn)
         return JOURNALS.create("sqlite", state_dir=self.base / "runbook" / STACK)
 
-    def run(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        """Run `runbook ARGS` to its end."""
+    def run(
+        self, *args: str, timeout: float = CLI_TIMEOUT, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `runbook ARGS` to its end (with `env` added to the stack's environment)."""
         return subprocess.run(
             [str(RUNBOOK), *args],
-            env=self.env,
+            env=self.env | dict(env or {}),
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -1,0 +1,200 @@
+"""Releases carrying a database migration, on a private local stack, through the CLI.
+
+Given the real stack (HAProxy, PostgreSQL, the sample services...) and the `runbook` CLI:
+bad migrations are refused before anything is recorded; a promoted release contracts its
+migration after the bake and can then no longer be reverted by a traffic rollback; an
+engine killed -9 in the middle of an expand or of its revert leaves a schema that
+`rollback --force` or `resume --force` brings to a consistent end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from runbooks.local.load import Load
+from runbooks.migrations import ledger
+from tests.integration.engine.harness import (
+    Stack,
+    finish,
+    newest_release,
+    poll,
+    rollout_args,
+    verb_args,
+)
+
+pytestmark = pytest.mark.integration
+
+_versions = itertools.count(1)
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def fresh_version(tag: str) -> str:
+    """A version never released before in this module."""
+    return f"3.{next(_versions)}.0-{tag}"
+
+
+def columns(stack: Stack) -> set[str]:
+    with psycopg.connect(stack.ends.postgres_dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders'"
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def state_of(stack: Stack, version: str) -> str | None:
+    with psycopg.connect(stack.ends.postgres_dsn, autocommit=True) as conn:
+        entry = ledger.entry(conn, version)
+    return None if entry is None else entry.state.value
+
+
+@contextmanager
+def orders_locked(stack: Stack) -> Iterator[None]:
+    """A transaction holding a lock on orders, so any DDL on it waits (and times out)."""
+    with psycopg.connect(stack.ends.postgres_dsn) as conn:
+        conn.execute("LOCK TABLE orders IN ACCESS SHARE MODE")
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--step", "db-migration", "--migration", "9.9.9"), "no migration '9.9.9'"),
+        (("--step", "db-migration", "--migration", "../../etc"), "is not a migration version"),
+        (("--migration", "1.2.0"), "--migration needs --step db-migration"),
+    ],
+)
+def test_bad_migrations_are_refused_before_anything_is_recorded(
+    stack: Stack, args: tuple[str, ...], says: str
+) -> None:
+    before = newest_release(stack.journal())
+    done = stack.run(*rollout_args(fresh_version("bad"), *args))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert says in done.stderr
+    assert "Traceback" not in done.stderr
+    assert newest_release(stack.journal()) == before
+
+
+def test_a_folder_without_revert_or_with_a_wrong_one_is_refused(
+    stack: Stack, tmp_path: Path
+) -> None:
+    folder = tmp_path / "4.0.0"
+    folder.mkdir()
+    (folder / "migration.yaml").write_text("description: test\n")
+    (folder / "expand.sql").write_text("ALTER TABLE orders ADD COLUMN IF NOT EXISTS a text;\n")
+    env = {"RUNBOOK_MIGRATIONS_DIR": str(tmp_path)}
+    args = ("--step", "db-migration", "--migration", "4.0.0")
+
+    missing = stack.run(*rollout_args(fresh_version("norevert"), *args), env=env)
+    (folder / "revert.sql").write_text("ALTER TABLE orders DROP COLUMN IF EXISTS b;\n")
+    wrong = stack.run(*rollout_args(fresh_version("wrongrevert"), *args), env=env)
+
+    assert missing.returncode == 2 and "revert.sql: missing" in missing.stderr
+    assert wrong.returncode == 2 and "does not drop column public.orders.a" in wrong.stderr
+    assert "drops what expand did not add: column public.orders.b" in wrong.stderr
+    assert "a" not in columns(stack)
+
+
+def test_promoted_release_contracts_its_migration_and_cannot_be_reverted(
+    stack: Stack, load: Load
+) -> None:
+    done = stack.run(
+        *rollout_args(fresh_version("contract"), "--step", "db-migration", "--migration", "1.1.0")
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert state_of(stack, "1.1.0") == "contracted"
+    events = stack.journal().events(str(newest_release(stack.journal())))
+    kinds = [
+        e.data["action"].get("type") for e in events if e.kind in ("action.done", "action.failed")
+    ]
+    assert kinds.index("ContractReleaseStep") > kinds.index("WriteStackState")
+
+    refused = stack.run(*verb_args("rollback"))
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "ran the contract of db-migration" in refused.stderr
+    assert "venue" in columns(stack)
+
+
+def test_engine_killed_during_expand_then_rolled_back_leaves_the_old_schema(
+    stack: Stack, load: Load
+) -> None:
+    with orders_locked(stack):
+        proc = stack.start(
+            *rollout_args(
+                fresh_version("killexpand"), "--step", "db-migration", "--migration", "1.2.0"
+            )
+        )
+        poll(lambda: state_of(stack, "1.2.0") == "expanding", 60, "the expand under way")
+        proc.send_signal(signal.SIGKILL)
+        finish(proc)
+
+    done = stack.run(*verb_args("rollback", "--force"))
+
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "client_ref" not in columns(stack)
+    assert state_of(stack, "1.2.0") in (None, "reverted")
+
+
+def test_engine_killed_during_expand_then_resumed_completes_it(stack: Stack, load: Load) -> None:
+    with orders_locked(stack):
+        proc = stack.start(
+            *rollout_args(
+                fresh_version("resumeexpand"), "--step", "db-migration", "--migration", "1.2.0"
+            )
+        )
+        poll(lambda: state_of(stack, "1.2.0") == "expanding", 60, "the expand under way")
+        proc.send_signal(signal.SIGKILL)
+        finish(proc)
+
+    done = stack.run(*verb_args("resume", "--force"))
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "client_ref" in columns(stack)
+    # promoted, then contracted after the bake (1.2.0 has nothing to contract)
+    assert state_of(stack, "1.2.0") == "contracted"
+    # Leave the stack as other tests expect it: 1.2.0 reverted by hand-free means.
+    with psycopg.connect(stack.ends.postgres_dsn, autocommit=True) as conn:
+        conn.execute("DROP INDEX IF EXISTS orders_client_ref_idx")
+        conn.execute("ALTER TABLE orders DROP COLUMN IF EXISTS client_ref")
+        conn.execute("DELETE FROM schema_migrations WHERE version = '1.2.0'")
+
+
+def test_engine_killed_during_revert_then_rolled_back_again_finishes_it(
+    stack: Stack, load: Load
+) -> None:
+    proc = stack.start(
+        *rollout_args(
+            fresh_version("killrevert"),
+            "--step",
+            "db-migration",
+            "--migration",
+            "1.2.0",
+            "--fault",
+            "error-rate=0.5",
+        )
+    )
+    poll(
+        lambda: state_of(stack, "1.2.0") == "expanded" and "client_ref" in columns(stack),
+        60,
+        "the expand",
+    )
+    with orders_locked(stack):
+        poll(lambda: state_of(stack, "1.2.0") == "reverting", 90, "the revert under way")
+        proc.send_signal(signal.SIGKILL)
+        finish(proc)
+
+    done = stack.run(*verb_args("rollback", "--force"))
+
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "client_ref" not in columns(stack)
+    assert state_of(stack, "1.2.0") == "reverted"
