@@ -10,6 +10,7 @@ engine killed -9 in the middle of an expand or of its revert leaves a schema tha
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,3 +199,42 @@ def test_engine_killed_during_revert_then_rolled_back_again_finishes_it(
     assert done.returncode == 3, done.stdout[-3000:] + done.stderr[-3000:]
     assert "client_ref" not in columns(stack)
     assert state_of(stack, "1.2.0") == "reverted"
+
+
+def order_count(stack: Stack) -> int:
+    with psycopg.connect(stack.ends.postgres_dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM orders").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_db_verbs_status_backups_lint_and_a_restore_that_needs_yes(stack: Stack) -> None:
+    migrated = stack.run("db", "migrate", "-s", "local", "--migration", "1.2.0")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    status = json.loads(stack.run("db", "status", "-s", "local", "--json").stdout)
+    assert "1.2.0" in status["pending_contracts"]
+    backup_id = next(e["backup_id"] for e in status["applied"] if e["version"] == "1.2.0")
+    listed = json.loads(stack.run("db", "backups", "-s", "local", "--json").stdout)
+    assert backup_id in [b["id"] for b in listed]
+    with psycopg.connect(stack.ends.postgres_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO orders (symbol, side, quantity, price, version, color)"
+            " SELECT 'X', 'buy', 1, 1, 't', 'blue' FROM generate_series(1, 12)"
+        )
+    before = order_count(stack)
+
+    unconfirmed = stack.run("db", "restore", "-s", "local", "--backup-id", backup_id)
+    bad = stack.run("db", "lint", "--migration", "../1.2.0")
+
+    assert unconfirmed.returncode == 2, unconfirmed.stdout + unconfirmed.stderr
+    assert "public.orders" in unconfirmed.stdout and "loses 12" in unconfirmed.stdout
+    assert "would lose 12 rows" in unconfirmed.stderr and "--yes" in unconfirmed.stderr
+    assert order_count(stack) == before and "client_ref" in columns(stack)
+    assert bad.returncode == 2 and "not a migration version" in bad.stderr
+
+    confirmed = stack.run("db", "restore", "-s", "local", "--backup-id", backup_id, "--yes")
+
+    assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
+    assert order_count(stack) == before - 12
+    assert "client_ref" not in columns(stack)
+    assert state_of(stack, "1.2.0") is None
