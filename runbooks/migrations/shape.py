@@ -16,7 +16,7 @@ INDEX CONCURRENTLY), in file order, so the runner can execute each group as it m
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, parse_sql
@@ -42,6 +42,7 @@ class DbObject:
     kind: str  # table | column | index | constraint | sequence | view
     table: str  # schema.name of the table, or of the object itself for relations
     name: str = ""
+    on: str = field(default="", compare=False)  # an index's table (a drop does not name it)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.table}" + (f".{self.name}" if self.name else "")
@@ -138,7 +139,7 @@ def check_shape(migration: Migration) -> set[DbObject]:
         statements(migration.contract)  # parses, or BadInput naming file and line
     new_tables = {o.table for o in added if o.kind == "table"}
     # Dropping a table that expand created drops what expand put on it too.
-    expected = {o for o in added if o.kind == "table" or o.table not in new_tables}
+    expected = {o for o in added if o.kind == "table" or not {o.table, o.on} & new_tables}
     missing, extra = sorted(expected - dropped), sorted(dropped - expected)
     if missing or extra:
         problems = []
@@ -163,7 +164,8 @@ def _additions(tree: Any) -> set[DbObject] | None:
     if isinstance(tree, ast.IndexStmt):
         if not tree.idxname:
             return None  # an unnamed index cannot be reverted by name
-        return {DbObject("index", _schema_of(tree.relation) + "." + tree.idxname)}
+        index = _schema_of(tree.relation) + "." + tree.idxname
+        return {DbObject("index", index, on=_rel(tree.relation))}
     if isinstance(tree, ast.CreateSeqStmt):
         return {DbObject("sequence", _rel(tree.sequence))}
     if isinstance(tree, ast.ViewStmt) and not tree.replace:
