@@ -6,7 +6,8 @@
    bump, an edge purge): the engine promotes it;
 3. release a faulty version (20% 5xx once it gets traffic) carrying another migration: the
    engine detects it and rolls the whole release back — traffic first, then the migration
-   restored from its backup, the cache key version and the edge;
+   reverted (its declared revert drops only what its expand added, so every order
+   written meanwhile is kept), the cache key version and the edge;
 4. summarise (steps, verdicts, time to detect, time to restore, requests failed; per release
    the orders accepted vs still in the database and the writers' p99 latency during each
    migration and outside) and write the report (HTML timeline and the same data as JSON);
