@@ -42,7 +42,8 @@ Window = tuple[float, float]  # [start, end) in epoch seconds
 
 @dataclass(frozen=True)
 class Write(Hit):
-    """One order as its user saw it: a `Hit` plus the order id and how late it was sent."""
+    """One order as its user saw it: a `Hit` plus how late it was sent and, for a 201, the
+    order id and creation time the answer carried."""
 
     order_id: int | None = None
     late: float = 0.0
@@ -105,15 +106,21 @@ def _post(client: httpx.Client, url: str, order: dict[str, object], late: float)
 
 
 def _receipt(response: httpx.Response) -> tuple[int | None, datetime | None]:
-    """The order id and creation time a 201 carries; (None, None) for anything else."""
+    """The order id and creation time a 201 carries (each None when absent or malformed)."""
     if response.status_code != ACCEPTED:
         return None, None
     try:
         body = response.json()
-        order_id, created = body.get("order_id"), datetime.fromisoformat(body["created_at"])
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except ValueError:
         return None, None
-    return (order_id, created) if isinstance(order_id, int) else (None, None)
+    if not isinstance(body, dict):
+        return None, None
+    order_id = body.get("order_id")
+    try:
+        created: datetime | None = datetime.fromisoformat(str(body["created_at"]))
+    except (KeyError, ValueError):
+        created = None  # still acknowledged: kept_orders then matches the id alone
+    return (order_id if isinstance(order_id, int) else None), created
 
 
 @contextmanager

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+
+import httpx
 
 from runbooks.local.writes import (
     Kept,
     Receipt,
     Write,
+    Writers,
     account,
     acknowledged,
     outside,
@@ -142,3 +146,33 @@ def test_report_shows_orders_accepted_kept_and_lost() -> None:
 
 def _r(*ids: int) -> list[Receipt]:
     return [Receipt(i, None) for i in ids]
+
+
+def _writer_against(answer: httpx.Response) -> tuple[Write, list[dict[str, object]]]:
+    """One order placed by a Writers thread's `send`, against a function instead of a server."""
+    seen: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert (request.method, request.url.path) == ("POST", "/orders")
+        seen.append(json.loads(request.content))
+        return answer
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        write = Writers("http://127.0.0.1:1/orders", rate=10).send(client, late=0.25)
+    return write, seen
+
+
+def test_a_201_yields_a_receipt_with_id_and_creation_time() -> None:
+    body = {"order_id": 42, "created_at": "2026-01-01 10:00:00.123456+00:00"}
+    answer = httpx.Response(201, json=body, headers={"X-Color": "green", "X-Version": "2.0"})
+    write, seen = _writer_against(answer)
+    assert set(seen[0]) == {"symbol", "side", "quantity", "price"}
+    assert (write.status, write.color, write.version, write.late) == (201, "green", "2.0", 0.25)
+    assert receipts([write]) == [Receipt(42, datetime(2026, 1, 1, 10, 0, 0, 123456, UTC))]
+
+
+def test_a_201_without_a_time_is_still_acknowledged_and_an_error_is_not() -> None:
+    write, _ = _writer_against(httpx.Response(201, json={"order_id": 7}))
+    assert write.acknowledged and receipts([write]) == [Receipt(7, None)]
+    failed, _ = _writer_against(httpx.Response(500, json={"order_id": 8}))
+    assert not failed.acknowledged and failed.failed
