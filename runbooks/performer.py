@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.settings import Color, Versions
+from infra.settings import Color, ConfigVersions, Versions
 from runbooks.core.model import Target
 from runbooks.core.state import (
     Action,
@@ -137,7 +137,10 @@ class Performer:
 
     def _write_state(self, action: WriteStackState) -> Performed:
         versions = Versions(blue=action.blue_version, green=action.green_version)
-        state = ServiceState(action.active_color, versions, action.weights)
+        configs = None  # a release without a config step leaves them as recorded
+        if action.blue_config is not None and action.green_config is not None:
+            configs = ConfigVersions(blue=action.blue_config, green=action.green_config)
+        state = ServiceState(action.active_color, versions, action.weights, configs)
         self.backends.driver.write_release_state(action.service, state)
         return Performed(ActionResult(action, True, f"stack state: {action.active_color} active"))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ class Request:
     steps: tuple[str, ...] = ()
     faults: dict[str, Any] | None = None
     migration: str | None = None
+    config_version: int | None = None
 
 
 def holder() -> str:
@@ -112,7 +113,10 @@ def rollout(
     Everything that can be checked is checked before the release is recorded: the plan,
     the plug-in names, the lock, no unfinished release, and that the router answers.
     """
-    plan = build_plan(settings, request.service, request.version, request.steps)
+    request = replace(request, config_version=release_config_version(request))
+    plan = build_plan(
+        settings, request.service, request.version, request.steps, request.config_version
+    )
     check_migration(settings, request)
     backends = build_backends(request.stack, settings, request)
     with journal.acquire(request.stack, holder(), force=force):
@@ -131,6 +135,7 @@ def rollout(
                 "state": state.to_dict(),
                 "faults": request.faults or {},
                 "migration": request.migration,
+                "config_version": request.config_version,
             },
         )
         engine = _engine(backends, settings, journal, release_id, request, plan, clock, on_turn)
@@ -141,6 +146,21 @@ def rollout(
             engine.performer.backends.notifier.notify(_event(request, failure))
             return release_id, Outcome.ROLLED_BACK
         return release_id, engine.run(state)
+
+
+def release_config_version(request: Request) -> int | None:
+    """The configuration version the release gives the new color: the one asked for, else
+    the newest file; None without a config step. BadInput (nothing recorded) for a missing or
+    invalid file, or a version asked for without the step."""
+    if "config" not in request.steps:
+        if request.config_version is not None:
+            raise BadInput("--config-version needs --step config", hint="add --step config")
+        return None
+    from runbooks.config import files
+
+    version = request.config_version or files.newest(request.service)
+    files.load_version(request.service, version)  # ConfigFileError names file, key, values
+    return version
 
 
 def check_migration(settings: StackSettings, request: Request) -> None:
@@ -209,6 +229,7 @@ def resume(
         state.plan.release_steps,
         dict(record.plan.get("faults") or {}),
         record.plan.get("migration"),
+        record.plan.get("config_version"),
     )
     backends = build_backends(stack, settings, request)
     engine = _engine(backends, settings, journal, record.id, request, state.plan, clock, on_turn)
@@ -268,8 +289,16 @@ def revert_promoted(
         promotion_written=True,
         reason=f"rollback of promoted release {latest.id} requested by {holder()}",
     )
-    migration = journal.release(latest.id).plan.get("migration")
-    request = Request(stack, service, plan.version, plan.release_steps, migration=migration)
+    original = journal.release(latest.id).plan
+    migration = original.get("migration")
+    request = Request(
+        stack,
+        service,
+        plan.version,
+        plan.release_steps,
+        migration=migration,
+        config_version=original.get("config_version"),
+    )
     backends = build_backends(stack, settings, request)
     with journal.acquire(stack, holder(), force=force):
         release_id = journal.start_release(
@@ -310,7 +339,8 @@ def _engine(
         version=request.version,
         old_color=new_color.other,
         new_color=new_color,
-        options=step_options(settings) | {"migration": request.migration},
+        options=step_options(settings)
+        | {"migration": request.migration, "config_version": request.config_version},
     )
     applied = applied_outcome(journal, applied_from or release_id)
     versions = {plan.old_color: plan.old_version, plan.new_color: plan.version}

@@ -45,7 +45,7 @@ def rollout(
         list[str] | None,
         typer.Option(
             "--step",
-            help="Release step to apply first, in order: db-migration, "
+            help="Release step to apply first, in order: db-migration, config, "
             "cache-bump, edge-purge, kafka-consumer. Repeatable.",
         ),
     ] = None,
@@ -64,6 +64,15 @@ def rollout(
             help="Folder of migrations/ the db-migration step applies (default: the version).",
         ),
     ] = None,
+    config_version: Annotated[
+        int | None,
+        typer.Option(
+            "--config-version",
+            min=1,
+            help="Configuration version (config/<service>/v<N>.yaml) the config step gives "
+            "the new color (default: the newest).",
+        ),
+    ] = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -76,7 +85,9 @@ def rollout(
                 "--fault is for drills on the local stack only",
                 hint=f"stack '{stack}' is {settings.substrate}",
             )
-        request = Request(stack, service, version, tuple(step or ()), faults, migration)
+        request = Request(
+            stack, service, version, tuple(step or ()), faults, migration, config_version
+        )
         journal = open_journal(stack)
         started = time.time()
         release_id, outcome = run_rollout(

@@ -423,6 +423,13 @@ def _analyse(state: ReleaseState, now: float) -> Move:
 def _stack_state(plan: ReleasePlan, active: Color, weights: Weights) -> WriteStackState:
     """The service's declared state with the new version in the new color."""
     versions = {plan.old_color: plan.old_version, plan.new_color: plan.version}
+    configs = {plan.old_color: plan.old_config_version, plan.new_color: plan.config_version}
     return WriteStackState(
-        plan.service, active, versions[Color.BLUE], versions[Color.GREEN], weights
+        plan.service,
+        active,
+        versions[Color.BLUE],
+        versions[Color.GREEN],
+        weights,
+        configs[Color.BLUE] if plan.config_version else None,
+        configs[Color.GREEN] if plan.config_version else None,
     )

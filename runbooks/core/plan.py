@@ -72,6 +72,8 @@ class ReleasePlan:
     scale_down_delay_seconds: float
     release_steps: tuple[str, ...] = ()
     contract_after_seconds: float | None = None  # None: contract only by hand
+    config_version: int | None = None  # the new color's config version, if the release has one
+    old_config_version: int | None = None  # the old color's config version then
 
     @property
     def contract_steps(self) -> tuple[str, ...]:
@@ -97,9 +99,14 @@ class ReleasePlan:
 
 
 def build_plan(
-    settings: StackSettings, service: str, version: str, release_steps: tuple[str, ...] = ()
+    settings: StackSettings,
+    service: str,
+    version: str,
+    release_steps: tuple[str, ...] = (),
+    config_version: int | None = None,
 ) -> ReleasePlan:
-    """The plan to release `version` of `service` into its idle color.
+    """The plan to release `version` of `service` into its idle color (with configuration
+    version `config_version` for the new color, when the release carries one).
 
     Raises BadInput for an unknown service, a malformed version, the version already active,
     or a release step named twice.
@@ -135,6 +142,8 @@ def build_plan(
         scale_down_delay_seconds=policy.scale_down_delay_seconds,
         release_steps=release_steps,
         contract_after_seconds=policy.migrations.contract_after_seconds,
+        config_version=config_version,
+        old_config_version=svc.config_versions.of(svc.active_color) if config_version else None,
     )
 
 

@@ -178,6 +178,8 @@ class WriteStackState:
     blue_version: str
     green_version: str
     weights: Weights
+    blue_config: int | None = None  # config versions, when the release changes them
+    green_config: int | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from infra.settings import Color, EnvRef, SecretRef, Service, Versions
+from infra.settings import Color, ConfigVersions, EnvRef, SecretRef, Service, Versions
 from runbooks.core.model import Weights
 
 WEBHOOK_KEY = "notifications.webhookUrl"
@@ -25,27 +25,44 @@ class ServiceState:
     active_color: Color
     versions: Versions
     weights: Weights
+    # None: unchanged by this write (as recorded, else as the stack file declares)
+    config_versions: ConfigVersions | None = None
 
     @classmethod
     def declared(cls, service: Service) -> ServiceState:
         """The state a stack file declares for `service`."""
         split = service.split
-        return cls(service.active_color, service.versions, Weights(split.blue, split.green))
+        return cls(
+            service.active_color,
+            service.versions,
+            Weights(split.blue, split.green),
+            service.config_versions,
+        )
 
     def to_config(self) -> dict[str, Any]:
         """The state as the stack file's camelCase keys."""
-        return {
+        config = {
             "activeColor": self.active_color.value,
             "versions": {"blue": self.versions.blue, "green": self.versions.green},
             "weights": {"blue": self.weights.blue, "green": self.weights.green},
         }
+        if self.config_versions is not None:
+            configs = self.config_versions
+            config["configVersions"] = {"blue": configs.blue, "green": configs.green}
+        return config
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> ServiceState:
         """The inverse of `to_config`; raises ValueError (or pydantic's) on bad data."""
         versions = Versions.model_validate(data["versions"])
         weights = data["weights"]
-        return cls(Color(data["activeColor"]), versions, Weights(weights["blue"], weights["green"]))
+        configs = data.get("configVersions")
+        return cls(
+            Color(data["activeColor"]),
+            versions,
+            Weights(weights["blue"], weights["green"]),
+            ConfigVersions.model_validate(configs) if configs is not None else None,
+        )
 
 
 class StackDriver(Protocol):
@@ -60,7 +77,8 @@ class StackDriver(Protocol):
         ...
 
     def write_release_state(self, service: str, state: ServiceState) -> None:
-        """Record `state` durably, so the next deploy of the stack keeps it."""
+        """Record `state` durably, so the next deploy of the stack keeps it (config versions
+        of None leave the recorded ones as they are)."""
         ...
 
     def resolve_secret(self, ref: SecretRef | EnvRef, key: str = WEBHOOK_KEY) -> str | None:

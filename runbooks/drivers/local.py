@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from infra.settings import EnvRef, SecretRef, Service, Split, StackSettings
@@ -61,21 +62,22 @@ def save_state(state_dir: Path, states: Mapping[str, ServiceState]) -> None:
 def apply_state(settings: StackSettings, states: Mapping[str, ServiceState]) -> StackSettings:
     """`settings` with each recorded service state applied (services not recorded unchanged;
     recorded services the stack no longer has are ignored)."""
-    services = tuple(
-        svc.model_copy(
-            update={
-                "active_color": states[svc.name].active_color,
-                "versions": states[svc.name].versions,
-                "weights": Split(
-                    blue=states[svc.name].weights.blue, green=states[svc.name].weights.green
-                ),
-            }
-        )
-        if svc.name in states
-        else svc
-        for svc in settings.services
+    return settings.model_copy(
+        update={"services": tuple(_applied(svc, states.get(svc.name)) for svc in settings.services)}
     )
-    return settings.model_copy(update={"services": services})
+
+
+def _applied(service: Service, state: ServiceState | None) -> Service:
+    if state is None:
+        return service
+    update = {
+        "active_color": state.active_color,
+        "versions": state.versions,
+        "weights": Split(blue=state.weights.blue, green=state.weights.green),
+    }
+    if state.config_versions is not None:
+        update["config_versions"] = state.config_versions
+    return service.model_copy(update=update)
 
 
 class LocalDriver:
@@ -92,6 +94,10 @@ class LocalDriver:
     def write_release_state(self, service: str, state: ServiceState) -> None:
         _service(self.settings, service)
         states = load_state(self.state_dir)
+        recorded = states.get(service)
+        if state.config_versions is None and recorded is not None:
+            # A release without a config step leaves the recorded config versions as they are.
+            state = replace(state, config_versions=recorded.config_versions)
         states[service] = state
         save_state(self.state_dir, states)
 

@@ -84,6 +84,9 @@ class PulumiDriver:
             f"{at}.weights.blue": str(state.weights.blue),
             f"{at}.weights.green": str(state.weights.green),
         }
+        if state.config_versions is not None:
+            values[f"{at}.configVersions.blue"] = str(state.config_versions.blue)
+            values[f"{at}.configVersions.green"] = str(state.config_versions.green)
         config = {key: ConfigValue(value, secret=False) for key, value in values.items()}
         self._call("write the release state to", lambda s: s.set_all_config(config, path=True))
 

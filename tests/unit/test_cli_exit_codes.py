@@ -77,6 +77,29 @@ BAD_INPUT = [
         "no release",
     ),
     ("status-unknown-service", ("status", "--stack", "local", "--service", "nope"), "trading-api"),
+    (
+        "unknown-migration",
+        (*ROLLOUT, "--step", "db-migration", "--migration", "9.9.9"),
+        "no migration '9.9.9'",
+    ),
+    (
+        "migration-outside-migrations",
+        (*ROLLOUT, "--step", "db-migration", "--migration", "../../etc"),
+        "not a migration version",
+    ),
+    ("migration-without-step", (*ROLLOUT, "--migration", "1.2.0"), "needs --step db-migration"),
+    ("config-version-without-step", (*ROLLOUT, "--config-version", "2"), "needs --step config"),
+    (
+        "unknown-config-version",
+        (*ROLLOUT, "--step", "config", "--config-version", "99"),
+        "v99.yaml",
+    ),
+    ("db-lint-outside", ("db", "lint", "--migration", "../1.2.0"), "not a migration version"),
+    (
+        "db-restore-unknown-backup",
+        ("db", "restore", "--stack", "local", "--backup-id", "20990101T000000Z-00000000"),
+        "no backup",
+    ),
 ]
 
 

@@ -399,3 +399,24 @@ def test_given_a_failing_contract_when_promoted_then_no_rollback_and_the_failure
     assert "contract of db-migration failed: lock timeout" in state.reason
     notices = [a for a in sim.actions(NotifyEvent) if isinstance(a, NotifyEvent)]
     assert any(n.kind == "contract-failed" and "runbook db contract" in n.message for n in notices)
+
+
+def test_given_a_config_release_when_promoted_then_the_stack_records_each_colors_config() -> None:
+    settings = make_settings(**CANARY)
+    plan = build_plan(settings, "trading-api", "2.0.0", ("config",), config_version=3)
+    sim = Sim()
+
+    sim.run(ReleaseState(plan=plan))
+
+    writes = [w for w in sim.actions(WriteStackState) if isinstance(w, WriteStackState)]
+    assert [(w.blue_config, w.green_config) for w in writes] == [(1, 3), (1, 3)]
+    assert writes[-1].active_color is Color.GREEN
+
+
+def test_given_a_release_without_config_then_the_stack_config_versions_are_left_alone() -> None:
+    sim = Sim()
+
+    sim.run(release())
+
+    writes = [w for w in sim.actions(WriteStackState) if isinstance(w, WriteStackState)]
+    assert {(w.blue_config, w.green_config) for w in writes} == {(None, None)}

@@ -4,11 +4,20 @@ of the stack file as authored."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from infra.settings import Color, EnvRef, SecretRef, Split, StackSettings, Versions
+from infra.settings import (
+    Color,
+    ConfigVersions,
+    EnvRef,
+    SecretRef,
+    Split,
+    StackSettings,
+    Versions,
+)
 from infra.stackfile import load_stack
 from runbooks.core.model import Weights
 from runbooks.drivers.base import ServiceState
@@ -30,7 +39,9 @@ def test_unrecorded_services_read_as_the_stack_file_declares(
 ) -> None:
     state = LocalDriver(settings, tmp_path).read_release_state("trading-api")
 
-    assert state == ServiceState(Color.BLUE, Versions(blue="1.0.0", green="1.0.0"), Weights(100, 0))
+    assert state == ServiceState(
+        Color.BLUE, Versions(blue="1.0.0", green="1.0.0"), Weights(100, 0), ConfigVersions()
+    )
 
 
 def test_a_written_state_is_read_back_by_the_next_run(
@@ -104,3 +115,21 @@ def test_the_registry_builds_drivers_by_name(settings: StackSettings, tmp_path: 
     assert DRIVERS.names() == ["local", "nop", "pulumi"]
     with pytest.raises(UnknownName, match="unknown stack driver 'terraform'"):
         DRIVERS.create("terraform", stack="local", settings=settings)
+
+
+def test_config_versions_are_recorded_and_kept_by_a_release_without_a_config_step(
+    settings: StackSettings, tmp_path: Path
+) -> None:
+    driver = LocalDriver(settings, tmp_path)
+    configured = replace(RELEASED, config_versions=ConfigVersions(blue=1, green=2))
+    driver.write_release_state("trading-api", configured)
+    later = ServiceState(Color.BLUE, Versions(blue="1.2.0", green="1.1.0"), Weights(100, 0))
+
+    driver.write_release_state("trading-api", later)
+
+    assert driver.read_release_state("trading-api").config_versions == ConfigVersions(
+        blue=1, green=2
+    )
+    applied = apply_state(settings, load_state(tmp_path)).service("trading-api")
+    assert (applied.config_versions.blue, applied.config_versions.green) == (1, 2)
+    assert applied.versions.blue == "1.2.0"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pulumi.automation import ConfigValue
 
-from infra.settings import Color, SecretRef, Versions
+from infra.settings import Color, ConfigVersions, SecretRef, Versions
 from infra.stackfile import PROJECT_ROOT, config_section, settings_from_config, stack_path
 from runbooks.core.model import Weights
 from runbooks.drivers.base import ServiceState
@@ -97,14 +97,21 @@ def test_reads_the_declared_state_from_the_stack_config(
 ) -> None:
     state = driver.read_release_state("trading-api")
 
-    assert state == ServiceState(Color.BLUE, Versions(blue="1.4.0", green="1.3.2"), Weights(100, 0))
+    assert state == ServiceState(
+        Color.BLUE, Versions(blue="1.4.0", green="1.3.2"), Weights(100, 0), ConfigVersions()
+    )
     assert selected == [("staging", PROJECT_ROOT)]
 
 
 def test_writes_the_release_back_so_the_next_up_keeps_it(
     driver: PulumiDriver, stack: FakeStack
 ) -> None:
-    released = ServiceState(Color.GREEN, Versions(blue="1.4.0", green="1.5.0"), Weights(0, 100))
+    released = ServiceState(
+        Color.GREEN,
+        Versions(blue="1.4.0", green="1.5.0"),
+        Weights(0, 100),
+        ConfigVersions(blue=1, green=2),
+    )
 
     driver.write_release_state("market-data", released)
 
@@ -115,12 +122,15 @@ def test_writes_the_release_back_so_the_next_up_keeps_it(
             "trading-platform:services[1].versions.green": "1.5.0",
             "trading-platform:services[1].weights.blue": "0",
             "trading-platform:services[1].weights.green": "100",
+            "trading-platform:services[1].configVersions.blue": "1",
+            "trading-platform:services[1].configVersions.green": "2",
         }
     ]
     assert driver.read_release_state("market-data") == released
     settings = settings_from_config(config_section("fake", {"config": stack.config}), "fake")
     market = settings.service("market-data")
     assert (market.active_color, market.active_version) == (Color.GREEN, "1.5.0")
+    assert market.config_versions.green == 2
     assert settings.service("trading-api").active_version == "1.4.0"
 
 
