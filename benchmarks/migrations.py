@@ -176,7 +176,10 @@ def _stall_at(bench: BenchStack, rows: int) -> tuple[Figure, list[float]]:
         "baseline_windows": len(baseline),
         "applied": applied.message,
         "undone": undone.message,
-        "achieved_orders_per_s": {"during": _rate(during), "quiet": _rate(within(writes, [quiet]))},
+        "achieved_orders_per_s": {
+            "during": round(len(during) / migrating, 1) if migrating else 0.0,
+            "quiet": _rate(within(writes, [quiet])),
+        },
     }
     figure = write_stall(rows, p99_ms(during), median(baseline), applied.ok, details)
     return figure, _spread(baseline)
