@@ -31,11 +31,13 @@ def stack() -> Iterator[Stack]:
     # PostgreSQL runs as user postgres: the base dir must be under /tmp and enterable.
     base = Path(tempfile.mkdtemp(dir="/tmp", prefix="writes-it-"))
     base.chmod(0o755)
-    settings = isolated_stack(base, SHORT_POLICY)
     try:
-        status = local_stack.up(settings, state_dir_of(settings))
-        assert status.healthy, status.as_dict()
-        yield stack_of(base)
+        settings = isolated_stack(base, SHORT_POLICY)
+        try:
+            status = local_stack.up(settings, state_dir_of(settings))
+            assert status.healthy, status.as_dict()
+            yield stack_of(base)
+        finally:
+            local_stack.down(state_dir_of(settings))
     finally:
-        local_stack.down(state_dir_of(settings))
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)  # also when the stack file was refused
