@@ -2,10 +2,12 @@
 
     runbook rehearse [--keep] [--rate 100] [--report-dir reports] [--json]
 
-Brings the local stack up, puts steady load on it through the edge, releases a healthy
-version (promoted) and a faulty one (rolled back automatically, migration restored from its
-backup), prints a summary and writes `reports/rehearsal.html` and `reports/rehearsal.json`.
-Exit 0 when the healthy version was promoted and the faulty one rolled back, else 1.
+Brings the local stack up, puts steady load on it through the edge and places orders
+through HAProxy, releases a healthy version (promoted, its migration contracted after the
+bake) and a faulty one (rolled back automatically, its migration's expand reverted),
+prints a summary and writes `reports/rehearsal.html` and `reports/rehearsal.json`.
+Exit 0 when the healthy version was promoted, the faulty one rolled back and every order
+the users were told was accepted is still in the database; else 1.
 """
 
 from __future__ import annotations

@@ -41,17 +41,34 @@ def isolated_stack(base_dir: Path, rollout: Mapping[str, Any] | None = None) -> 
 
 
 def _free_ports() -> dict[str, int]:
-    # The service range is a block: take a base whose next ports are free too.
+    # The OS may hand out the same free port twice in a row, and the service range is a
+    # block: every port chosen must be distinct from the others and from that block.
+    taken: set[int] = set()
     chosen: dict[str, int] = {}
     for key in PORT_KEYS:
-        chosen[_camel(key)] = free_port() if key != "service_base" else _free_block()
+        if key == "service_base":
+            base = _free_block(taken)
+            taken |= set(range(base, base + SERVICE_PORTS))
+            chosen[_camel(key)] = base
+        else:
+            chosen[_camel(key)] = _distinct_port(taken)
+            taken.add(chosen[_camel(key)])
     return chosen
 
 
-def _free_block() -> int:
+def _distinct_port(taken: set[int]) -> int:
+    for _ in range(100):
+        port = free_port()
+        if port not in taken:
+            return port
+    raise RuntimeError("no free port distinct from the ones already chosen")
+
+
+def _free_block(taken: set[int]) -> int:
     for _ in range(50):
         base = free_port()
-        if base + SERVICE_PORTS < 65535 and all(_is_free(base + i) for i in range(SERVICE_PORTS)):
+        block = range(base, base + SERVICE_PORTS)
+        if base + SERVICE_PORTS < 65535 and not taken & set(block) and all(map(_is_free, block)):
             return base
     raise RuntimeError("no free block of ports for the sample services")
 

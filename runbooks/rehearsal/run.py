@@ -74,9 +74,11 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        """The healthy version was promoted and the faulty one rolled back."""
+        """The healthy version was promoted, the faulty one rolled back, and no order the
+        users were told was accepted is missing from the database."""
         outcomes = [r.outcome for r in self.timeline.releases]
-        return outcomes == [Outcome.PROMOTED.value, Outcome.ROLLED_BACK.value]
+        lost = sum(r.writes.lost for r in self.timeline.releases if r.writes is not None)
+        return outcomes == [Outcome.PROMOTED.value, Outcome.ROLLED_BACK.value] and lost == 0
 
 
 def rehearse(options: Options, say: Callable[[str], None], on_turn: OnTurn | None = None) -> Result:
