@@ -20,10 +20,11 @@ from typing import Annotated, Any
 
 import typer
 
+from infra.stackfile import Problem
 from runbooks.cli.app import EXIT_CODES, app
 from runbooks.cli.common import JsonOption, emit_json, errors, exits_cleanly, say
 from runbooks.config import convert, files
-from runbooks.config.files import ConfigFileError, LoadedConfig, Problem
+from runbooks.config.files import ConfigFileError, LoadedConfig
 from runbooks.config.registry import SCHEMAS, schemas_for
 from runbooks.errors import BadInput
 

@@ -19,24 +19,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from infra.stackfile import Problem
 from runbooks.config.registry import schemas_for
 from runbooks.config.schema import ConfigModel, Document
 from runbooks.errors import BadInput
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.yaml$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a configuration file."""
-
-    key: str
-    value: str
-    allowed: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: got {self.value}; {self.allowed}"
 
 
 class ConfigFileError(BadInput):

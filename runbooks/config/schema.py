@@ -13,23 +13,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from infra.settings import Model
 
 Document = dict[str, Any]
 Convert = Callable[[Document], Document]
 
 
-class ConfigModel(BaseModel):
-    """Base of every configuration model: strict, unknown keys rejected, camelCase keys."""
-
-    model_config = ConfigDict(
-        strict=True,
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-    )
+class ConfigModel(Model):
+    """Base of every configuration model: the stack settings' rules (strict, unknown keys
+    rejected, camelCase keys, frozen)."""
 
     def document(self) -> Document:
         """The canonical document: every key (defaults included) in camelCase, JSON types."""
