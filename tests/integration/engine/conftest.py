@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from runbooks.local import stack as local_stack
-from runbooks.local.endpoints import state_dir_of
-from runbooks.local.isolated import isolated_stack
 from runbooks.local.load import Load, steady_load
-from tests.integration.engine.harness import SERVICE, Stack, stack_of, verb_args
+from tests.integration.engine.harness import SERVICE, Stack, private_stack, verb_args
 
 FIRST_BAKE_SECONDS = 4
 SHORT_POLICY = {
@@ -31,17 +25,8 @@ LOAD_RATE = 150.0
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The isolated local stack, up; always torn down and removed afterwards."""
-    # PostgreSQL runs as user postgres: the base dir must be under /tmp and enterable.
-    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="engine-it-"))
-    base.chmod(0o755)
-    settings = isolated_stack(base, SHORT_POLICY)
-    try:
-        status = local_stack.up(settings, state_dir_of(settings))
-        assert status.healthy, status.as_dict()
-        yield stack_of(base)
-    finally:
-        local_stack.down(state_dir_of(settings))
-        shutil.rmtree(base, ignore_errors=True)
+    with private_stack("engine-it-", SHORT_POLICY) as up:
+        yield up
 
 
 @pytest.fixture

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +24,9 @@ from infra.settings import Color, StackSettings
 from runbooks.core.model import Weights
 from runbooks.journal.base import Event, Journal
 from runbooks.journal.registry import JOURNALS
-from runbooks.local.endpoints import LocalEndpoints, endpoints
+from runbooks.local import stack as local_stack
+from runbooks.local.endpoints import LocalEndpoints, endpoints, state_dir_of
+from runbooks.local.isolated import isolated_stack
 from runbooks.local.load import Hit, Load
 from runbooks.release import current_settings
 from runbooks.routers.haproxy import HaproxyRouter
@@ -104,6 +109,24 @@ class Stack:
         assert done.returncode == 0, done.stderr
         rows: list[dict[str, Any]] = json.loads(done.stdout)["services"]
         return rows[0]
+
+
+@contextmanager
+def private_stack(prefix: str, policy: Mapping[str, Any]) -> Iterator[Stack]:
+    """An isolated local stack with `policy`, up; always torn down and removed afterwards."""
+    # PostgreSQL runs as user postgres: the base dir must be under /tmp and enterable.
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix=prefix))
+    base.chmod(0o755)
+    try:
+        settings = isolated_stack(base, policy)
+        try:
+            status = local_stack.up(settings, state_dir_of(settings))
+            assert status.healthy, status.as_dict()
+            yield stack_of(base)
+        finally:
+            local_stack.down(state_dir_of(settings))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)  # also when the stack file was refused
 
 
 def stack_of(base: Path) -> Stack:

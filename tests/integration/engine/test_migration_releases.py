@@ -126,18 +126,22 @@ def test_promoted_release_contracts_its_migration_and_cannot_be_reverted(
     assert "venue" in columns(stack)
 
 
-def test_engine_killed_during_expand_then_rolled_back_leaves_the_old_schema(
-    stack: Stack, load: Load
-) -> None:
+def kill_during_expand(stack: Stack, tag: str) -> None:
+    """Start a release carrying 1.2.0 and kill -9 its engine while the expand waits for
+    its lock (held by the test)."""
     with orders_locked(stack):
         proc = stack.start(
-            *rollout_args(
-                fresh_version("killexpand"), "--step", "db-migration", "--migration", "1.2.0"
-            )
+            *rollout_args(fresh_version(tag), "--step", "db-migration", "--migration", "1.2.0")
         )
         poll(lambda: state_of(stack, "1.2.0") == "expanding", 60, "the expand under way")
         proc.send_signal(signal.SIGKILL)
         finish(proc)
+
+
+def test_engine_killed_during_expand_then_rolled_back_leaves_the_old_schema(
+    stack: Stack, load: Load
+) -> None:
+    kill_during_expand(stack, "killexpand")
 
     done = stack.run(*verb_args("rollback", "--force"))
 
@@ -147,15 +151,7 @@ def test_engine_killed_during_expand_then_rolled_back_leaves_the_old_schema(
 
 
 def test_engine_killed_during_expand_then_resumed_completes_it(stack: Stack, load: Load) -> None:
-    with orders_locked(stack):
-        proc = stack.start(
-            *rollout_args(
-                fresh_version("resumeexpand"), "--step", "db-migration", "--migration", "1.2.0"
-            )
-        )
-        poll(lambda: state_of(stack, "1.2.0") == "expanding", 60, "the expand under way")
-        proc.send_signal(signal.SIGKILL)
-        finish(proc)
+    kill_during_expand(stack, "resumeexpand")
 
     done = stack.run(*verb_args("resume", "--force"))
 
