@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from infra.settings import Color
 
-__all__ = ["Color", "Measurement", "Phase", "Sample", "Target", "Weights"]
+__all__ = ["Bucket", "Color", "Measurement", "Phase", "Sample", "Target", "Weights"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,22 @@ class Target:
     version: str = ""
 
 
+Bucket = tuple[float, float]  # (upper bound in seconds, inf for the last; requests in it)
+
+
 @dataclass(frozen=True)
 class Sample:
     """Traffic of one color over one analysis window, as a metric provider saw it.
 
+    Counts are whole numbers of events in the window (counter deltas, never extrapolated):
+    - `requests`, `errors`: requests the service answered, and those with a 5xx;
+    - `edge_errors`: requests that failed at the router for this color without reaching the
+      service (connection refused or reset, bad response): they count as requests AND
+      errors of the color, on top of the service's own (see `total_requests`);
+    - `latency`: the window's latency histogram, NON-cumulative counts per bucket, ordered
+      by upper bound; `p95_seconds` is derived from it (or given by a provider without one).
+    `has_series` is False when the provider found no series at all for the color's version
+    (a color that serves traffic but exports nothing must not read as "no traffic").
     `error` is set when the provider could not measure; the numbers are then meaningless
     and the analysis records an ERROR measurement (never a pass).
     """
@@ -71,6 +83,9 @@ class Sample:
     p95_seconds: float | None
     at: float
     error: str | None = None
+    latency: tuple[Bucket, ...] = ()
+    has_series: bool = True
+    edge_errors: float = 0.0
 
     @classmethod
     def failed(cls, color: Color, at: float, message: str) -> Sample:
@@ -78,9 +93,20 @@ class Sample:
         return cls(color=color, requests=0, errors=0, p95_seconds=None, at=at, error=message)
 
     @property
+    def total_requests(self) -> float:
+        """Requests the users sent to this color: answered by the service or failed before."""
+        return self.requests + self.edge_errors
+
+    @property
+    def total_errors(self) -> float:
+        """Requests of this color that failed: 5xx from the service, or at the router."""
+        return self.errors + self.edge_errors
+
+    @property
     def error_rate(self) -> float | None:
-        """Share of failed requests (0..1), or None without requests."""
-        return self.errors / self.requests if self.requests > 0 else None
+        """Share of failed requests (0..1, router failures included), or None without any."""
+        total = self.total_requests
+        return self.total_errors / total if total > 0 else None
 
 
 class Phase(StrEnum):
