@@ -244,11 +244,13 @@ class Thresholds(Model):
 
     error_rate_increase_pp: Annotated[float, Field(ge=0, le=100)] = 0.1
     p95_latency_increase_percent: Annotated[float, Field(ge=0, le=1000)] = 10.0
-    # Latency fails only when the new color is also slower by more than this: at
-    # millisecond latencies a quantile moves by a whole bucket between windows.
-    p95_latency_floor_ms: Annotated[float, Field(ge=0, le=60000)] = 5.0
+    # Latencies of both colors under this are not judged (said so, never "Successful"): the
+    # noise between two processes on one machine is larger than 10% of a millisecond.
+    p95_latency_floor_ms: Annotated[float, Field(ge=0, le=60000)] = 1.0
     availability_percent: Percent = 99.9
     min_requests: Annotated[int, Field(ge=1)] = 50
+    # How sure a test must be that the new color is worse by more than the effect above.
+    confidence_percent: Annotated[float, Field(ge=50, lt=100)] = 95.0
 
 
 class RollbackTargets(Model):
@@ -260,23 +262,35 @@ class RollbackTargets(Model):
 
 
 class Queries(Model):
-    """PromQL per color as `string.Template` text; `$service`, `$color`, `$version` (the
-    version that color runs in the release) and `$window` are filled in.
+    """PromQL per color as `string.Template` text; `$service`, `$color` and `$version` (the
+    version that color runs in the release) are filled in.
 
-    `requests` and `errors` count requests over the window; `p95` gives seconds.
+    Each query gives RAW counter series, never rate() or increase(): the provider takes
+    every series' whole-number delta over the window itself (restarts and series born in
+    the window included) and adds them up. Sum by `instance` (one per process) rather than
+    over everything, so one process restarting is not read as all of them restarting.
+    - `requests`: requests the service answered; `errors`: those with a 5xx;
+    - `latency`: the cumulative histogram buckets, with their `le` label;
+    - `edge_errors`: requests of the color that failed at the router, never reaching the
+      service (default: HAProxy's per-server connection and response errors, whose server
+      names are the colors); empty text skips it.
     """
 
     requests: str = (
-        "sum(increase(http_requests_total"
-        '{service="$service",color="$color",version="$version"}[$window]))'
+        "sum by (instance) (http_requests_total"
+        '{service="$service",color="$color",version="$version"})'
     )
     errors: str = (
-        "sum(increase(http_requests_total"
-        '{service="$service",color="$color",version="$version",code=~"5.."}[$window]))'
+        "sum by (instance) (http_requests_total"
+        '{service="$service",color="$color",version="$version",code=~"5.."})'
     )
-    p95: str = (
-        "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket"
-        '{service="$service",color="$color",version="$version"}[$window])))'
+    latency: str = (
+        "sum by (instance, le) (http_request_duration_seconds_bucket"
+        '{service="$service",color="$color",version="$version"})'
+    )
+    edge_errors: str = (
+        'sum by (instance) ({__name__=~"haproxy_server_(connection|response)_errors_total",'
+        'proxy="be_$service",server="$color"})'
     )
 
 
@@ -315,6 +329,8 @@ class Rollout(Model):
     failure_limit: Annotated[int, Field(ge=0)] = 1
     consecutive_error_limit: Annotated[int, Field(ge=0)] = 4
     inconclusive_limit: Annotated[int, Field(ge=0)] = 3
+    # A step ends (and a release promotes) only on this many successful windows in a row.
+    consecutive_success_limit: Annotated[int, Field(ge=1, le=100)] = 1
     scale_down_delay_seconds: Annotated[float, Field(ge=0)] = 30
     thresholds: Thresholds = Thresholds()
     rollback_targets: RollbackTargets = RollbackTargets()

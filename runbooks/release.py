@@ -17,6 +17,8 @@ from typing import Any
 
 from infra.settings import Color, Service, StackSettings, Substrate
 from infra.stackfile import PROJECT_ROOT, load_stack
+from runbooks.core.budget import StepBudget, detection_budget
+from runbooks.core.model import Target
 from runbooks.core.plan import ReleasePlan, build_plan
 from runbooks.core.state import Action, Outcome, ReleasePhase, ReleaseState
 from runbooks.drivers.local import apply_state, load_state
@@ -107,11 +109,14 @@ def rollout(
     clock: Clock | None = None,
     on_turn: OnTurn | None = None,
     force: bool = False,
+    on_budget: Callable[[tuple[StepBudget, ...]], None] | None = None,
 ) -> tuple[str, Outcome]:
     """Release `request.version` of the service; returns the release id and its outcome.
 
     Everything that can be checked is checked before the release is recorded: the plan,
-    the plug-in names, the lock, no unfinished release, and that the router answers.
+    the plug-in names, the lock, no unfinished release, that the router answers, and that
+    the metrics provider measures the old color (whose request rate gives the detection
+    budget, handed to `on_budget`).
     """
     request = replace(request, config_version=release_config_version(request))
     plan = build_plan(
@@ -126,6 +131,9 @@ def rollout(
                 hint="run `runbook status`, then `runbook resume` or `runbook rollback`",
             )
         backends.router.get_weights(request.service)  # reachable, before anything is recorded
+        rate = preflight(backends, settings, plan)
+        if on_budget is not None:
+            on_budget(detection_budget(plan, rate))
         state = ReleaseState(plan)
         release_id = journal.start_release(
             request.stack,
@@ -146,6 +154,27 @@ def rollout(
             engine.performer.backends.notifier.notify(_event(request, failure))
             return release_id, Outcome.ROLLED_BACK
         return release_id, engine.run(state)
+
+
+def preflight(backends: Backends, settings: StackSettings, plan: ReleasePlan) -> float:
+    """The old color's request rate, measured now; RunbookError (exit 1, nothing recorded)
+    when the metrics provider cannot measure it: a release is never judged without data."""
+    window = max(plan.analysis_interval_seconds, settings.rollout.metrics.min_window_seconds)
+    target = Target(plan.service, plan.old_color, plan.old_version)
+    sample = backends.metrics.sample(target, window)
+    if sample.error is not None:
+        raise RunbookError(
+            f"the metrics provider cannot measure {plan.old_color} {plan.old_version}: "
+            f"{sample.error}",
+            hint="fix the provider (rollout.metrics) first: no release is judged without data",
+        )
+    if not sample.has_series:
+        raise RunbookError(
+            f"the metrics provider has no series for {plan.service} {plan.old_color} "
+            f"{plan.old_version}",
+            hint="check that the service exports its metrics and the provider's queries",
+        )
+    return sample.total_requests / window
 
 
 def release_config_version(request: Request) -> int | None:

@@ -27,6 +27,7 @@ from runbooks.cli.common import (
     say,
 )
 from runbooks.cli.view import TurnPrinter, state_dict
+from runbooks.core.budget import StepBudget
 from runbooks.core.state import Outcome, ReleaseState
 from runbooks.errors import BadInput
 from runbooks.release import Request, current_settings, open_journal
@@ -90,10 +91,24 @@ def rollout(
         )
         journal = open_journal(stack)
         started = time.time()
+        budget: list[StepBudget] = []
+
+        def show_budget(steps: tuple[StepBudget, ...]) -> None:
+            budget.extend(steps)
+            if not as_json:
+                say("detection budget (worst case, at the old color's request rate now):")
+                for step in steps:
+                    say(f"  {step.line()}")
+
         release_id, outcome = run_rollout(
-            request, settings, journal, on_turn=None if as_json else TurnPrinter(say), force=force
+            request,
+            settings,
+            journal,
+            on_turn=None if as_json else TurnPrinter(say),
+            force=force,
+            on_budget=show_budget,
         )
-    _report(release_id, outcome, journal.events(release_id), started, as_json)
+    _report(release_id, outcome, journal.events(release_id), started, as_json, budget)
     raise typer.Exit(code=EXIT_FOR[outcome])
 
 
@@ -114,7 +129,12 @@ def parse_faults(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _report(
-    release_id: str, outcome: Outcome, events: Sequence[Any], started: float, as_json: bool
+    release_id: str,
+    outcome: Outcome,
+    events: Sequence[Any],
+    started: float,
+    as_json: bool,
+    budget: Sequence[StepBudget] = (),
 ) -> None:
     decisions = [e for e in events if e.kind == "decision"]
     last = ReleaseState.from_dict(dict(decisions[-1].data["state"])) if decisions else None
@@ -125,6 +145,7 @@ def _report(
                 "outcome": outcome.value,
                 "seconds": round(time.time() - started, 3),
                 "state": state_dict(last, time.time()) if last else None,
+                "detection_budget": [b.as_dict() for b in budget],
                 "actions": [
                     dict(e.data) | {"kind": e.kind, "at": e.at}
                     for e in events

@@ -1,32 +1,36 @@
 """Analysis: samples in, measurements out; measurements in, verdict out. Pure.
 
-`judge` compares the new color (canary) against the old color (baseline) over one window
-and returns one `Measurement` per metric:
+`judge` compares the new color (canary) against the old color (baseline) over one window —
+the whole step so far, so evidence adds up — and returns one `Measurement` per metric, each
+stating its value, the baseline's, the limit and why it has its phase:
 
-- ``error-rate``: increase of the canary's error rate over the baseline's, in percentage
-  points, against ``errorRateIncreasePp``;
-- ``p95-latency``: ratio of the canary's p95 to the baseline's, against
-  ``1 + p95LatencyIncreasePercent / 100``;
-- ``availability``: the canary's share of good requests, against ``availabilityPercent``.
+- ``error-rate``: is the canary's error rate higher than the baseline's by more than
+  ``errorRateIncreasePp``, with ``confidencePercent`` confidence? (two proportions with a
+  margin, on whole counts; router-side failures count as errors of their color);
+- ``p95-latency``: is the canary slower than the baseline times
+  ``1 + p95LatencyIncreasePercent / 100``, with that confidence? Two tests on the latency
+  histograms, either fails it: Mann-Whitney U against the shifted baseline (the whole
+  distribution moved, as Kayenta judges) and a binomial test of more than 5% of the canary
+  above the baseline's p95 x (1 + effect) (the tail alone moved). When both p95s are under
+  ``p95LatencyFloorMs`` the metric is "under the floor: not judged". A provider without
+  histograms gives only p95s: then the ratio is compared with the limit, as a point value;
+- ``availability``: is the canary's error rate above ``1 - availabilityPercent``, with that
+  confidence (Clopper-Pearson)?
+See `runbooks.core.stats`. Noise below the effect never fails, whatever the traffic.
 
-Noise robustness (the choice, made explicit):
+No data is never a pass: a sample with ``error`` set gives ERROR; a color that has router
+weight but no series at all gives ERROR (not "too little traffic"); fewer canary requests
+than ``minRequests`` gives INCONCLUSIVE; a metric with nothing to compare against (no
+baseline requests or latencies) is INCONCLUSIVE on its own.
 
-1. A window never fails on one stray error. Both error-count checks allow
-   ``STRAY_ERRORS`` (one request) on top of what the threshold allows: with 60 requests
-   per window, one 5xx against a baseline of none is +1.7 pp, far above a 0.1 pp bar, yet
-   it says nothing about the version. Two such errors fail. At real traffic (thousands of
-   requests a window) the allowance is negligible and the threshold rules.
-2. Latency fails only when the ratio is exceeded AND the canary is slower by more than
-   ``p95LatencyFloorMs`` (default 5 ms, ``LATENCY_FLOOR_SECONDS``): at millisecond
-   latencies a histogram quantile moves by a whole bucket between windows and a 10 % ratio
-   is noise.
-3. One bad window is not a verdict: `assess` counts failed measurements against
-   ``failureLimit`` (Argo's semantics: FAILED only when failed > failureLimit), so with
-   failureLimit 1 an isolated bad window is tolerated and a second one is not.
-
-A sample with ``error`` set gives ERROR measurements (never a pass); fewer canary requests
-than ``minRequests`` gives INCONCLUSIVE for every metric; a metric with nothing to compare
-against (no baseline requests, no baseline p95) is INCONCLUSIVE on its own.
+`assess` follows Argo Rollouts' assessMetricStatus: FAILED when failed > failureLimit, ERROR
+when the trailing errors > consecutiveErrorLimit, INCONCLUSIVE when inconclusive >
+inconclusiveLimit. Deliberate differences:
+- SUCCESSFUL needs the LAST ``consecutiveSuccessLimit`` measurements to be successful
+  (Argo counts successes anywhere and ends a run on `count`): a window in error or
+  inconclusive at the end of a step keeps the step going until the limits decide, so a
+  provider that stops answering can never let a step complete or a release promote.
+- there is no `count`: a step's bake time decides how many windows it has.
 """
 
 from __future__ import annotations
@@ -36,15 +40,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from infra.settings import Thresholds
-from runbooks.core.model import Measurement, Phase, Sample
+from runbooks.core import stats
+from runbooks.core.model import Measurement, Phase, Sample, Weights
 
 __all__ = [
     "AVAILABILITY",
     "ERROR_RATE",
-    "LATENCY_FLOOR_SECONDS",
     "METRICS",
     "P95_LATENCY",
-    "STRAY_ERRORS",
     "Limits",
     "Verdict",
     "VerdictPhase",
@@ -57,86 +60,159 @@ P95_LATENCY = "p95-latency"
 AVAILABILITY = "availability"
 METRICS = (ERROR_RATE, P95_LATENCY, AVAILABILITY)
 
-STRAY_ERRORS = 1.0
-LATENCY_FLOOR_SECONDS = 0.005
-_ROUNDING = 1e-9  # 100 - 99.9 is not 0.1 in floats: an exact-limit count must not fail
-
 
 def judge(
-    baseline: Sample, canary: Sample, thresholds: Thresholds, at: float
+    baseline: Sample,
+    canary: Sample,
+    thresholds: Thresholds,
+    at: float,
+    weights: Weights | None = None,
 ) -> tuple[Measurement, ...]:
-    """One measurement per metric in `METRICS` order: the canary judged against the baseline."""
+    """One measurement per metric in `METRICS` order: the canary judged against the baseline.
+
+    `weights` is the split the router had: a color with weight must have series.
+    """
     broken = canary if canary.error is not None else baseline
     if broken.error is not None:
         message = f"could not measure {broken.color}: {broken.error}"
-        return tuple(Measurement(m, Phase.ERROR, None, None, at, message) for m in METRICS)
-    if canary.requests < thresholds.min_requests:
+        return _all(Phase.ERROR, at, message)
+    for sample in (canary, baseline):
+        weight = weights.of(sample.color) if weights is not None else 0
+        if not sample.has_series and weight > 0:
+            message = (
+                f"no series for {sample.color} although it has {weight}% of the traffic: "
+                "its metrics are missing, not its requests"
+            )
+            return _all(Phase.ERROR, at, message)
+    if canary.total_requests < thresholds.min_requests:
         message = (
-            f"too little traffic: {canary.requests:g} requests to {canary.color} "
+            f"too little traffic: {canary.total_requests:g} requests to {canary.color} "
             f"< minRequests ({thresholds.min_requests})"
         )
-        return tuple(Measurement(m, Phase.INCONCLUSIVE, None, None, at, message) for m in METRICS)
+        return _all(Phase.INCONCLUSIVE, at, message)
+    confidence = thresholds.confidence_percent / 100
     return (
-        _judge_error_rate(baseline, canary, thresholds.error_rate_increase_pp, at),
-        _judge_latency(
-            baseline,
-            canary,
-            thresholds.p95_latency_increase_percent,
-            thresholds.p95_latency_floor_ms / 1000,
-            at,
-        ),
-        _judge_availability(canary, thresholds.availability_percent, at),
+        _judge_error_rate(baseline, canary, thresholds.error_rate_increase_pp, confidence, at),
+        _judge_latency(baseline, canary, thresholds, confidence, at),
+        _judge_availability(canary, thresholds.availability_percent, confidence, at),
     )
 
 
-def _judge_error_rate(baseline: Sample, canary: Sample, limit_pp: float, at: float) -> Measurement:
+def _all(phase: Phase, at: float, message: str) -> tuple[Measurement, ...]:
+    return tuple(Measurement(m, phase, None, None, at, message) for m in METRICS)
+
+
+def _judge_error_rate(
+    baseline: Sample, canary: Sample, limit_pp: float, confidence: float, at: float
+) -> Measurement:
     base_rate, new_rate = baseline.error_rate, canary.error_rate
     if base_rate is None or new_rate is None:
         message = f"no requests on baseline {baseline.color} to compare the error rate against"
         return Measurement(ERROR_RATE, Phase.INCONCLUSIVE, None, limit_pp, at, message)
     increase_pp = (new_rate - base_rate) * 100
-    allowed = canary.requests * (base_rate + limit_pp / 100) + STRAY_ERRORS
-    phase = Phase.FAILED if canary.errors > allowed + _ROUNDING else Phase.SUCCESSFUL
-    message = (
-        f"error rate {new_rate:.3%} vs baseline {base_rate:.3%}: {increase_pp:+.3f}pp "
-        f"(limit {limit_pp:g}pp; {canary.errors:g} errors, {allowed:.2f} allowed)"
+    z = stats.error_increase(
+        baseline.total_errors,
+        baseline.total_requests,
+        canary.total_errors,
+        canary.total_requests,
+        limit_pp / 100,
     )
-    return Measurement(ERROR_RATE, phase, increase_pp, limit_pp, at, message)
+    needed = stats.z_for(confidence)
+    failed = z > needed
+    reason = (
+        f"worse by more than {limit_pp:g}pp at {confidence:.0%} confidence"
+        if failed
+        else f"not shown to be worse by more than {limit_pp:g}pp at {confidence:.0%} confidence"
+    )
+    message = (
+        f"error rate {new_rate:.3%} ({canary.total_errors:g}/{canary.total_requests:g}) vs "
+        f"baseline {base_rate:.3%} ({baseline.total_errors:g}/{baseline.total_requests:g}): "
+        f"{increase_pp:+.3f}pp, limit +{limit_pp:g}pp; z {z:.2f} vs {needed:.2f}: {reason}"
+    )
+    phase = Phase.FAILED if failed else Phase.SUCCESSFUL
+    return Measurement(ERROR_RATE, phase, increase_pp, limit_pp, at, message, base_rate * 100)
 
 
 def _judge_latency(
-    baseline: Sample, canary: Sample, increase_percent: float, floor_seconds: float, at: float
+    baseline: Sample, canary: Sample, thresholds: Thresholds, confidence: float, at: float
 ) -> Measurement:
-    limit = 1 + increase_percent / 100
-    base, new = baseline.p95_seconds, canary.p95_seconds
+    effect = thresholds.p95_latency_increase_percent / 100
+    limit = 1 + effect
+    floor = thresholds.p95_latency_floor_ms / 1000
+    base = _p95(baseline)
+    new = _p95(canary)
     if new is None:
-        message = f"no p95 latency for {canary.color}"
+        message = f"no latency for {canary.color}"
         return Measurement(P95_LATENCY, Phase.INCONCLUSIVE, None, limit, at, message)
     if base is None or base <= 0:
-        message = f"no p95 latency on baseline {baseline.color} to compare against"
+        message = f"no latency on baseline {baseline.color} to compare against"
         return Measurement(P95_LATENCY, Phase.INCONCLUSIVE, None, limit, at, message)
     ratio = new / base
-    slower = ratio > limit and new - base > floor_seconds
-    message = (
-        f"p95 {new * 1000:.1f}ms vs baseline {base * 1000:.1f}ms: ratio {ratio:.3f} "
-        f"(limit {limit:.3f}, floor {floor_seconds * 1000:g}ms)"
+    head = (
+        f"p95 {new * 1000:.2f}ms vs baseline {base * 1000:.2f}ms: "
+        f"ratio {ratio:.3f}, limit {limit:.3f}"
     )
-    return Measurement(
-        P95_LATENCY, Phase.FAILED if slower else Phase.SUCCESSFUL, ratio, limit, at, message
-    )
+    if new < floor and base < floor:
+        message = f"{head}: under the floor ({floor * 1000:g}ms): not judged"
+        return Measurement(P95_LATENCY, Phase.SUCCESSFUL, None, limit, at, message, base)
+    if not (baseline.latency and canary.latency):
+        failed = ratio > limit
+        why = "slower than the limit (point value: no histogram)" if failed else "within the limit"
+        phase = Phase.FAILED if failed else Phase.SUCCESSFUL
+        return Measurement(P95_LATENCY, phase, ratio, limit, at, f"{head}: {why}", base)
+    failed, why = _latency_tests(baseline, canary, effect, confidence)
+    phase = Phase.FAILED if failed else Phase.SUCCESSFUL
+    return Measurement(P95_LATENCY, phase, ratio, limit, at, f"{head}; {why}", base)
 
 
-def _judge_availability(canary: Sample, percent: float, at: float) -> Measurement:
+def _latency_tests(
+    baseline: Sample, canary: Sample, effect: float, confidence: float
+) -> tuple[bool, str]:
+    needed = stats.z_for(confidence)
+    shift = stats.shift_test(baseline.latency, canary.latency, effect)
+    tail = stats.tail_test(baseline.latency, canary.latency, effect, confidence)
+    shifted = shift.z > needed
+    tailed = tail is not None and tail.significant
+    parts = [f"Mann-Whitney vs baseline x{1 + effect:.2f}: z {shift.z:.2f} vs {needed:.2f}"]
+    if tail is not None:
+        share = tail.slower / tail.total if tail.total else 0.0
+        parts.append(
+            f"{share:.1%} of requests above {tail.threshold_seconds * 1000:.2f}ms (p95 allows 5%)"
+        )
+    verdict = (
+        f"slower by more than {effect:.0%} at {confidence:.0%} confidence"
+        if shifted or tailed
+        else f"not shown to be slower by more than {effect:.0%} at {confidence:.0%} confidence"
+    )
+    return shifted or tailed, "; ".join(parts) + f": {verdict}"
+
+
+def _p95(sample: Sample) -> float | None:
+    if sample.latency:
+        return stats.quantile(sample.latency, 0.95)
+    return sample.p95_seconds
+
+
+def _judge_availability(
+    canary: Sample, percent: float, confidence: float, at: float
+) -> Measurement:
     if canary.error_rate is None:
         message = f"no requests on {canary.color}"
         return Measurement(AVAILABILITY, Phase.INCONCLUSIVE, None, percent, at, message)
     availability = 100 * (1 - canary.error_rate)
-    allowed = canary.requests * (1 - percent / 100) + STRAY_ERRORS
-    phase = Phase.FAILED if canary.errors > allowed + _ROUNDING else Phase.SUCCESSFUL
-    message = (
-        f"availability {availability:.3f}% (limit {percent:g}%; "
-        f"{canary.errors:g} errors, {allowed:.2f} allowed)"
+    below = stats.errors_above(
+        canary.total_errors, canary.total_requests, 1 - percent / 100, confidence
     )
+    reason = (
+        f"below the limit at {confidence:.0%} confidence"
+        if below
+        else f"not shown to be below the limit at {confidence:.0%} confidence"
+    )
+    message = (
+        f"availability {availability:.3f}% ({canary.total_errors:g} of "
+        f"{canary.total_requests:g} failed), limit {percent:g}%: {reason}"
+    )
+    phase = Phase.FAILED if below else Phase.SUCCESSFUL
     return Measurement(AVAILABILITY, phase, availability, percent, at, message)
 
 
@@ -172,6 +248,7 @@ class Limits:
     failure_limit: int
     consecutive_error_limit: int
     inconclusive_limit: int
+    consecutive_success_limit: int = 1
 
 
 @dataclass(frozen=True)
@@ -187,8 +264,8 @@ def assess(history: Sequence[Measurement], limits: Limits) -> Verdict:
     """Argo's assessMetricStatus per metric; the combined verdict is the worst metric's.
 
     Per metric: FAILED if failed > failure_limit; ERROR if the trailing run of errors >
-    consecutive_error_limit; INCONCLUSIVE if inconclusive > inconclusive_limit; RUNNING
-    while there is no successful measurement; else SUCCESSFUL.
+    consecutive_error_limit; INCONCLUSIVE if inconclusive > inconclusive_limit; SUCCESSFUL
+    when the last consecutive_success_limit measurements are successful; else RUNNING.
     """
     names = list(dict.fromkeys(m.metric for m in history))
     if not names:
@@ -204,7 +281,7 @@ def assess(history: Sequence[Measurement], limits: Limits) -> Verdict:
 def _assess_metric(metric: str, history: Sequence[Measurement], limits: Limits) -> Verdict:
     phases = [m.phase for m in history]
     failed, inconclusive = phases.count(Phase.FAILED), phases.count(Phase.INCONCLUSIVE)
-    successful = phases.count(Phase.SUCCESSFUL)
+    successful = _trailing(phases, Phase.SUCCESSFUL)
     errors = _trailing(phases, Phase.ERROR)
     if failed > limits.failure_limit:
         return Verdict(
@@ -224,11 +301,18 @@ def _assess_metric(metric: str, history: Sequence[Measurement], limits: Limits) 
             f"{metric}: inconclusive ({inconclusive}) > inconclusiveLimit "
             f"({limits.inconclusive_limit}); last: {_last_with(history, Phase.INCONCLUSIVE)}",
         )
+    needed = limits.consecutive_success_limit
     counts = (
-        f"successful ({successful}), failed ({failed}) <= failureLimit ({limits.failure_limit})"
+        f"successful in a row ({successful}) of consecutiveSuccessLimit ({needed}), "
+        f"failed ({failed}) <= failureLimit ({limits.failure_limit})"
     )
-    if successful == 0:
-        return Verdict(VerdictPhase.RUNNING, f"{metric}: no success yet; {counts}")
+    if successful < needed:
+        last = history[-1]
+        return Verdict(
+            VerdictPhase.RUNNING,
+            f"{metric}: waiting for {needed} successful windows in a row; {counts}; "
+            f"last: {last.phase.value}: {last.message}",
+        )
     return Verdict(VerdictPhase.SUCCESSFUL, f"{metric}: {counts}")
 
 

@@ -145,7 +145,8 @@ def _absorb_samples(state: ReleaseState, samples: SamplePair | None, now: float)
     usable = fresh.error is None and fresh.requests >= plan.thresholds.min_requests
     reference = state.baseline_reference
     baseline = fresh if usable or fresh.error is not None or reference is None else reference
-    measurements = judge(baseline, samples.canary, plan.thresholds_for(state.step), now)
+    weights = plan.weights_at(state.step.weight)
+    measurements = judge(baseline, samples.canary, plan.thresholds_for(state.step), now, weights)
     return state.evolve(
         history=(*state.history, *measurements),
         baseline_reference=fresh if usable else reference,
@@ -416,7 +417,10 @@ def _analysis_due(state: ReleaseState, now: float) -> bool:
 def _analyse(state: ReleaseState, now: float) -> Move:
     plan = state.plan
     interval = plan.analysis_interval_seconds
-    action = Analyse(plan.service, plan.old_color, plan.new_color, interval)
+    # Each window covers the whole step so far: evidence adds up instead of starting over.
+    since_step = now - (state.step_started_at or now)
+    window = max(interval, since_step)
+    action = Analyse(plan.service, plan.old_color, plan.new_color, window)
     return state.evolve(next_analysis_at=now + interval), (action,)
 
 

@@ -128,3 +128,4 @@ class Measurement:
     threshold: float | None
     at: float
     message: str
+    baseline: float | None = None  # the old color's value of the same metric

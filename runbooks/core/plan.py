@@ -136,6 +136,7 @@ def build_plan(
             failure_limit=policy.failure_limit,
             consecutive_error_limit=policy.consecutive_error_limit,
             inconclusive_limit=policy.inconclusive_limit,
+            consecutive_success_limit=policy.consecutive_success_limit,
         ),
         thresholds=policy.thresholds,
         manual_promotion=policy.manual_promotion,

@@ -123,7 +123,7 @@ def test_given_error_rate_creeping_up_when_driven_then_it_rolls_back_before_all_
 
     assert state.phase is ReleasePhase.ROLLED_BACK
     assert 100 not in sim.new_color_weights(Color.GREEN)
-    assert "error-rate: failed (2) > failureLimit (1)" in state.reason
+    assert "failed (2) > failureLimit (1)" in state.reason
     assert_rolled_back_in_order(sim)
 
 
