@@ -9,15 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from infra.settings import Color
 from runbooks.core.model import Sample, Target, Weights
 from runbooks.core.plan import build_plan
 from runbooks.core.state import Outcome, ReleaseState
 from runbooks.drivers.nop import NopDriver
 from runbooks.engine import ACTION_DONE, ACTION_STARTED, DECISION, Clock, Engine, snapshot
+from runbooks.errors import RunbookError
 from runbooks.journal.sqlite import SqliteJournal
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.performer import Backends, Performer
+from runbooks.release import preflight
 from runbooks.routers.nop import NopRouter
 from runbooks.steps.base import StepContext
 from tests.unit.core.builders import make_settings
@@ -47,16 +51,17 @@ class Traffic:
         return Sample(target.color, 1000, errors, 0.01, self.clock.t)
 
 
-def _engine(tmp_path: Path, green_error_rate: float) -> tuple[Engine, ReleaseState, NopRouter]:
+def _engine(
+    tmp_path: Path, green_error_rate: float, down_at: float | None = None
+) -> tuple[Engine, ReleaseState, NopRouter]:
     clock = FakeClock()
     settings = make_settings(steps=STEPS, analysisIntervalSeconds=5)
     plan = build_plan(settings, "trading-api", "2.0.0")
     journal = SqliteJournal(tmp_path / "journal.sqlite3")
     release_id = journal.start_release("local", "trading-api", "2.0.0", {})
     router = NopRouter()
-    backends = Backends(
-        router, Traffic(clock, green_error_rate), NopDriver(settings), NopNotifier()
-    )
+    metrics = Traffic(clock, green_error_rate) if down_at is None else Outage(clock, down_at)
+    backends = Backends(router, metrics, NopDriver(settings), NopNotifier())
     context = StepContext("local", "trading-api", "2.0.0", Color.BLUE, Color.GREEN)
     performer = Performer(backends, context, lambda name: None)
     engine = Engine(journal, release_id, performer, Clock(clock.now, clock.sleep))
@@ -116,3 +121,46 @@ def test_snapshot_names_the_actions_a_killed_turn_did_not_finish(tmp_path: Path)
 
     assert shot is not None
     assert [type(a).__name__ for a in shot.pending] == [a["type"] for a in first.data["actions"]]
+
+
+class Outage(Traffic):
+    """Healthy traffic until `down_at`, then the provider cannot measure anything."""
+
+    def __init__(self, clock: FakeClock, down_at: float) -> None:
+        super().__init__(clock, 0.0)
+        self.down_at = down_at
+
+    def sample(self, target: Target, window_seconds: float) -> Sample:
+        if self.clock.t >= self.down_at:
+            return Sample.failed(target.color, self.clock.t, "connection refused")
+        return super().sample(target, window_seconds)
+
+
+def test_a_provider_that_stops_answering_in_the_last_step_never_lets_it_promote(
+    tmp_path: Path,
+) -> None:
+    # Given a release whose provider dies 2.5 s into the last step (as in the issue)
+    last_step_at = 1000.0 + 10.0  # the first step bakes 10 s
+    engine, state, router = _engine(tmp_path, green_error_rate=0.0, down_at=last_step_at + 2.5)
+
+    # When it runs to its end
+    outcome = engine.run(state)
+
+    # Then it is rolled back, not promoted, and every request is on the old color
+    assert outcome is Outcome.ROLLED_BACK
+    assert router.get_weights("trading-api") == Weights.all_on(Color.BLUE)
+    reason = engine.journal.events(engine.release_id)
+    assert any("consecutiveErrorLimit" in str(e.data) for e in reason)
+
+
+def test_preflight_refuses_a_release_the_provider_cannot_measure(tmp_path: Path) -> None:
+    settings = make_settings(steps=STEPS, analysisIntervalSeconds=5)
+    plan = build_plan(settings, "trading-api", "2.0.0")
+    clock = FakeClock()
+    down = Outage(clock, down_at=0.0)
+    backends = Backends(NopRouter(), down, NopDriver(settings), NopNotifier())
+
+    with pytest.raises(RunbookError, match=r"cannot measure blue 1\.0\.0: connection refused"):
+        preflight(backends, settings, plan)
+    healthy = Backends(NopRouter(), Traffic(clock, 0.0), NopDriver(settings), NopNotifier())
+    assert preflight(healthy, settings, plan) == 1000 / 5
