@@ -2,10 +2,17 @@
 
 Namespace `AWS/ApplicationELB`, dimensions `LoadBalancer` + `TargetGroup`, per color's
 target group (the same `target_group` name-or-ARN template as the aws-alb router):
-- requests = Sum of `RequestCount`
-- errors   = Sum of `HTTPCode_Target_5XX_Count` (no datapoints means 0)
-- p95      = the largest per-period `p95` of `TargetResponseTime` (None without data)
+- requests    = Sum of `RequestCount`
+- errors      = Sum of `HTTPCode_Target_5XX_Count` (no datapoints means 0)
+- edge_errors = Sum of `TargetConnectionErrorCount`: connections the ALB could not open
+  to the group's targets (the ALB answers those 502/503 itself; the target never saw them)
+- p95         = the largest per-period `p95` of `TargetResponseTime` (None without data)
 over the last `window_seconds`, in periods of whole minutes (CloudWatch's ALB resolution).
+The counts are already whole-number sums of events per period, added over the periods:
+no delta or extrapolation is needed. There is no latency histogram (`latency` is empty);
+the p95 is CloudWatch's own. The ALB's `HTTPCode_ELB_5XX_Count` has no target-group
+dimension, so ALB errors with no target (e.g. no healthy target) belong to no color.
+`has_series` is False when CloudWatch returned no datapoint at all for the group.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ _AWS_ERRORS = (BotoCoreError, ClientError, LookupError)
 _QUERIES = {
     "requests": ("RequestCount", "Sum"),
     "errors": ("HTTPCode_Target_5XX_Count", "Sum"),
+    "edge_errors": ("TargetConnectionErrorCount", "Sum"),
     "p95": ("TargetResponseTime", "p95"),
 }
 
@@ -81,6 +89,8 @@ class CloudWatchMetrics:
             errors=sum(values.get("errors", [])),
             p95_seconds=max(values["p95"]) if values.get("p95") else None,
             at=at,
+            has_series=any(values.values()),
+            edge_errors=sum(values.get("edge_errors", [])),
         )
 
     def _queries(self, group: str, period: int) -> Any:

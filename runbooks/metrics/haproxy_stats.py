@@ -2,16 +2,26 @@
 
 Service `x`, color `c` is row `be_x/c`. HAProxy's counters are cumulative since start, so
 this provider keeps the previous snapshot per server and returns the *delta since the
-previous call* (not exactly `window_seconds`: the engine samples once per window). It
-primes on construction with one `show stat` of every server, so the first sample covers
-construction..first call. A server with no earlier snapshot (priming failed, or added
-later) gives a zero-request sample, which the analysis treats as inconclusive.
+previous call* (not exactly `window_seconds`: the engine samples once per window), whole
+numbers. It primes on construction with one `show stat` of every server, so the first
+sample covers construction..first call. A server with no earlier snapshot (priming failed,
+or added later) gives a zero-request sample, which the analysis treats as inconclusive.
 
-- requests = every response class (hrsp_1xx..hrsp_5xx, hrsp_other) + econ + eresp
-- errors   = hrsp_5xx + econ (connection failures) + eresp (response failures)
-- p95      = APPROXIMATED by `rtime`, HAProxy's *average* response time (ms) over the
-  server's last 1024 requests: HAProxy keeps no percentiles. Use prometheus or http for
-  a true p95.
+What it gives:
+- requests    = responses the server sent (hrsp_1xx..hrsp_5xx, hrsp_other)
+- errors      = hrsp_5xx (the server's own 5xx)
+- edge_errors = econ + eresp: requests that failed at HAProxy on this server (connection
+  refused or reset after the retries, a bad or cut response), answered 503/502 by HAProxy;
+  HAProxy counts them on the server but not in its hrsp_* (measured on 2.6). A connection
+  error redispatched to the other color and answered there is that color's request, not an
+  error (`option redispatch`). A 503 for "no server available" is counted on the backend
+  only: it belongs to no color and is not attributed to one.
+What it cannot give:
+- a latency histogram: HAProxy keeps no per-request distribution, so `latency` is empty;
+- p95 is APPROXIMATED by `rtime`, HAProxy's *average* response time (ms) over the
+  server's last 1024 requests. Use prometheus or http for a true p95;
+- versions: a server row is a color, whatever version runs in it (`has_series` is always
+  True once the server exists; a missing server row is a failed sample).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ class Counters:
 
     requests: int
     errors: int
+    edge_errors: int
     rtime_ms: int
 
     @classmethod
@@ -42,10 +53,10 @@ class Counters:
         def number(key: str) -> int:
             return int(row.get(key) or 0)
 
-        failures = number("econ") + number("eresp")
         return cls(
-            requests=sum(number(k) for k in _RESPONSE_CLASSES) + failures,
-            errors=number("hrsp_5xx") + failures,
+            requests=sum(number(k) for k in _RESPONSE_CLASSES),
+            errors=number("hrsp_5xx"),
+            edge_errors=number("econ") + number("eresp"),
             rtime_ms=number("rtime"),
         )
 
@@ -67,7 +78,8 @@ class HaproxyStatsMetrics:
             self._previous = snapshot(self._runtime.show_stat())
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
-        """Requests, errors and approximate p95 of `target` since the previous call."""
+        """Requests, errors, router failures and approximate p95 of `target` since the
+        previous call."""
         at = self._clock()
         key = (f"be_{target.service}", target.color.value)
         try:
@@ -93,9 +105,14 @@ def snapshot(rows: Iterable[dict[str, str]]) -> dict[tuple[str, str], Counters]:
 
 
 def delta_sample(target: Target, before: Counters, after: Counters, at: float) -> Sample:
-    """The traffic between two snapshots; a counter that went down means haproxy restarted."""
-    restarted = after.requests < before.requests or after.errors < before.errors
-    base = Counters(0, 0, 0) if restarted else before
+    """The traffic between two snapshots; a counter that went down means haproxy restarted,
+    and every counter then counts from 0."""
+    restarted = (
+        after.requests < before.requests
+        or after.errors < before.errors
+        or after.edge_errors < before.edge_errors
+    )
+    base = Counters(0, 0, 0, 0) if restarted else before
     requests = after.requests - base.requests
     return Sample(
         color=target.color,
@@ -103,4 +120,5 @@ def delta_sample(target: Target, before: Counters, after: Counters, at: float) -
         errors=after.errors - base.errors,
         p95_seconds=after.rtime_ms / 1000 if requests > 0 else None,
         at=at,
+        edge_errors=after.edge_errors - base.edge_errors,
     )

@@ -3,7 +3,9 @@
 Each color has its own URL (bypassing the router), given as a template with `{service}`
 and `{color}` fields, or as an explicit map keyed `"<service>/<color>"`. A probe is an
 error when it times out, cannot connect, or answers anything but 2xx. The sample is taken
-now; `window_seconds` is not used (a probe has no history).
+now; `window_seconds` is not used (a probe has no history). Counts are the probes' own
+(whole numbers); a probe that cannot connect is one of `errors`, not of `edge_errors` (a
+probe bypasses the router). `latency` stays empty: the p95 is the probes' nearest rank.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The metric provider that measures nothing: a healthy sample with zero requests.
 
 Zero requests make every check inconclusive, so a release judged by `nop` never passes
-on fake numbers; it pauses on the inconclusive limit unless promoted by hand.
+on fake numbers; it pauses on the inconclusive limit unless promoted by hand. It says it
+has series (`has_series` True): "no data" would be an Error, and `nop` is a deliberate
+choice of the stack, not a fault.
 """
 
 from __future__ import annotations

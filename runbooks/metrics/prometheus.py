@@ -1,8 +1,27 @@
-"""Metric provider reading a color's traffic from Prometheus' instant-query API.
+"""Metric provider reading a color's window from Prometheus' raw counters.
 
-The three PromQL queries come from the stack's `rollout.metrics.queries`
-(`infra.settings.Queries`): `string.Template` text filled with `$service`, `$color` and
-`$window` (a Prometheus duration such as `30s`).
+The queries come from the stack's `rollout.metrics.queries` (`infra.settings.Queries`):
+`string.Template` text filled with `$service`, `$color` and `$version`, each giving raw
+counter series (never rate()/increase()). For each query and window [start, end]:
+
+- baseline: one instant query at `start` of `last_over_time((query)[lookback:step])`, the
+  last value of each series before the window. A subquery rather than the value at
+  `start`, because a single failed scrape marks every series of the target stale: read
+  at `start` alone, a series would look newborn and its whole history would count.
+- window: one range query of `query` over [start, end] at `step`.
+- each series' delta is `counters.counter_delta` (rises summed, a fall is a restart that
+  counts from 0, a series absent before the window started at 0), whole numbers, then the
+  deltas are added over series (latency: per `le`).
+
+What each query gives the `Sample` (see `runbooks.core.model.Sample`):
+- `requests`, `errors`: requests the service answered, and its 5xx;
+- `latency`: the non-cumulative histogram of the window, `p95_seconds` interpolated in it;
+- `edge_errors`: failures of the color at the router the service never saw (local stack:
+  HAProxy's per-server connection and response errors; see `Queries.edge_errors`). A 503
+  that HAProxy answers because no server is available is counted on its backend only,
+  with no server: it belongs to no color and is not attributed to one here. An empty
+  `edge_errors` template skips that query (a stack without such a router);
+- `has_series`: False when the requests query had no series in the window at all.
 """
 
 from __future__ import annotations
@@ -10,7 +29,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from string import Template
 from typing import Any
 
@@ -18,17 +38,58 @@ import httpx
 
 from infra.settings import Queries
 from runbooks.core.model import Sample, Target
+from runbooks.metrics.counters import Labels, Point, deltas, labels_of
+from runbooks.metrics.histogram import bound_of, non_cumulative, quantile
+
+MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points a series
 
 
 class QueryFailed(Exception):
     """Prometheus could not answer one query; becomes a failed Sample, never escapes."""
 
 
-class PrometheusMetrics:
-    """Samples requests, 5xx errors and p95 latency of one color from Prometheus at `url`.
+@dataclass(frozen=True)
+class Span:
+    """The window as Prometheus is asked for it, in whole milliseconds.
 
-    Each sample looks back `window_seconds` (the analysis interval), or `min_window_seconds`
-    when that is longer (it should span at least four scrape intervals).
+    Both ends fall on multiples of the step, as a subquery's evaluations do: the baseline
+    (the subquery's last evaluation) is then the value at `start` exactly, which is also the
+    range query's first point and the previous window's last, so windows that meet count
+    each event once.
+    """
+
+    start_ms: int
+    end_ms: int
+    step_ms: int
+
+    @classmethod
+    def ending_at(cls, end: float, seconds: float, step_seconds: float) -> Span:
+        """The window of at least `seconds` ending at `end`, in steps of `step_seconds`
+        (coarser when the window would need more than MAX_POINTS)."""
+        step_ms = max(1, round(step_seconds * 1000), math.ceil(seconds * 1000 / MAX_POINTS))
+        steps = max(1, math.ceil(seconds * 1000 / step_ms))
+        end_ms = math.floor(end * 1000 / step_ms) * step_ms
+        return cls(end_ms - steps * step_ms, end_ms, step_ms)
+
+    @property
+    def start(self) -> str:
+        return _seconds(self.start_ms)
+
+    @property
+    def end(self) -> str:
+        return _seconds(self.end_ms)
+
+    @property
+    def step(self) -> str:
+        return f"{self.step_ms}ms"
+
+
+class PrometheusMetrics:
+    """Samples one color's requests, 5xx, latency histogram and router failures.
+
+    Each sample covers the `window_seconds` before now (the analysis interval), or
+    `min_window_seconds` when that is longer. `lookback_seconds` is how far before the
+    window a series' last value is looked for (longer than any scrape gap to bridge).
     """
 
     def __init__(
@@ -39,38 +100,85 @@ class PrometheusMetrics:
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         min_window_seconds: float = 0.0,
+        step_seconds: float = 1.0,
+        lookback_seconds: float = 300.0,
     ) -> None:
-        self._url = url.rstrip("/") + "/api/v1/query"
-        self._min_window_seconds = min_window_seconds
+        self._api = url.rstrip("/") + "/api/v1"
         self._queries = queries or Queries()
         self._client = client
         self._timeout_seconds = timeout_seconds
         self._clock = clock
+        self._min_window_seconds = min_window_seconds
+        self._step_seconds = step_seconds
+        self._lookback = prometheus_duration(lookback_seconds)
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
-        """Query the three series; an empty requests or errors result counts as 0."""
+        """The window's counts; a Prometheus failure is a failed sample, never an exception."""
         at = self._clock()
-        fill = {
-            "service": target.service,
-            "color": target.color.value,
-            "version": target.version,
-            # increase() over a range of few scrapes extrapolates wildly: never look back less.
-            "window": prometheus_duration(max(window_seconds, self._min_window_seconds)),
-        }
+        span = Span.ending_at(at, max(window_seconds, self._min_window_seconds), self._step_seconds)
+        fill = fill_of(target)
         try:
             with self._session() as client:
-                requests = self._scalar(client, self._queries.requests, fill)
-                errors = self._scalar(client, self._queries.errors, fill)
-                p95 = self._scalar(client, self._queries.p95, fill)
+                return self._sample(client, target, span, fill, at)
         except QueryFailed as exc:
-            return Sample.failed(target.color, at, f"prometheus at {self._url}: {exc}")
+            return Sample.failed(target.color, at, f"prometheus at {self._api}: {exc}")
+
+    def _sample(
+        self, client: httpx.Client, target: Target, span: Span, fill: Mapping[str, str], at: float
+    ) -> Sample:
+        queries = self._queries
+        requests = self._deltas(client, queries.requests, fill, span)
+        edge = self._deltas(client, queries.edge_errors, fill, span) if queries.edge_errors else {}
+        edge_errors = sum(edge.values())
+        if not requests:
+            return Sample(
+                color=target.color,
+                requests=0,
+                errors=0,
+                p95_seconds=None,
+                at=at,
+                has_series=False,
+                edge_errors=edge_errors,
+            )
+        errors = self._deltas(client, queries.errors, fill, span)
+        latency = histogram_of(self._deltas(client, queries.latency, fill, span))
         return Sample(
             color=target.color,
-            requests=_or_zero(requests),
-            errors=_or_zero(errors),
-            p95_seconds=p95,
+            requests=sum(requests.values()),
+            errors=sum(errors.values()),
+            p95_seconds=quantile(latency, 0.95),
             at=at,
+            latency=latency,
+            edge_errors=edge_errors,
         )
+
+    def _deltas(
+        self, client: httpx.Client, template: str, fill: Mapping[str, str], span: Span
+    ) -> dict[Labels, float]:
+        """Each series' whole-number delta over the window, by its labels."""
+        query = render(template, fill)
+        baseline = f"last_over_time(({query})[{self._lookback}:{span.step}])"
+        before = self._get(client, "query", {"query": baseline, "time": span.start})
+        window = self._get(
+            client,
+            "query_range",
+            {"query": query, "start": span.start, "end": span.end, "step": span.step},
+        )
+        try:
+            return deltas(parse_vector(before), parse_matrix(window))
+        except QueryFailed as exc:
+            raise QueryFailed(f"query {query!r}: {exc}") from exc
+
+    def _get(self, client: httpx.Client, endpoint: str, params: dict[str, str]) -> Any:
+        try:
+            response = client.get(f"{self._api}/{endpoint}", params=params)
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise QueryFailed(f"query {params['query']!r} failed: {exc}") from exc
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else body
+            raise QueryFailed(f"query {params['query']!r} was rejected: {error}")
+        return body
 
     def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
         """The injected client (left open), else a fresh one closed after the sample."""
@@ -78,35 +186,71 @@ class PrometheusMetrics:
             return contextlib.nullcontext(self._client)
         return httpx.Client(timeout=self._timeout_seconds)
 
-    def _scalar(self, client: httpx.Client, template: str, fill: dict[str, str]) -> float | None:
-        query = Template(template).substitute(fill)
-        try:
-            response = client.get(self._url, params={"query": query})
-            response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise QueryFailed(f"query {query!r} failed: {exc}") from exc
-        return parse_instant_result(body, query)
+
+def fill_of(target: Target) -> dict[str, str]:
+    """The template fields of `target`."""
+    return {"service": target.service, "color": target.color.value, "version": target.version}
 
 
-def parse_instant_result(body: Any, query: str) -> float | None:
-    """The single value of an instant query's answer; None when empty or NaN."""
-    if not isinstance(body, dict) or body.get("status") != "success":
-        error = body.get("error") if isinstance(body, dict) else body
-        raise QueryFailed(f"query {query!r} was rejected: {error}")
-    result = body["data"]["result"]
-    if not result:
-        return None
-    if len(result) > 1:
-        raise QueryFailed(f"query {query!r} gave {len(result)} series; it must sum to one")
-    value = float(result[0]["value"][1])
-    return None if math.isnan(value) else value
+def render(template: str, fill: Mapping[str, str]) -> str:
+    """A query template with its `$fields` filled; an unknown field is a failed query."""
+    try:
+        return Template(template).substitute(fill)
+    except (KeyError, ValueError) as exc:
+        raise QueryFailed(f"query template {template!r} cannot be filled: {exc!r}") from exc
+
+
+def parse_vector(body: Mapping[str, Any]) -> dict[Labels, float]:
+    """An instant query's answer (a vector) as value by series labels; NaN is left out."""
+    with _malformed("vector"):
+        values = {labels_of(r["metric"]): float(r["value"][1]) for r in _result(body, "vector")}
+    return {labels: v for labels, v in values.items() if not math.isnan(v)}
+
+
+def parse_matrix(body: Mapping[str, Any]) -> dict[Labels, list[Point]]:
+    """A range query's answer (a matrix) as points by series labels, in time order."""
+    with _malformed("matrix"):
+        return {
+            labels_of(r["metric"]): [
+                (float(t), float(v)) for t, v in r["values"] if not math.isnan(float(v))
+            ]
+            for r in _result(body, "matrix")
+        }
+
+
+def _result(body: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    data = body["data"]
+    if data.get("resultType") != kind:
+        raise QueryFailed(f"expected a {kind}, got {data.get('resultType')}")
+    return list(data["result"])
+
+
+@contextlib.contextmanager
+def _malformed(kind: str) -> Iterator[None]:
+    """An answer not shaped as Prometheus documents it is a failed query, not a crash."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise QueryFailed(f"malformed {kind} answer: {exc!r}") from exc
+
+
+def histogram_of(bucket_deltas: Mapping[Labels, float]) -> tuple[tuple[float, float], ...]:
+    """Non-cumulative latency buckets from per-series deltas of `le` series (added up over
+    the other labels, e.g. several instances)."""
+    cumulative: dict[float, float] = {}
+    for labels, delta in bucket_deltas.items():
+        le = dict(labels).get("le")
+        if le is None:
+            raise QueryFailed("the latency query must give series with an `le` label")
+        bound = bound_of(le)
+        cumulative[bound] = cumulative.get(bound, 0.0) + delta
+    return non_cumulative(cumulative)
 
 
 def prometheus_duration(seconds: float) -> str:
-    """A window in Prometheus' duration syntax, whole seconds rounded up: 30 -> '30s'."""
+    """A duration in Prometheus' syntax, whole seconds rounded up: 30 -> '30s'."""
     return f"{max(1, math.ceil(seconds))}s"
 
 
-def _or_zero(value: float | None) -> float:
-    return 0.0 if value is None else value
+def _seconds(milliseconds: int) -> str:
+    return f"{milliseconds // 1000}.{milliseconds % 1000:03d}"

@@ -9,7 +9,12 @@ from runbooks.errors import RouterError
 from runbooks.metrics.cloudwatch import dimension_of, period_seconds
 from runbooks.metrics.haproxy_stats import Counters, delta_sample, snapshot
 from runbooks.metrics.http_probe import percentile
-from runbooks.metrics.prometheus import QueryFailed, parse_instant_result, prometheus_duration
+from runbooks.metrics.prometheus import (
+    QueryFailed,
+    parse_matrix,
+    parse_vector,
+    prometheus_duration,
+)
 from runbooks.routers.haproxy_runtime import parse_csv_table
 from runbooks.routers.kubernetes_route import route_weights, weighted_rules
 
@@ -24,35 +29,53 @@ TARGET = Target("api", Color.GREEN)
 
 def test_show_stat_snapshot_keeps_server_rows_only() -> None:
     counters = snapshot(parse_csv_table(SHOW_STAT))
-    assert counters == {("be_api", "green"): Counters(requests=21, errors=6, rtime_ms=12)}
+    # econ/eresp are HAProxy's own failures: not in the server's hrsp_*, edge errors apart
+    assert counters == {
+        ("be_api", "green"): Counters(requests=20, errors=5, edge_errors=1, rtime_ms=12)
+    }
 
 
 @pytest.mark.parametrize(
     ("before", "after", "expected"),
     [
-        (Counters(10, 1, 5), Counters(30, 4, 20), (20, 3, 0.02)),
-        (Counters(10, 1, 5), Counters(10, 1, 20), (0, 0, None)),
-        (Counters(500, 9, 5), Counters(30, 2, 20), (30, 2, 0.02)),  # haproxy restarted
+        (Counters(10, 1, 0, 5), Counters(30, 4, 2, 20), (20, 3, 2, 0.02)),
+        (Counters(10, 1, 2, 5), Counters(10, 1, 2, 20), (0, 0, 0, None)),
+        (Counters(500, 9, 3, 5), Counters(30, 2, 1, 20), (30, 2, 1, 0.02)),  # restarted
+        (Counters(10, 1, 9, 5), Counters(12, 1, 4, 20), (12, 1, 4, 0.02)),  # edge went down
     ],
 )
 def test_haproxy_deltas(
-    before: Counters, after: Counters, expected: tuple[float, float, float | None]
+    before: Counters, after: Counters, expected: tuple[float, float, float, float | None]
 ) -> None:
     sample = delta_sample(TARGET, before, after, at=1.0)
-    assert (sample.requests, sample.errors, sample.p95_seconds) == expected
+    assert (sample.requests, sample.errors, sample.edge_errors, sample.p95_seconds) == expected
+    assert sample.latency == ()  # haproxy keeps no per-request distribution
 
 
 def test_prometheus_answers() -> None:
-    ok = {"status": "success", "data": {"resultType": "vector", "result": []}}
-    assert parse_instant_result(ok, "q") is None
-    ok["data"]["result"] = [{"metric": {}, "value": [1.7e9, "12.5"]}]  # type: ignore[index]
-    assert parse_instant_result(ok, "q") == 12.5
-    ok["data"]["result"] = [{"metric": {}, "value": [1.7e9, "NaN"]}]  # type: ignore[index]
-    assert parse_instant_result(ok, "q") is None
-    with pytest.raises(QueryFailed, match="bad_data"):
-        parse_instant_result(
-            {"status": "error", "errorType": "bad_data", "error": "bad_data: x"}, "q"
-        )
+    vector = {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": {"__name__": "x", "instance": "a"}, "value": [1.7e9, "12"]},
+                {"metric": {"instance": "b"}, "value": [1.7e9, "NaN"]},
+            ],
+        },
+    }
+    assert parse_vector(vector) == {frozenset({("instance", "a")}): 12.0}
+    matrix = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {"le": "+Inf"}, "values": [[1.7e9, "1"], [1.7e9 + 1, "3"]]}],
+        },
+    }
+    assert parse_matrix(matrix) == {frozenset({("le", "+Inf")}): [(1.7e9, 1.0), (1.7e9 + 1, 3.0)]}
+    with pytest.raises(QueryFailed, match="expected a matrix"):
+        parse_matrix(vector)
+    with pytest.raises(QueryFailed, match="expected a vector"):
+        parse_vector(matrix)
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(30, "30s"), (0.2, "1s"), (90.5, "91s")])
