@@ -134,6 +134,92 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             yield Prometheus(url, f"http://127.0.0.1:{exporter}/")
 
 
+EDGE_HAPROXY_CFG = """\
+global
+    stats socket {sock} mode 600 level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+frontend fe_main
+    bind 127.0.0.1:{port}
+    default_backend be_{service}
+frontend fe_stats
+    bind 127.0.0.1:{stats}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+backend be_{service}
+    balance roundrobin
+    server blue 127.0.0.1:{blue} weight 1
+    server green 127.0.0.1:{green} weight 1
+"""
+
+EDGE_PROMETHEUS_CFG = """\
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: haproxy
+    static_configs:
+      - targets: ["127.0.0.1:{stats}"]
+  - job_name: services
+    static_configs:
+      - targets: ["127.0.0.1:{blue}"]
+"""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """haproxy in front of a live blue and a green whose port nothing listens on, and a
+    prometheus scraping haproxy's exporter and blue."""
+
+    frontend_url: str
+    prometheus_url: str
+    service: str
+    socket_path: Path
+
+
+def _scraped_both(url: str) -> bool:
+    try:
+        body = httpx.get(f"{url}/api/v1/query", params={"query": "up == 1"}, timeout=1).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return len(body.get("data", {}).get("result", [])) == 2
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    """No health checks and no redispatch: every request haproxy sends to green fails to
+    connect (after its retries) and is answered 503 by haproxy, as a crashed color is."""
+    tmp = tmp_path_factory.mktemp("edge")
+    port, stats, prom, dead = free_port(), free_port(), free_port(), free_port()
+    with backend(SERVICE, "blue") as blue:
+        (tmp / "haproxy.cfg").write_text(
+            EDGE_HAPROXY_CFG.format(
+                sock=tmp / "admin.sock",
+                port=port,
+                stats=stats,
+                service=SERVICE,
+                blue=blue,
+                green=dead,
+            )
+        )
+        (tmp / "prometheus.yml").write_text(EDGE_PROMETHEUS_CFG.format(stats=stats, blue=blue))
+        args = [
+            "prometheus",
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{prom}",
+        ]
+        with (
+            running(["haproxy", "-db", "-f", str(tmp / "haproxy.cfg")], tmp / "haproxy.log"),
+            running(args, tmp / "prometheus.log"),
+        ):
+            url = f"http://127.0.0.1:{prom}"
+            wait_until(lambda: _scraped_both(url), "prometheus to scrape haproxy and blue", 30)
+            yield Edge(f"http://127.0.0.1:{port}/", url, SERVICE, tmp / "admin.sock")
+
+
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A moto server (AWS API emulator) in this process, on a free loopback port."""

@@ -54,11 +54,13 @@ def test_sample_reads_what_the_alb_published(moto_endpoint: str) -> None:
     green = make_group(elbv2, aws_client("ec2", moto_endpoint), f"{service}-green")
     publish(cloudwatch, green, "RequestCount", [60, 40])
     publish(cloudwatch, green, "HTTPCode_Target_5XX_Count", [7])
+    publish(cloudwatch, green, "TargetConnectionErrorCount", [2, 1])
 
     metrics = CloudWatchMetrics(LB, cloudwatch=cloudwatch, elbv2=elbv2)
     sample = metrics.sample(Target(service, Color.GREEN), 120)
 
     assert (sample.error, sample.requests, sample.errors) == (None, 100, 7)
+    assert (sample.edge_errors, sample.has_series, sample.total_requests) == (3, True, 103)
 
 
 def test_window_excludes_older_datapoints(moto_endpoint: str) -> None:
@@ -71,7 +73,7 @@ def test_window_excludes_older_datapoints(moto_endpoint: str) -> None:
     metrics = CloudWatchMetrics(LB, cloudwatch=cloudwatch, elbv2=elbv2, clock=lambda: later)
     sample = metrics.sample(Target(service, Color.GREEN), 60)
 
-    assert (sample.error, sample.requests) == (None, 0)
+    assert (sample.error, sample.requests, sample.has_series) == (None, 0, False)
 
 
 def test_missing_target_group_gives_failed_sample(moto_endpoint: str) -> None:

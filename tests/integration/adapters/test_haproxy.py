@@ -11,7 +11,7 @@ from runbooks.errors import RouterError
 from runbooks.metrics.haproxy_stats import HaproxyStatsMetrics
 from runbooks.routers.haproxy import HaproxyRouter
 from runbooks.routers.haproxy_runtime import HaproxyRuntime
-from tests.integration.adapters.conftest import GREEN_FAIL_RATIO, Haproxy, send
+from tests.integration.adapters.conftest import GREEN_FAIL_RATIO, Edge, Haproxy, send
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +86,20 @@ def test_stats_provider_returns_deltas_between_calls(haproxy: Haproxy) -> None:
     second = metrics.sample(target, 30)
 
     assert (first.requests, second.requests) == (30, 10)
+
+
+def test_stats_provider_counts_connection_errors_as_the_colors_edge_errors(edge: Edge) -> None:
+    """Green's port is dead: haproxy answers its requests 503 itself, after its retries."""
+    metrics = HaproxyStatsMetrics(edge.socket_path)
+
+    counts = send(edge.frontend_url, 20)
+    green = metrics.sample(Target(edge.service, Color.GREEN), 30)
+    blue = metrics.sample(Target(edge.service, Color.BLUE), 30)
+
+    assert (counts["blue"], counts["5xx"]) == (10, 10), counts
+    assert (green.error, green.requests, green.errors, green.edge_errors) == (None, 0, 0, 10)
+    assert (green.total_errors, green.p95_seconds) == (10, None)
+    assert (blue.requests, blue.errors, blue.edge_errors) == (10, 0, 0)
 
 
 def test_stats_provider_without_haproxy_gives_failed_sample(tmp_path: Path) -> None:
