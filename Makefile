@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint typecheck unit bench bench-migrations plan
+.PHONY: setup rehearse test lint typecheck unit bench bench-migrations bench-analysis plan
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
@@ -32,3 +32,7 @@ bench: setup
 # Only issue 7's figures: orders kept by a rolled-back migration, write stall vs data size.
 bench-migrations: setup
 	$(UV) run python -m benchmarks migrations
+
+# Only issue 8's detection matrix, in full: 5 runs per scenario, both judges, latency noise.
+bench-analysis: setup
+	$(UV) run python -m benchmarks analysis

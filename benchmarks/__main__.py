@@ -1,9 +1,11 @@
 """`python -m benchmarks [migrations]`: bring a private local stack up, measure, print JSON lines.
 
-With no argument every section runs (`make bench`); `migrations` runs only the sections of
-issue 7 (`make bench-migrations`). Each figure is printed to stdout as one JSON object as
-soon as it is measured; progress goes to stderr. Exits 1 if any figure misses its target,
-0 otherwise, 2 for an unknown argument.
+With no argument every section runs (`make bench`), issue 8's detection matrix in its short
+form (one run per scenario) last; `migrations` runs only the sections of issue 7
+(`make bench-migrations`); `analysis` runs issue 8's full matrix, 5 runs per scenario and
+the latency-noise pairs (`make bench-analysis`). Each figure is printed to stdout as one
+JSON object as soon as it is measured; progress goes to stderr. Exits 1 if any figure misses
+its target, 0 otherwise, 2 for an unknown argument.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from benchmarks.analysis import measure_detection, measure_detection_short
 from benchmarks.config_rollback import measure_config_rollback
 from benchmarks.figures import Figure
 from benchmarks.migrations import measure_orders_lost, measure_write_stall
@@ -34,7 +37,19 @@ MIGRATION_SECTIONS: tuple[tuple[str, Section], ...] = (
     ("orders kept: engine rollback (revert) vs backup restore", measure_orders_lost),
     ("writers' p99 during migration + backup at 1x/10x/100x data", measure_write_stall),
 )
-GROUPS = {"all": SECTIONS + MIGRATION_SECTIONS, "migrations": MIGRATION_SECTIONS}
+# Issue 8, last of all: it stops and restarts Prometheus and leaves either color on any
+# version. The short form in `all`, the full matrix in `analysis`.
+DETECTION_SHORT: tuple[tuple[str, Section], ...] = (
+    ("detection matrix (short): our judge vs a Flagger-style one", measure_detection_short),
+)
+DETECTION_FULL: tuple[tuple[str, Section], ...] = (
+    ("detection matrix: our judge vs a Flagger-style one, latency noise", measure_detection),
+)
+GROUPS = {
+    "all": SECTIONS + MIGRATION_SECTIONS + DETECTION_SHORT,
+    "migrations": MIGRATION_SECTIONS,
+    "analysis": DETECTION_FULL,
+}
 
 
 def say(message: str) -> None:
