@@ -205,6 +205,7 @@ def order_count(stack: Stack) -> int:
 
 
 def test_db_verbs_status_backups_lint_and_a_restore_that_needs_yes(stack: Stack) -> None:
+    recorded_before = state_of(stack, "1.2.0")  # as earlier tests of the module left it
     migrated = stack.run("db", "migrate", "-s", "local", "--migration", "1.2.0")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     status = json.loads(stack.run("db", "status", "-s", "local", "--json").stdout)
@@ -233,4 +234,39 @@ def test_db_verbs_status_backups_lint_and_a_restore_that_needs_yes(stack: Stack)
     assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
     assert order_count(stack) == before - 12
     assert "client_ref" not in columns(stack)
-    assert state_of(stack, "1.2.0") is None
+    assert state_of(stack, "1.2.0") == recorded_before  # the ledger is the backup's too
+
+
+def test_rollback_with_restore_db_reports_its_losses_then_needs_yes(
+    stack: Stack, load: Load
+) -> None:
+    # Given a release killed after its expand, and orders written since its backup
+    proc = stack.start(
+        *rollout_args(fresh_version("restoredb"), "--step", "db-migration", "--migration", "1.2.0")
+    )
+    poll(lambda: state_of(stack, "1.2.0") == "expanded", 60, "the expand")
+    proc.send_signal(signal.SIGKILL)
+    finish(proc)
+    with psycopg.connect(stack.ends.postgres_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO orders (symbol, side, quantity, price, version, color)"
+            " SELECT 'Y', 'buy', 1, 1, 't', 'blue' FROM generate_series(1, 5)"
+        )
+    before = order_count(stack)
+
+    # When the on-call engineer asks for the restore without confirming
+    unconfirmed = stack.run(*verb_args("rollback", "--force", "--restore-db"))
+
+    # Then nothing happened but a report of what would be lost
+    assert unconfirmed.returncode == 2, unconfirmed.stdout + unconfirmed.stderr
+    assert "loses 5" in unconfirmed.stdout
+    assert stack.journal().current("local", "trading-api") is not None
+    assert order_count(stack) == before and "client_ref" in columns(stack)
+
+    # And confirmed, the release is rolled back and the database is the backup again
+    confirmed = stack.run(*verb_args("rollback", "--force", "--restore-db", "--yes"))
+
+    assert confirmed.returncode == 3, confirmed.stdout[-3000:] + confirmed.stderr[-3000:]
+    assert "5 rows written since the backup were dropped" in confirmed.stdout
+    assert order_count(stack) == before - 5
+    assert "client_ref" not in columns(stack)
