@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from infra.settings import Color, Service, StackSettings, Substrate
 from infra.stackfile import PROJECT_ROOT, load_stack
 from runbooks.core.budget import StepBudget, detection_budget
-from runbooks.core.model import Target
+from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan, build_plan
 from runbooks.core.state import Action, Outcome, ReleasePhase, ReleaseState
 from runbooks.drivers.local import apply_state, load_state
@@ -156,25 +157,46 @@ def rollout(
         return release_id, engine.run(state)
 
 
-def preflight(backends: Backends, settings: StackSettings, plan: ReleasePlan) -> float:
+PREFLIGHT_SECONDS = (5.0, 30.0)  # how long the preflight may wait for data: bounds
+
+
+def preflight(
+    backends: Backends,
+    settings: StackSettings,
+    plan: ReleasePlan,
+    poll_seconds: float = 1.0,
+    patience_seconds: float | None = None,
+) -> float:
     """The old color's request rate, measured now; RunbookError (exit 1, nothing recorded)
-    when the metrics provider cannot measure it: a release is never judged without data."""
+    when the metrics provider cannot measure it: a release is never judged without data.
+
+    A provider that just started (no scrape yet) gets a few intervals (5 to 30 s) to answer.
+    """
     window = max(plan.analysis_interval_seconds, settings.rollout.metrics.min_window_seconds)
     target = Target(plan.service, plan.old_color, plan.old_version)
-    sample = backends.metrics.sample(target, window)
+    low, high = PREFLIGHT_SECONDS
+    patience = min(high, max(low, 3 * plan.analysis_interval_seconds))
+    deadline = time.monotonic() + (patience if patience_seconds is None else patience_seconds)
+    while True:
+        sample = backends.metrics.sample(target, window)
+        problem = _unmeasured(sample, plan)
+        if problem is None:
+            return sample.total_requests / window
+        if time.monotonic() >= deadline:
+            raise RunbookError(
+                problem,
+                hint="fix the provider (rollout.metrics) first: no release is judged without data",
+            )
+        time.sleep(poll_seconds)
+
+
+def _unmeasured(sample: Sample, plan: ReleasePlan) -> str | None:
+    what = f"{plan.service} {plan.old_color} {plan.old_version}"
     if sample.error is not None:
-        raise RunbookError(
-            f"the metrics provider cannot measure {plan.old_color} {plan.old_version}: "
-            f"{sample.error}",
-            hint="fix the provider (rollout.metrics) first: no release is judged without data",
-        )
+        return f"the metrics provider cannot measure {what}: {sample.error}"
     if not sample.has_series:
-        raise RunbookError(
-            f"the metrics provider has no series for {plan.service} {plan.old_color} "
-            f"{plan.old_version}",
-            hint="check that the service exports its metrics and the provider's queries",
-        )
-    return sample.total_requests / window
+        return f"the metrics provider has no series for {what}"
+    return None
 
 
 def release_config_version(request: Request) -> int | None:

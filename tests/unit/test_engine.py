@@ -160,7 +160,7 @@ def test_preflight_refuses_a_release_the_provider_cannot_measure(tmp_path: Path)
     down = Outage(clock, down_at=0.0)
     backends = Backends(NopRouter(), down, NopDriver(settings), NopNotifier())
 
-    with pytest.raises(RunbookError, match=r"cannot measure blue 1\.0\.0: connection refused"):
-        preflight(backends, settings, plan)
+    with pytest.raises(RunbookError, match=r"cannot measure trading-api blue 1\.0\.0: conn"):
+        preflight(backends, settings, plan, poll_seconds=0.1, patience_seconds=0.3)
     healthy = Backends(NopRouter(), Traffic(clock, 0.0), NopDriver(settings), NopNotifier())
     assert preflight(healthy, settings, plan) == 1000 / 5
