@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pydantic import ConfigDict
+
 from infra.settings import Color
 
 __all__ = ["Bucket", "Color", "Measurement", "Phase", "Sample", "Target", "Weights"]
@@ -76,6 +78,9 @@ class Sample:
     `error` is set when the provider could not measure; the numbers are then meaningless
     and the analysis records an ERROR measurement (never a pass).
     """
+
+    # The +Inf bucket's bound travels as "Infinity" in the journal's JSON.
+    __pydantic_config__ = ConfigDict(ser_json_inf_nan="strings")
 
     color: Color
     requests: float

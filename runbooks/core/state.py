@@ -7,6 +7,7 @@ journal can store them as JSON: `ReleaseState.to_dict()` / `from_dict()`,
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeAlias
@@ -265,8 +266,8 @@ class ReleaseState:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return _STATE.dump_python(self, mode="json")  # type: ignore[no-any-return]
+        """JSON-ready form (an infinite bucket bound as the string "Infinity")."""
+        return json.loads(_STATE.dump_json(self))  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReleaseState:

@@ -420,3 +420,17 @@ def test_given_a_release_without_config_then_the_stack_config_versions_are_left_
 
     writes = [w for w in sim.actions(WriteStackState) if isinstance(w, WriteStackState)]
     assert {(w.blue_config, w.green_config) for w in writes} == {(None, None)}
+
+
+def test_a_state_holding_a_latency_histogram_survives_the_journal() -> None:
+    import json
+    import math
+
+    from runbooks.core.model import Sample
+
+    reference = Sample(Color.BLUE, 10, 0, None, 1.0, latency=((0.001, 4.0), (math.inf, 6.0)))
+    state = release().evolve(baseline_reference=reference)
+
+    text = json.dumps(state.to_dict(), allow_nan=False)  # strict JSON, as the journal writes
+
+    assert ReleaseState.from_dict(json.loads(text)) == state
