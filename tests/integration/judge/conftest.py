@@ -1,0 +1,98 @@
+"""One private local stack for the judge's tests: a policy that judges latency from 1 ms,
+steady load, and a way to put any version with any faults on the old color."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from infra.settings import Color, Versions
+from runbooks.core.model import Target, Weights
+from runbooks.drivers.base import ServiceState
+from runbooks.drivers.local import LocalDriver
+from runbooks.local.endpoints import state_dir_of
+from runbooks.local.load import Load, steady_load
+from runbooks.local.services import deploy_color
+from runbooks.metrics.registry import METRICS
+from runbooks.release import metric_options
+from runbooks.routers.haproxy import HaproxyRouter
+from samples.options import Faults
+from tests.integration.engine.harness import SERVICE, Stack, poll, private_stack, verb_args
+
+POLICY = {
+    "steps": [
+        {"weight": 50, "bakeSeconds": 6},
+        {"weight": 100, "bakeSeconds": 6},
+    ],
+    "analysisIntervalSeconds": 2,
+    "scaleDownDelaySeconds": 1,
+    "failureLimit": 0,
+    "consecutiveErrorLimit": 2,
+    "inconclusiveLimit": 5,
+    "metrics": {"provider": "prometheus", "minWindowSeconds": 5},
+    # Judge latency as the product does by default, not under the local file's 25 ms floor.
+    "thresholds": {"minRequests": 20, "p95LatencyFloorMs": 1},
+}
+LOAD_RATE = 150.0  # at 40 ms, 16 workers still keep up (16 / 0.04 s = 400 req/s)
+_versions = itertools.count(1)
+
+
+def fresh_version(tag: str) -> str:
+    """A version never released before in this module."""
+    return f"4.{next(_versions)}.0-{tag}"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """The isolated local stack, up; always torn down and removed afterwards."""
+    with private_stack("judge-it-", POLICY) as up:
+        yield up
+
+
+@pytest.fixture
+def load(stack: Stack) -> Iterator[Load]:
+    """Steady user traffic through HAProxy for the test, recording every response."""
+    with steady_load(stack.load_url, LOAD_RATE) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(stack: Stack) -> Iterator[None]:
+    """Each test starts and ends with no release in progress and no lock held."""
+    _settle(stack)
+    yield
+    _settle(stack)
+
+
+def _settle(stack: Stack) -> None:
+    journal = stack.journal()
+    if journal.current("local", SERVICE) is not None or journal.lock_holder("local"):
+        stack.run(*verb_args("rollback", "--force"))
+
+
+def serve_old(stack: Stack, version: str, faults: Faults) -> Color:
+    """Put `version` with `faults` on the idle color and make it the active one (traffic and
+    the stack's record), so the next release is judged against it; waits until Prometheus
+    has its series (the engine's preflight refuses a release without). Returns its color."""
+    settings = stack.settings()
+    service = settings.service(SERVICE)
+    color = service.active_color.other
+    deploy_color(settings, None, SERVICE, color, version, faults)
+    HaproxyRouter(stack.ends.admin_socket).set_weights(SERVICE, Weights.all_on(color))
+    versions = {color: version, color.other: service.versions.of(color.other)}
+    state = ServiceState(
+        color,
+        Versions(blue=versions[Color.BLUE], green=versions[Color.GREEN]),
+        Weights.all_on(color),
+    )
+    LocalDriver(settings, state_dir_of(settings)).write_release_state(SERVICE, state)
+    provider = METRICS.create(settings.rollout.metrics.provider, **metric_options(settings))
+
+    def measured() -> bool:
+        sample = provider.sample(Target(SERVICE, color, version), 5.0)
+        return sample.error is None and sample.has_series and sample.requests > 0
+
+    poll(measured, timeout=20, what=f"series for {version} on {color}", every=0.5)
+    return color
