@@ -37,6 +37,8 @@ __all__ = [
     "Replay",
     "Verdict",
     "Window",
+    "baseline_for",
+    "canary_requests_until",
     "flagger_check",
     "pair_from_json",
     "pair_to_json",
@@ -209,7 +211,7 @@ def replay_ours(
     for index, window in enumerate(windows):
         if window.step != step:
             step, history = window.step, []
-        baseline, reference = _baseline_for(window.pair.baseline, reference, min_requests)
+        baseline, reference = baseline_for(window.pair.baseline, reference, min_requests)
         weights = Weights.to_new(window.pair.canary.color, window.weight)
         history += judge(baseline, window.pair.canary, thresholds(step), window.at, weights)
         verdict = assess(history, limits)
@@ -223,10 +225,11 @@ def replay_ours(
     return Replay(end, None, len(windows), canary_requests_until(windows, len(windows) - 1))
 
 
-def _baseline_for(
+def baseline_for(
     fresh: Sample, reference: Sample | None, min_requests: int
 ) -> tuple[Sample, Sample | None]:
-    """The engine's rule: judge against the last baseline with enough traffic."""
+    """The engine's rule (`runbooks.core.decide`): judge against the last baseline with
+    enough traffic; returns (the baseline to judge against, the reference kept)."""
     usable = fresh.error is None and fresh.requests >= min_requests
     if usable or fresh.error is not None or reference is None:
         return fresh, fresh if usable else reference

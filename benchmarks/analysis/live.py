@@ -47,6 +47,9 @@ from runbooks.routers.haproxy import HaproxyRouter
 from samples.options import Faults
 
 SERIES_TIMEOUT_SECONDS = 20.0
+# A freshly started old process is slow for its first seconds (measured: p95 29 ms against
+# 16 ms for the new color in the first window); an old color in a real release is warm.
+OLD_WARM_SECONDS = 5.0
 
 
 @dataclass
@@ -149,6 +152,12 @@ def put_old_version(bench: BenchStack, version: str, faults: Faults) -> Color:
     return color
 
 
+def warm_old(color: Color, version: str, since: float) -> None:
+    """Until the old version is measured and has served for OLD_WARM_SECONDS since `since`."""
+    wait_for_series(color, version)
+    time.sleep(max(0.0, since + OLD_WARM_SECONDS - time.time()))
+
+
 def wait_for_series(color: Color, version: str) -> None:
     """Until the provider has a series with requests for `version` on `color` (the
     engine's preflight refuses a release without one)."""
@@ -246,8 +255,9 @@ def run_once(
     """One release of the scenario's new version against its old one, recorded."""
     old_version = f"1.{index}.0-{tag}-old"
     new_version = f"1.{index}.1-{tag}" + (NO_SERIES_SUFFIX if scenario.no_series else "")
+    switched = time.time()
     old_color = put_old_version(bench, old_version, scenario.old)
-    wait_for_series(old_color, old_version)
+    warm_old(old_color, old_version, switched)
     recorder = Recorder()
     settings = current_settings(STACK)
     outage = None

@@ -146,3 +146,10 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 FULL_RUNS = 5
 SHORT_RUNS = 1
+SHORT_SCENARIOS = (
+    "noise",
+    "errors_plus_0.5pp",
+    "p95_plus_40pct_at_30ms",
+    "provider_stopped",
+    "series_missing",
+)
