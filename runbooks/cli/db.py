@@ -33,7 +33,7 @@ from runbooks.cli.common import (
     say,
 )
 from runbooks.errors import BadInput
-from runbooks.steps.base import StepContext
+from runbooks.steps.base import StepContext, StepOutcome
 
 db = typer.Typer(
     name="db",
@@ -143,11 +143,15 @@ def restore(
     as_json: JsonOption = False,
 ) -> None:
     """Last resort: put the database back as the backup holds it (rows since are lost)."""
-    restore_backup(stack, backup_id, yes, force, as_json)
+    outcome = restore_backup(stack, backup_id, yes, force, as_json)
+    raise typer.Exit(code=0 if outcome.ok else 1)
 
 
-def restore_backup(stack: str, backup_id: str, yes: bool, force: bool, as_json: bool) -> None:
-    """Report what restoring `backup_id` loses; with `yes`, restore it (validated)."""
+def restore_backup(
+    stack: str, backup_id: str, yes: bool, force: bool, as_json: bool
+) -> StepOutcome:
+    """Report what restoring `backup_id` loses; with `yes`, restore it (validated) and say
+    how it went. Without `yes`, exit 2 having changed nothing."""
     from runbooks.migrations.restore import backup_manifest, preview
     from runbooks.migrations.restore import restore as do_restore
     from runbooks.release import holder, open_journal
@@ -170,11 +174,9 @@ def restore_backup(stack: str, backup_id: str, yes: bool, force: bool, as_json: 
     if as_json:
         emit_json({"backup_id": backup_id, "ok": outcome.ok, "lost_rows": lost, **outcome.data})
     else:
-        say(
-            outcome.message
-            + (f"; {lost} rows written since the backup were dropped" if outcome.ok else "")
-        )
-    raise typer.Exit(code=0 if outcome.ok else 1)
+        dropped = f"; {lost} rows written since the backup were dropped" if outcome.ok else ""
+        say(outcome.message + dropped)
+    return outcome
 
 
 def _say_losses(backup_id: str, losses: list[Any], as_json: bool) -> None:

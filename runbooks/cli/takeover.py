@@ -89,16 +89,17 @@ def rollback(
     from runbooks.cli.db import restore_backup
 
     if backup_id is not None:
-        restore_backup(stack, backup_id, yes, force, as_json)
-        return
+        only_db = restore_backup(stack, backup_id, yes, force, as_json)
+        raise typer.Exit(code=0 if only_db.ok else 1)
     if service is None:
         fail("give --service (or --backup-id to restore the database only)", 2)
     backup = _release_backup(stack, service) if restore_db else None
     if backup is not None and not yes:
         restore_backup(stack, backup, yes, force, as_json)  # reports the losses, exits 2
     outcome, release_id = _drive(stack, service, "rollback", force, as_json)
-    if backup is not None and outcome is not Outcome.ABORTED:
-        restore_backup(stack, backup, yes, force, as_json)
+    skip = backup is None or outcome is Outcome.ABORTED
+    if not skip and not restore_backup(stack, str(backup), yes, force, as_json).ok:
+        fail(f"release {release_id} {outcome.value}, but the restore of {backup} failed", 1)
     _finish(release_id, outcome, as_json)
 
 
