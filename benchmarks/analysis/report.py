@@ -203,6 +203,10 @@ class NoisePoint:
     new_ms: float
     failed: bool
 
+    def slower(self, effect: float) -> bool:
+        """Whether the new color's p95 reads above the old one's by more than `effect`."""
+        return self.new_ms > self.base_ms * (1 + effect)
+
     @property
     def spread(self) -> float:
         """How far apart the p95s are, as a ratio >= 1 (either direction)."""
@@ -228,10 +232,13 @@ def _p95_ms(latency: Sequence[tuple[float, float]]) -> float | None:
 
 
 def justified_floor_ms(points: Sequence[NoisePoint], effect: float, default: float) -> float:
-    """The p95 under which healthy noise alone crosses the effect: the slower p95 of the
-    slowest healthy window whose p95s differ by more than the effect or that our judge
-    failed, rounded up to whole ms; `default` when no healthy window did."""
-    offending = [max(p.base_ms, p.new_ms) for p in points if p.failed or p.spread > 1 + effect]
+    """The p95 under which healthy noise alone would fail a release: the slower p95 of the
+    slowest healthy window in which the new color read slower than the old by more than the
+    effect, or that our judge failed, rounded up to whole ms; `default` when none did.
+
+    One-sided, as the judge is: a new color that reads faster than the old never fails.
+    """
+    offending = [max(p.base_ms, p.new_ms) for p in points if p.failed or p.slower(effect)]
     return float(math.ceil(max(offending))) if offending else default
 
 
@@ -273,6 +280,7 @@ def _level(points: Sequence[NoisePoint]) -> dict[str, Any]:
         "spread_p95": _quantile(spreads, 0.95),
         "spread_max": _round(spreads[-1]) if spreads else None,
         "judge_failed_without_floor": sum(1 for p in points if p.failed),
+        "new_slower_than_effect": sum(1 for p in points if p.slower(0.10)),
     }
 
 

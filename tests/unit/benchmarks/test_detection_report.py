@@ -96,8 +96,9 @@ def test_each_kind_of_scenario_has_its_own_target(
 
 def test_the_floor_is_the_slowest_healthy_window_that_noise_alone_pushed_past_the_effect() -> None:
     points = [
-        NoisePoint(1.0, 1.3, False),  # 30% apart at ~1 ms: noise beyond the effect
+        NoisePoint(1.0, 1.3, False),  # new 30% slower at ~1 ms: noise beyond the effect
         NoisePoint(2.1, 2.0, True),  # the judge failed a healthy pair at ~2 ms
+        NoisePoint(23.0, 10.0, False),  # new much faster: never fails a release
         NoisePoint(30.0, 31.0, False),  # 3% apart at 30 ms: fine
     ]
 
@@ -106,7 +107,7 @@ def test_the_floor_is_the_slowest_healthy_window_that_noise_alone_pushed_past_th
 
 
 def test_the_noise_figure_reports_the_spread_and_the_floor() -> None:
-    levels = {"own": [NoisePoint(1.0, 1.05, False)] * 5 + [NoisePoint(1.5, 1.0, False)]}
+    levels = {"own": [NoisePoint(1.0, 1.05, False)] * 5 + [NoisePoint(1.0, 1.5, False)]}
 
     figure = noise_figure(levels, 0.10, 1.0)
 
