@@ -7,7 +7,8 @@ stating its value, the baseline's, the limit and why it has its phase:
 - ``error-rate``: is the canary's error rate higher than the baseline's by more than
   ``errorRateIncreasePp``, with ``confidencePercent`` confidence? (two proportions with a
   margin, on whole counts; router-side failures count as errors of their color);
-- ``p95-latency``: is the canary slower than the baseline times
+- ``p95-latency`` (only against a baseline serving traffic in the same window, since
+  latency depends on load): is the canary slower than the baseline times
   ``1 + p95LatencyIncreasePercent / 100``, with that confidence? Two tests on the latency
   histograms, either fails it: Mann-Whitney U against the shifted baseline (the whole
   distribution moved, as Kayenta judges) and a binomial test of more than 5% of the canary
@@ -67,10 +68,14 @@ def judge(
     thresholds: Thresholds,
     at: float,
     weights: Weights | None = None,
+    live: bool = True,
 ) -> tuple[Measurement, ...]:
     """One measurement per metric in `METRICS` order: the canary judged against the baseline.
 
-    `weights` is the split the router had: a color with weight must have series.
+    `weights` is the split the router had: a color with weight must have series. `live` is
+    False when the baseline is an earlier window (the old color serves nothing now): then
+    latency is not judged, because latency depends on load and the new color now carries
+    all of it — it was judged against a live baseline at the earlier steps.
     """
     broken = canary if canary.error is not None else baseline
     if broken.error is not None:
@@ -93,7 +98,9 @@ def judge(
     confidence = thresholds.confidence_percent / 100
     return (
         _judge_error_rate(baseline, canary, thresholds.error_rate_increase_pp, confidence, at),
-        _judge_latency(baseline, canary, thresholds, confidence, at),
+        _judge_latency(baseline, canary, thresholds, confidence, at)
+        if live
+        else _latency_not_judged(baseline, canary, thresholds, at),
         _judge_availability(canary, thresholds.availability_percent, confidence, at),
     )
 
@@ -163,6 +170,20 @@ def _judge_latency(
     failed, why = _latency_tests(baseline, canary, effect, confidence)
     phase = Phase.FAILED if failed else Phase.SUCCESSFUL
     return Measurement(P95_LATENCY, phase, ratio, limit, at, f"{head}; {why}", base)
+
+
+def _latency_not_judged(
+    baseline: Sample, canary: Sample, thresholds: Thresholds, at: float
+) -> Measurement:
+    limit = 1 + thresholds.p95_latency_increase_percent / 100
+    new, base = _p95(canary), _p95(baseline)
+    shown = f"p95 {new * 1000:.2f}ms" if new is not None else "no latency"
+    was = f" (baseline {base * 1000:.2f}ms at the last step with traffic)" if base else ""
+    message = (
+        f"{shown}{was}: not judged: {baseline.color} serves no traffic now, and latency "
+        "is only compared at the same load (it was at the earlier steps)"
+    )
+    return Measurement(P95_LATENCY, Phase.SUCCESSFUL, None, limit, at, message, base)
 
 
 def _latency_tests(

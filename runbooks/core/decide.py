@@ -146,7 +146,8 @@ def _absorb_samples(state: ReleaseState, samples: SamplePair | None, now: float)
     reference = state.baseline_reference
     baseline = fresh if usable or fresh.error is not None or reference is None else reference
     weights = plan.weights_at(state.step.weight)
-    measurements = judge(baseline, samples.canary, plan.thresholds_for(state.step), now, weights)
+    thresholds = plan.thresholds_for(state.step)
+    measurements = judge(baseline, samples.canary, thresholds, now, weights, live=usable)
     return state.evolve(
         history=(*state.history, *measurements),
         baseline_reference=fresh if usable else reference,
@@ -274,8 +275,13 @@ def _progress(state: ReleaseState, now: float) -> Move:
         return _analyse(state, now)
     bake_end = (state.step_started_at or now) + step.bake_seconds
     # Done when baked and proven; a step without analysis only bakes.
-    if now >= bake_end and (not step.analysed or verdict.phase is VerdictPhase.SUCCESSFUL):
+    if now >= bake_end and not step.analysed:
         return _complete_step(state, now, True)
+    if now >= bake_end and verdict.phase is VerdictPhase.SUCCESSFUL:
+        # Proven on a window that ends after the bake: not one taken before a late outage.
+        if state.history and state.history[-1].at >= bake_end:
+            return _complete_step(state, now, True)
+        return _analyse(state, now)
     wakes = [t for t in (state.next_analysis_at, bake_end) if t is not None and t > now]
     return state, (Wait(min(wakes, default=now + state.plan.analysis_interval_seconds)),)
 

@@ -8,10 +8,11 @@ from typing import Any
 
 from infra.settings import Color
 from runbooks.core.decide import decide
-from runbooks.core.model import Phase, Weights
+from runbooks.core.model import Phase, Sample, Weights
 from runbooks.core.plan import build_plan
 from runbooks.core.state import (
     Action,
+    Analyse,
     ApplyReleaseStep,
     ContractReleaseStep,
     EventKind,
@@ -22,6 +23,7 @@ from runbooks.core.state import (
     Outcome,
     ReleasePhase,
     ReleaseState,
+    SamplePair,
     SetWeights,
     UndoReleaseStep,
     Verb,
@@ -434,3 +436,40 @@ def test_a_state_holding_a_latency_histogram_survives_the_journal() -> None:
     text = json.dumps(state.to_dict(), allow_nan=False)  # strict JSON, as the journal writes
 
     assert ReleaseState.from_dict(json.loads(text)) == state
+
+
+def test_given_a_bake_that_ends_after_the_last_window_then_a_fresh_window_is_taken_first() -> None:
+    # Given a step whose history is all successful, the last window taken 1.5 s before its
+    # bake ends (the provider may have died since)
+    state = release()
+    state = decide(state, Observation(now=1000.0), ()).state  # start
+    while state.phase is not ReleasePhase.PROGRESSING:
+        state = decide(state, Observation(now=1000.0), ()).state
+    bake_end = (state.step_started_at or 0) + state.step.bake_seconds
+    ok = Sample(Color.GREEN, 1000, 0, 0.05, bake_end - 1.5)
+    judged = decide(
+        state.evolve(next_analysis_at=bake_end + 10),
+        Observation(now=bake_end - 1.5, samples=SamplePair(ok, ok)),
+        (),
+    ).state
+
+    # When the bake ends
+    decision = decide(judged, Observation(now=bake_end), ())
+
+    # Then the step does not complete on old evidence: it measures again
+    assert decision.state.step_index == judged.step_index
+    assert any(isinstance(a, Analyse) for a in decision.actions)
+
+
+def test_given_no_traffic_on_the_old_color_then_latency_is_not_judged_on_a_stale_baseline() -> None:
+    from runbooks.core.analysis import P95_LATENCY, judge
+
+    earlier = Sample(Color.BLUE, 1000, 1, 0.002, 1.0)
+    slower = Sample(Color.GREEN, 2000, 2, 0.004, 2.0)
+    settings = make_settings(**CANARY)
+
+    measurements = judge(earlier, slower, settings.rollout.thresholds, 2.0, live=False)
+
+    latency = next(m for m in measurements if m.metric == P95_LATENCY)
+    assert latency.phase is Phase.SUCCESSFUL and latency.value is None
+    assert "not judged" in latency.message and "same load" in latency.message
