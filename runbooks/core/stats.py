@@ -69,7 +69,10 @@ def errors_above(errors: float, total: float, rate: float, confidence: float) ->
 
 def quantile(buckets: Sequence[Bucket], q: float) -> float | None:
     """The q-quantile of a histogram (non-cumulative counts), interpolated inside its bucket
-    (from the previous bound, 0 for the first); the last finite bound for the +Inf bucket."""
+    (from the previous bound, 0 for the first); the last finite bound for the +Inf bucket.
+    None for an empty histogram; ValueError for q outside 0..1."""
+    if not 0 <= q <= 1:
+        raise ValueError(f"quantile must be within 0..1; got {q}")
     total = sum(count for _, count in buckets)
     if total <= 0:
         return None
