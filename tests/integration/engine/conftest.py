@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from runbooks.local.load import Load, steady_load
-from tests.integration.engine.harness import SERVICE, Stack, private_stack, verb_args
+from tests.integration.engine.harness import Stack, private_stack, settle
 
 FIRST_BAKE_SECONDS = 4
 SHORT_POLICY = {
@@ -43,12 +43,6 @@ def clean_slate(stack: Stack) -> Iterator[None]:
     A test that fails mid-rollout kills its engine: without this, its unfinished release
     and stale lock would fail every later test of the module for the wrong reason.
     """
-    _settle(stack)
+    settle(stack)
     yield
-    _settle(stack)
-
-
-def _settle(stack: Stack) -> None:
-    journal = stack.journal()
-    if journal.current("local", SERVICE) is not None or journal.lock_holder("local"):
-        stack.run(*verb_args("rollback", "--force"))
+    settle(stack)

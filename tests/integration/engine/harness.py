@@ -129,6 +129,14 @@ def private_stack(prefix: str, policy: Mapping[str, Any]) -> Iterator[Stack]:
         shutil.rmtree(base, ignore_errors=True)  # also when the stack file was refused
 
 
+def settle(stack: Stack) -> None:
+    """No release in progress and no lock held: a killed test's engine leaves both behind,
+    which would fail every later test of the module for the wrong reason."""
+    journal = stack.journal()
+    if journal.current(STACK, SERVICE) is not None or journal.lock_holder(STACK):
+        stack.run(*verb_args("rollback", "--force"))
+
+
 def stack_of(base: Path) -> Stack:
     """The Stack written under `base` by `isolated_stack`."""
     settings = current_settings(STACK, base / "stacks")
