@@ -147,7 +147,10 @@ def _absorb_samples(state: ReleaseState, samples: SamplePair | None, now: float)
     baseline = fresh if usable or fresh.error is not None or reference is None else reference
     weights = plan.weights_at(state.step.weight)
     thresholds = plan.thresholds_for(state.step)
-    measurements = judge(baseline, samples.canary, thresholds, now, weights, live=usable)
+    # Latency is compared only while the old color carries part of the load: at 100% its
+    # last requests are from before the switch, at another load (false rollbacks measured).
+    live = usable and weights.of(plan.old_color) > 0
+    measurements = judge(baseline, samples.canary, thresholds, now, weights, live=live)
     return state.evolve(
         history=(*state.history, *measurements),
         baseline_reference=fresh if usable else reference,

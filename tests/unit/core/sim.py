@@ -34,6 +34,7 @@ class Traffic:
 
     per_window: float = 2000
     probes: float = 5  # what reaches a color without weight (health probes)
+    old_leftover: float = 0  # what a whole-step window still counts on the old color at 0%
     old_error_rate: float = 0.001
     old_p95: float = 0.050
     new_error_rate: Rate = lambda n: 0.001
@@ -108,7 +109,7 @@ class Sim:
         n, t, w = self.windows, self.traffic, self.weights or Weights(blue=100, green=0)
         self.windows += 1
         old_share, new_share = w.of(action.baseline), w.of(action.canary)
-        old_requests = max(t.per_window * old_share / 100, 0)
+        old_requests = max(t.per_window * old_share / 100, t.old_leftover)
         new_requests = max(t.per_window * new_share / 100, t.probes)
         baseline = Sample(
             action.baseline,

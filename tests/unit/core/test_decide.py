@@ -473,3 +473,18 @@ def test_given_no_traffic_on_the_old_color_then_latency_is_not_judged_on_a_stale
     latency = next(m for m in measurements if m.metric == P95_LATENCY)
     assert latency.phase is Phase.SUCCESSFUL and latency.value is None
     assert "not judged" in latency.message and "same load" in latency.message
+
+
+def test_given_the_last_step_then_latency_is_not_judged_on_the_old_colors_leftover_requests() -> (
+    None
+):
+    # Given the 100% step, whose window still holds the old color's requests from before the
+    # switch, and a new color slower there because it now carries all the load
+    sim = Sim(traffic=Traffic(new_p95=lambda n: 0.050 if n < 8 else 0.080, old_leftover=900))
+
+    state = sim.run(release())
+
+    # Then it is promoted: latency was judged at 10% and 50%, not against leftovers at 100%
+    assert state.phase is ReleasePhase.PROMOTED
+    last_step = [m for s in sim.states if s.step.weight == 100 for m in s.history]
+    assert any("not judged" in m.message for m in last_step if m.metric == "p95-latency")
