@@ -8,6 +8,7 @@ run never collides with a local stack someone already has up. Point the runbooks
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,10 @@ import yaml
 
 from infra.settings import LocalPorts, StackSettings
 from infra.stackfile import PROJECT, load_stack_file, stack_path
-from runbooks.local.servers import free_port
 
 PORT_KEYS = tuple(LocalPorts.model_fields)
 SERVICE_PORTS = 8  # the range above service_base the sample services take (2 per service)
+PRIVATE_PORTS = (20000, 21000)  # lowest port picked, and the least room kept below ephemeral
 
 
 def isolated_stack(base_dir: Path, rollout: Mapping[str, Any] | None = None) -> StackSettings:
@@ -41,36 +42,37 @@ def isolated_stack(base_dir: Path, rollout: Mapping[str, Any] | None = None) -> 
 
 
 def _free_ports() -> dict[str, int]:
-    # The OS may hand out the same free port twice in a row, and the service range is a
-    # block: every port chosen must be distinct from the others and from that block.
+    # Every port is distinct from the others and from the services' block, and all come
+    # from below the kernel's ephemeral range: a port picked there can be taken by any
+    # outgoing connection (a load test makes thousands) between picking and binding.
     taken: set[int] = set()
     chosen: dict[str, int] = {}
+    rng = random.Random()
     for key in PORT_KEYS:
-        if key == "service_base":
-            base = _free_block(taken)
-            taken |= set(range(base, base + SERVICE_PORTS))
-            chosen[_camel(key)] = base
-        else:
-            chosen[_camel(key)] = _distinct_port(taken)
-            taken.add(chosen[_camel(key)])
+        width = SERVICE_PORTS if key == "service_base" else 1
+        base = _free_range(width, taken, rng)
+        taken |= set(range(base, base + width))
+        chosen[_camel(key)] = base
     return chosen
 
 
-def _distinct_port(taken: set[int]) -> int:
-    for _ in range(100):
-        port = free_port()
-        if port not in taken:
-            return port
-    raise RuntimeError("no free port distinct from the ones already chosen")
-
-
-def _free_block(taken: set[int]) -> int:
-    for _ in range(50):
-        base = free_port()
-        block = range(base, base + SERVICE_PORTS)
-        if base + SERVICE_PORTS < 65535 and not taken & set(block) and all(map(_is_free, block)):
+def _free_range(width: int, taken: set[int], rng: random.Random) -> int:
+    low, high = PRIVATE_PORTS[0], _ephemeral_low() - width
+    for _ in range(200):
+        base = rng.randrange(low, high)
+        block = range(base, base + width)
+        if not taken & set(block) and all(map(_is_free, block)):
             return base
-    raise RuntimeError("no free block of ports for the sample services")
+    raise RuntimeError(f"no {width} free port(s) between {low} and {high + width}")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return max(PRIVATE_PORTS[1], int(text.split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _is_free(port: int) -> bool:
