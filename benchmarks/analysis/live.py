@@ -28,22 +28,19 @@ from benchmarks.analysis.scenarios import NO_SERIES_SUFFIX, Scenario
 from benchmarks.figures import flat_events
 from benchmarks.judges import Window
 from benchmarks.stack import SERVICE, STACK, BenchStack
-from infra.settings import Color, StackSettings, Versions
+from infra.settings import Color, StackSettings
 from runbooks import release
-from runbooks.core.model import Sample, Target, Weights
+from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan
 from runbooks.core.state import Action, ReleasePhase, ReleaseState, SamplePair
-from runbooks.drivers.base import ServiceState
-from runbooks.drivers.local import LocalDriver
 from runbooks.local import record
 from runbooks.local import stack as local_stack
 from runbooks.local.endpoints import state_dir_of
-from runbooks.local.services import deploy_color
+from runbooks.local.services import serve_on_idle_color
 from runbooks.metrics.base import MetricProvider
 from runbooks.metrics.registry import METRICS
 from runbooks.rehearsal.timeline import rollback_times
 from runbooks.release import Request, current_settings, open_journal, rollout
-from runbooks.routers.haproxy import HaproxyRouter
 from samples.options import Faults
 
 SERIES_TIMEOUT_SECONDS = 20.0
@@ -137,19 +134,7 @@ def policy_applied(bench: BenchStack, policy: Mapping[str, Any]) -> Iterator[Non
 def put_old_version(bench: BenchStack, version: str, faults: Faults) -> Color:
     """Deploy `version` with `faults` on the idle color and make it the active one (traffic
     and the stack's record), so the next release is judged against it. Returns its color."""
-    settings = current_settings(STACK)
-    service = settings.service(SERVICE)
-    color = service.active_color.other
-    deploy_color(settings, None, SERVICE, color, version, faults)
-    HaproxyRouter(bench.ends.admin_socket).set_weights(SERVICE, Weights.all_on(color))
-    versions = {color: version, color.other: service.versions.of(color.other)}
-    state = ServiceState(
-        color,
-        Versions(blue=versions[Color.BLUE], green=versions[Color.GREEN]),
-        Weights.all_on(color),
-    )
-    LocalDriver(settings, state_dir_of(settings)).write_release_state(SERVICE, state)
-    return color
+    return serve_on_idle_color(current_settings(STACK), SERVICE, version, faults)
 
 
 def warm_old(color: Color, version: str, since: float) -> None:

@@ -141,3 +141,25 @@ def _routed(ends: LocalEndpoints, service: str) -> bool:
         return any(backend == f"be_{service}" for backend, _ in admin.servers(ends.admin_socket))
     except OSError:
         return False
+
+
+def serve_on_idle_color(
+    settings: StackSettings, service: str, version: str, faults: Faults
+) -> Color:
+    """Out of band, for drills and benchmarks: deploy `version` with `faults` on the idle
+    color and make it the active one (all traffic, and the stack's record), so the next
+    release is judged against it. Returns that color."""
+    from runbooks.core.model import Weights
+    from runbooks.drivers.base import ServiceState
+    from runbooks.drivers.local import LocalDriver
+    from runbooks.local.endpoints import state_dir_of
+    from runbooks.routers.haproxy import HaproxyRouter
+
+    current = settings.service(service)
+    color = current.active_color.other
+    deploy_color(settings, None, service, color, version, faults)
+    HaproxyRouter(endpoints(settings).admin_socket).set_weights(service, Weights.all_on(color))
+    versions = current.versions.model_copy(update={color.value: version})
+    state = ServiceState(color, versions, Weights.all_on(color))
+    LocalDriver(settings, state_dir_of(settings)).write_release_state(service, state)
+    return color

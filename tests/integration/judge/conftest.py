@@ -8,16 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.settings import Color, Versions
-from runbooks.core.model import Target, Weights
-from runbooks.drivers.base import ServiceState
-from runbooks.drivers.local import LocalDriver
-from runbooks.local.endpoints import state_dir_of
+from infra.settings import Color
+from runbooks.core.model import Target
 from runbooks.local.load import Load, steady_load
-from runbooks.local.services import deploy_color
+from runbooks.local.services import serve_on_idle_color
 from runbooks.metrics.registry import METRICS
 from runbooks.release import metric_options
-from runbooks.routers.haproxy import HaproxyRouter
 from samples.options import Faults
 from tests.integration.engine.harness import SERVICE, Stack, poll, private_stack, settle
 
@@ -71,17 +67,7 @@ def serve_old(stack: Stack, version: str, faults: Faults) -> Color:
     the stack's record), so the next release is judged against it; waits until Prometheus
     has its series (the engine's preflight refuses a release without). Returns its color."""
     settings = stack.settings()
-    service = settings.service(SERVICE)
-    color = service.active_color.other
-    deploy_color(settings, None, SERVICE, color, version, faults)
-    HaproxyRouter(stack.ends.admin_socket).set_weights(SERVICE, Weights.all_on(color))
-    versions = {color: version, color.other: service.versions.of(color.other)}
-    state = ServiceState(
-        color,
-        Versions(blue=versions[Color.BLUE], green=versions[Color.GREEN]),
-        Weights.all_on(color),
-    )
-    LocalDriver(settings, state_dir_of(settings)).write_release_state(SERVICE, state)
+    color = serve_on_idle_color(settings, SERVICE, version, faults)
     provider = METRICS.create(settings.rollout.metrics.provider, **metric_options(settings))
 
     def measured() -> bool:
