@@ -12,9 +12,11 @@ stating its value, the baseline's, the limit and why it has its phase:
   ``1 + p95LatencyIncreasePercent / 100``, with that confidence? Two tests on the latency
   histograms, either fails it: Mann-Whitney U against the shifted baseline (the whole
   distribution moved, as Kayenta judges) and a binomial test of more than 5% of the canary
-  above the baseline's p95 x (1 + effect) (the tail alone moved). When both p95s are under
-  ``p95LatencyFloorMs`` the metric is "under the floor: not judged". A provider without
-  histograms gives only p95s: then the ratio is compared with the limit, as a point value;
+  above the baseline's p95 x (1 + effect) (the tail alone moved). Latency under
+  ``p95LatencyFloorMs`` counts as the floor in both tests (differences down there are
+  noise, not evidence); when both p95s are under it the metric is "under the floor: not
+  judged". A provider without histograms gives only p95s: then the ratio is compared with
+  the limit, as a point value;
 - ``availability``: is the canary's error rate above ``1 - availabilityPercent``, with that
   confidence (Clopper-Pearson)?
 See `runbooks.core.stats`. Noise below the effect never fails, whatever the traffic.
@@ -167,7 +169,7 @@ def _judge_latency(
         why = "slower than the limit (point value: no histogram)" if failed else "within the limit"
         phase = Phase.FAILED if failed else Phase.SUCCESSFUL
         return Measurement(P95_LATENCY, phase, ratio, limit, at, f"{head}: {why}", base)
-    failed, why = _latency_tests(baseline, canary, effect, confidence)
+    failed, why = _latency_tests(baseline, canary, effect, confidence, floor)
     phase = Phase.FAILED if failed else Phase.SUCCESSFUL
     return Measurement(P95_LATENCY, phase, ratio, limit, at, f"{head}; {why}", base)
 
@@ -187,14 +189,25 @@ def _latency_not_judged(
 
 
 def _latency_tests(
-    baseline: Sample, canary: Sample, effect: float, confidence: float
+    baseline: Sample, canary: Sample, effect: float, confidence: float, floor: float
 ) -> tuple[bool, str]:
     needed = stats.z_for(confidence)
-    shift = stats.shift_test(baseline.latency, canary.latency, effect)
-    tail = stats.tail_test(baseline.latency, canary.latency, effect, confidence)
-    shifted = shift.z > needed
+    tail = stats.tail_test(baseline.latency, canary.latency, effect, confidence, floor)
     tailed = tail is not None and tail.significant
-    parts = [f"Mann-Whitney vs baseline x{1 + effect:.2f}: z {shift.z:.2f} vs {needed:.2f}"]
+    counted = f" (under {floor * 1000:g}ms counted as {floor * 1000:g}ms)" if floor > 0 else ""
+    base_median = stats.quantile(baseline.latency, 0.5) or 0.0
+    if base_median * (1 + effect) >= floor:
+        shift = stats.shift_test(baseline.latency, canary.latency, effect, floor)
+        shifted = shift.z > needed
+        head = (
+            f"Mann-Whitney vs baseline x{1 + effect:.2f}{counted}: z {shift.z:.2f} vs {needed:.2f}"
+        )
+    else:
+        # With the bulk under the floor, a clamped Mann-Whitney only compares tails, and
+        # more sharply than the p95 criterion does: the tail test alone judges the p95.
+        shifted = False
+        head = f"median under the floor ({floor * 1000:g}ms): p95 tail test only"
+    parts = [head]
     if tail is not None:
         share = tail.slower / tail.total if tail.total else 0.0
         parts.append(

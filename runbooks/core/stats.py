@@ -13,6 +13,11 @@ real regression larger than the effect fails once there is enough traffic to be 
   handled by the usual correction) — Kayenta's judge, with the effect as a shift;
 - `tail_test`: is more than 5% of the canary slower than the baseline's p95 times
   (1 + effect)? An exact binomial test: the p95 criterion itself, with confidence.
+
+Both latency tests take a `floor`: a latency under it counts as the floor (after the
+baseline's shift), so differences that are all below it — scheduling noise between two
+processes on one machine — are ties, never evidence. A canary request is "slow" only when
+it is slower than both the shifted baseline and the floor.
 """
 
 from __future__ import annotations
@@ -95,10 +100,16 @@ class ShiftResult:
     auc: float  # P(canary slower than the shifted baseline), ties counted half
 
 
-def shift_test(baseline: Sequence[Bucket], canary: Sequence[Bucket], effect: float) -> ShiftResult:
-    """Mann-Whitney U on grouped data; the baseline's values are multiplied by 1 + effect."""
-    points = [(_middle(b, i, baseline) * (1 + effect), n, 0) for i, (b, n) in enumerate(baseline)]
-    points += [(_middle(b, i, canary), n, 1) for i, (b, n) in enumerate(canary)]
+def shift_test(
+    baseline: Sequence[Bucket], canary: Sequence[Bucket], effect: float, floor: float = 0.0
+) -> ShiftResult:
+    """Mann-Whitney U on grouped data; the baseline's values are multiplied by 1 + effect,
+    then every value under `floor` (seconds) counts as `floor`."""
+    points = [
+        (max(_middle(b, i, baseline) * (1 + effect), floor), n, 0)
+        for i, (b, n) in enumerate(baseline)
+    ]
+    points += [(max(_middle(b, i, canary), floor), n, 1) for i, (b, n) in enumerate(canary)]
     n_base = sum(n for _, n, g in points if g == 0)
     n_new = sum(n for _, n, g in points if g == 1)
     if n_base <= 0 or n_new <= 0:
@@ -121,14 +132,19 @@ class TailResult:
 
 
 def tail_test(
-    baseline: Sequence[Bucket], canary: Sequence[Bucket], effect: float, confidence: float
+    baseline: Sequence[Bucket],
+    canary: Sequence[Bucket],
+    effect: float,
+    confidence: float,
+    floor: float = 0.0,
 ) -> TailResult | None:
-    """Binomial test of "more than 5% of the canary is above baseline p95 x (1 + effect)"."""
+    """Binomial test of "more than 5% of the canary is above max(baseline p95 x (1 + effect),
+    floor)" (`floor` in seconds)."""
     base_p95 = quantile(baseline, 0.95)
     total = sum(n for _, n in canary)
     if base_p95 is None or total <= 0:
         return None
-    threshold = base_p95 * (1 + effect)
+    threshold = max(base_p95 * (1 + effect), floor)
     slower = _count_above(canary, threshold)
     from scipy.stats import binomtest
 
