@@ -1,6 +1,15 @@
-"""A stateful server run in-cluster (dev): a StatefulSet with a PVC and a Service.
+"""A stateful server run in-cluster (dev): a StatefulSet with a PVC, a Service, its own
+ServiceAccount and the NetworkPolicy that admits only the trading services.
 
 The database, cache and broker components of a kubernetes stack are each one of these.
+Their pods satisfy the `restricted` Pod Security Standard: a non-root high UID, no
+privilege escalation, every capability dropped, seccomp RuntimeDefault, a read-only root
+filesystem with emptyDirs where the image must write (see `PROFILES`), no API token.
+
+Images: the settings accept on this substrate only versions published as Docker Hub tags
+(`infra.settings`: REDIS_IMAGE_TAGS, KAFKA_IMAGE_TAGS; ElastiCache's `7.1` and MSK's
+`3.6.0` have no image). A minor-line tag (`redis:7.0`, `postgres:15`) moves with every
+patch release, so `pinned_image` pins it to a full release that exists.
 """
 
 from __future__ import annotations
@@ -9,6 +18,58 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+# Pod label every in-cluster data server carries; the services' NetworkPolicies reach it.
+TIER_LABEL = "trading/tier"
+DATA_TIER = "data"
+SERVICE_TIER = "service"
+# A high UID/GID no image user maps to on the node (checkov CKV_K8S_40: >= 10000).
+RUN_AS = 10001
+
+
+@dataclass(frozen=True)
+class ImageProfile:
+    """What this module knows of one image repository: full releases of its floating tags,
+    the paths it writes outside its data volume, and its size."""
+
+    tags: dict[str, str]  # floating tag (major or major.minor) -> a full release of it
+    writable: tuple[str, ...] = ()
+    requests: dict[str, str] = field(default_factory=lambda: {"cpu": "100m", "memory": "256Mi"})
+    limits: dict[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "512Mi"})
+
+
+PROFILES: dict[str, ImageProfile] = {
+    "postgres": ImageProfile(
+        tags={"13": "13.16", "14": "14.13", "15": "15.8", "16": "16.4", "17": "17.0"},
+        # The server's socket and lock file; /tmp also holds nss_wrapper's passwd for a UID
+        # the image does not know.
+        writable=("/var/run/postgresql",),
+        requests={"cpu": "250m", "memory": "512Mi"},
+        limits={"cpu": "1", "memory": "1Gi"},
+    ),
+    "redis": ImageProfile(
+        tags={"6.2": "6.2.14", "7.0": "7.0.15", "7.2": "7.2.5", "7.4": "7.4.2"},
+    ),
+    "apache/kafka": ImageProfile(
+        tags={"3.7": "3.7.2", "3.8": "3.8.1", "3.9": "3.9.1"},
+        # The image renders server.properties and copies log4j files into its config
+        # directory at start, and logs under /opt/kafka/logs.
+        writable=("/opt/kafka/config", "/opt/kafka/logs"),
+        # The image's JVM heap is 1 GiB (KAFKA_HEAP_OPTS): the limit leaves room above it.
+        requests={"cpu": "250m", "memory": "1536Mi"},
+        limits={"cpu": "1", "memory": "2Gi"},
+    ),
+}
+GENERIC = ImageProfile(tags={})
+
+
+def pinned_image(image: str) -> str:
+    """`image` with a floating tag pinned to a full release ('redis:7.0' -> 'redis:7.0.15');
+    a full release, or a tag or repository this module does not know, is left as given."""
+    repository, _, tag = image.rpartition(":")
+    profile = PROFILES.get(repository, GENERIC)
+    pinned = profile.tags.get(tag)
+    return f"{repository}:{pinned}" if pinned else image
 
 
 @dataclass(frozen=True)
@@ -25,7 +86,10 @@ class ServerSpec:
 
 
 class InClusterServer(pulumi.ComponentResource):
-    """One replica of `spec` as a StatefulSet behind a Service named `name`."""
+    """One replica of `spec` as a StatefulSet behind a Service named `name`.
+
+    Every child is parented to this component, so a provider given in `opts` reaches them.
+    """
 
     def __init__(
         self,
@@ -48,6 +112,9 @@ class InClusterServer(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.account = k8s.core.v1.ServiceAccount(
+            f"{name}-account", metadata=meta, automount_service_account_token=False, opts=child
+        )
         self.stateful_set = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata=meta,
@@ -60,15 +127,83 @@ class InClusterServer(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.network_policy = _admit_services(name, namespace, spec.port, labels, child)
         self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(
             f"{name}.{namespace}.svc.cluster.local:{spec.port}"
         )
         self.register_outputs({"endpoint": self.endpoint})
 
 
+def _admit_services(
+    name: str, namespace: str, port: int, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """Ingress to this server only from the trading services' pods, and from itself (a
+    broker reaches its own advertised address through its Service)."""
+    return k8s.networking.v1.NetworkPolicy(
+        f"{name}-ingress",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"{name}-ingress", namespace=namespace, labels=labels
+        ),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+            policy_types=["Ingress", "Egress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[
+                        _peer({TIER_LABEL: SERVICE_TIER}),
+                        _peer(labels),
+                    ],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")],
+                )
+            ],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[_peer(labels)],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")],
+                )
+            ],
+        ),
+        opts=opts,
+    )
+
+
+def _peer(labels: dict[str, str]) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels)
+    )
+
+
 def _pod(
     name: str, spec: ServerSpec, labels: dict[str, str], secret_name: pulumi.Input[str] | None
 ) -> k8s.core.v1.PodTemplateSpecArgs:
+    repository = spec.image.rpartition(":")[0]
+    profile = PROFILES.get(repository, GENERIC)
+    writable = ("/tmp", *profile.writable)
+    scratch = {path: f"scratch-{i}" for i, path in enumerate(writable)}
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, TIER_LABEL: DATA_TIER}),
+        spec=k8s.core.v1.PodSpecArgs(
+            service_account_name=name,
+            automount_service_account_token=False,
+            security_context=pod_security(),
+            containers=[_container(name, spec, profile, scratch, secret_name)],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()
+                )
+                for volume in scratch.values()
+            ],
+        ),
+    )
+
+
+def _container(
+    name: str,
+    spec: ServerSpec,
+    profile: ImageProfile,
+    scratch: dict[str, str],
+    secret_name: pulumi.Input[str] | None,
+) -> k8s.core.v1.ContainerArgs:
     env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
     env += [
         k8s.core.v1.EnvVarArgs(
@@ -79,20 +214,59 @@ def _pod(
         )
         for var, key in spec.secret_env.items()
     ]
-    container = k8s.core.v1.ContainerArgs(
+    mounts = [k8s.core.v1.VolumeMountArgs(name="data", mount_path=spec.data_path)]
+    mounts += [k8s.core.v1.VolumeMountArgs(name=v, mount_path=p) for p, v in scratch.items()]
+    return k8s.core.v1.ContainerArgs(
         name=name,
-        image=spec.image,
+        image=pinned_image(spec.image),
+        image_pull_policy="Always",
         args=list(spec.args) or None,
         ports=[k8s.core.v1.ContainerPortArgs(container_port=spec.port, name="main")],
         env=env,
-        readiness_probe=k8s.core.v1.ProbeArgs(
-            tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=spec.port), period_seconds=5
+        startup_probe=_tcp_probe(spec.port, period=5, failures=36),  # up to 3 min to start
+        readiness_probe=_tcp_probe(spec.port, period=5, failures=3),
+        liveness_probe=_tcp_probe(spec.port, period=10, failures=6),
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests=profile.requests, limits=profile.limits
         ),
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path=spec.data_path)],
+        security_context=container_security(),
+        volume_mounts=mounts,
     )
-    return k8s.core.v1.PodTemplateSpecArgs(
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-        spec=k8s.core.v1.PodSpecArgs(containers=[container]),
+
+
+def _tcp_probe(port: int, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=port),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=3,
+    )
+
+
+def pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    """The pod half of the `restricted` Pod Security Standard, shared with the services."""
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=RUN_AS,
+        run_as_group=RUN_AS,
+        fs_group=RUN_AS,
+        # Only chown the volume when its root is not ours yet: a large volume restarts fast.
+        fs_group_change_policy="OnRootMismatch",
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security() -> k8s.core.v1.SecurityContextArgs:
+    """The container half of the `restricted` Pod Security Standard, plus a read-only root."""
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=RUN_AS,
+        run_as_group=RUN_AS,
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
 
 
