@@ -1,0 +1,142 @@
+"""The checkov gate: checkov on each stack's rendered manifests and Terraform-shaped plan.
+
+checkov runs from its own tool venv (`.tools/checkov`, installed pinned by scripts/setup from
+`tools/checkov.txt`: its pins clash with the project's), once per stack on a folder holding
+that stack's manifests (`kubernetes` framework) and `terraform_plan` JSON, with
+`--skip-download` and no platform key, so it never reaches the network. A failed check fails
+the gate unless `checkov_skips.yaml` lists it, with the reason, for that stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.gates.render import kubernetes_manifests, terraform_plan
+from infra.gates.result import Finding, GateResult
+from infra.offline import PlannedResource
+from infra.stackfile import PROJECT_ROOT
+
+CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
+SKIPS_FILE = Path(__file__).with_name("checkov_skips.yaml")
+FRAMEWORKS = ("kubernetes", "terraform_plan")
+TIMEOUT_SECONDS = 240
+
+
+class CheckovMissing(RuntimeError):
+    """checkov's tool venv is not installed: run scripts/setup."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A check the gate does not count, why, and on which stacks (None: all)."""
+
+    check_id: str
+    reason: str
+    stacks: frozenset[str] | None
+
+    def applies(self, stack: str) -> bool:
+        return self.stacks is None or stack in self.stacks
+
+
+def load_skips(path: Path = SKIPS_FILE) -> dict[str, Skip]:
+    """The skip list. Raises ValueError naming the file and entry if one has no reason."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    skips: dict[str, Skip] = {}
+    for check_id, entry in raw.items():
+        if not isinstance(entry, Mapping) or not str(entry.get("reason") or "").strip():
+            raise ValueError(f"{path}: {check_id}: every skip needs a `reason` saying why")
+        stacks = entry.get("stacks")
+        skips[check_id] = Skip(
+            check_id, str(entry["reason"]).strip(), frozenset(stacks) if stacks else None
+        )
+    return skips
+
+
+def write_inputs(folder: Path, stack: str, plan: list[PlannedResource], region: str) -> list[str]:
+    """Write `stack`'s manifests and Terraform plan under `folder`; return what was left out."""
+    manifests, left_out = kubernetes_manifests(plan)
+    for index, manifest in enumerate(manifests):
+        name = f"{index:03d}-{manifest.source.name}.yaml"
+        (folder / name).write_text(yaml.safe_dump(manifest.body, sort_keys=False))
+    document, unmapped = terraform_plan(plan, region)
+    (folder / f"{stack}.tfplan.json").write_text(json.dumps(document, indent=1))
+    return left_out + unmapped
+
+
+def run_checkov(folder: Path) -> list[dict[str, Any]]:
+    """checkov's JSON reports (one per framework) for the files in `folder`."""
+    if not CHECKOV.exists():
+        raise CheckovMissing(f"{CHECKOV} not found: run scripts/setup (installs checkov)")
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    env.pop("BC_API_KEY", None)  # never the platform: offline by construction
+    args = [
+        str(CHECKOV),
+        "--skip-download",
+        "--quiet",
+        "-o",
+        "json",
+        "-d",
+        str(folder),
+        "--framework",
+        *FRAMEWORKS,
+    ]
+    proc = subprocess.run(
+        args, capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS, check=False
+    )
+    # checkov exits 1 when a check fails; anything else without JSON is a crash.
+    try:
+        reports = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"checkov exited {proc.returncode}: {proc.stderr[-2000:]}") from exc
+    return reports if isinstance(reports, list) else [reports]
+
+
+def judge(stack: str, reports: list[dict[str, Any]], skips: Mapping[str, Skip]) -> GateResult:
+    """The gate's verdict on checkov's reports for `stack`."""
+    result = GateResult("checkov", stack)
+    for report in reports:
+        if "results" not in report:  # a framework with no resources: an empty summary
+            continue
+        results, summary = report["results"], report["summary"]
+        result.checked += summary.get("passed", 0) + summary.get("failed", 0)
+        if summary.get("parsing_errors"):
+            result.failures.append(
+                Finding(
+                    report["check_type"], "parse", f"{summary['parsing_errors']} files not parsed"
+                )
+            )
+        for check in results.get("failed_checks", []):
+            check_id, resource = check["check_id"], f"{report['check_type']} {check['resource']}"
+            skip = skips.get(check_id)
+            if skip and skip.applies(stack):
+                result.skipped.append(f"{check_id} {resource}: {skip.reason}")
+            else:
+                result.failures.append(Finding(resource, check_id, check["check_name"]))
+    return result
+
+
+def checkov_gate(
+    plans: Mapping[str, list[PlannedResource]], region_of: Mapping[str, str]
+) -> list[GateResult]:
+    """Run checkov on every stack of `plans` (two at a time: the machine has two cores)."""
+    skips = load_skips()
+
+    def one(stack: str) -> GateResult:
+        with tempfile.TemporaryDirectory(prefix=f"checkov-{stack}-") as tmp:
+            left_out = write_inputs(Path(tmp), stack, plans[stack], region_of[stack])
+            result = judge(stack, run_checkov(Path(tmp)), skips)
+        result.unchecked.extend(left_out)
+        return result
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one, plans))
