@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint typecheck unit bench bench-migrations bench-analysis plan
+.PHONY: setup rehearse test lint typecheck unit bench bench-migrations bench-analysis plan validate
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
@@ -22,6 +22,11 @@ typecheck: setup
 
 test: setup lint typecheck
 	$(UV) run pytest -q
+
+# The offline gates (Kubernetes schemas, checkov, AWS naming rules) per stack; tests/gates runs
+# them inside `make test` too, with a negative control for each.
+validate: setup
+	@scripts/validate
 
 unit: setup
 	$(UV) run pytest -q tests/unit tests/infra
