@@ -45,13 +45,18 @@ SIZE_KEYS = frozenset(
         "minAvailable",
         "averageUtilization",
         "snapshotRetentionLimit",
+        "instanceTypes",
+        "scalingConfig",
     }
 )
-ENVIRONMENT_KEYS = frozenset({"cidrBlock", "domainName", "hostnames", "namespace"})
+ENVIRONMENT_KEYS = frozenset(
+    {"cidrBlock", "cidr", "domainName", "hostnames", "namespace", "aliases", "acmCertificateArn"}
+)
 RELEASE_KEYS = frozenset({"image", "version", "weight"})
 NOT_SHAPE = SIZE_KEYS | ENVIRONMENT_KEYS | RELEASE_KEYS
 SECRET_KEY = re.compile(r"(?i)password|token|secret")
 INDEXED = re.compile(r"-\d+$")
+INDEX_IN_TEXT = re.compile(r"-\d+(?=$|[-/])")
 # How a secret input reaches the mocks: Pulumi's wire marker for a secret value.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
@@ -61,6 +66,9 @@ FAKE_OUTPUTS: dict[str, dict[str, Any]] = {
     "aws:rds/instance:Instance": {
         "endpoint": "{name}.mock.rds.amazonaws.com:5432",
         "identifier": "{name}",
+        "masterUserSecrets": [
+            {"secretArn": "arn:aws:secretsmanager:us-east-1:000000000000:secret:rds!{name}"}
+        ],
     },
     "aws:elasticache/replicationGroup:ReplicationGroup": {
         "primaryEndpointAddress": "{name}.mock.cache.amazonaws.com"
@@ -72,10 +80,61 @@ FAKE_OUTPUTS: dict[str, dict[str, Any]] = {
             ("bootstrapBrokersSaslScram", "9096"),
             ("bootstrapBrokersTls", "9094"),
         )
-    },
+    }
+    | {"arn": "arn:aws:kafka:us-east-1:000000000000:cluster/{name}/mock-uuid-1"},
     "aws:cloudfront/distribution:Distribution": {"domainName": "{name}.cloudfront.net"},
     "aws:kms/key:Key": {"arn": "arn:aws:kms:us-east-1:000000000000:key/{name}"},
     "random:index/randomPassword:RandomPassword": {"result": "mock-password-{name}"},
+    "random:index/randomId:RandomId": {"hex": "0a1b2c3d"},
+    "aws:msk/configuration:Configuration": {
+        "arn": "arn:aws:kafka:us-east-1:000000000000:configuration/{name}/mock-uuid-2",
+        "latestRevision": 1,
+    },
+    "aws:wafv2/webAcl:WebAcl": {
+        "arn": "arn:aws:wafv2:us-east-1:000000000000:global/webacl/{name}/mock-uuid-3"
+    },
+    "aws:s3/bucketV2:BucketV2": {"bucketDomainName": "{name}.s3.amazonaws.com"},
+    "aws:eks/cluster:Cluster": {
+        "arn": "arn:aws:eks:us-east-1:000000000000:cluster/{name}",
+        "endpoint": "https://{name}.mock.eks.amazonaws.com",
+        "certificateAuthority": {"data": "bW9jay1jYQ=="},
+        "identities": [
+            {"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/MOCK{name}"}]}
+        ],
+        "vpcConfig": {"vpcId": "vpc-mock", "clusterSecurityGroupId": "sg-mock-{name}"},
+    },
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {
+        "arn": "arn:aws:iam::000000000000:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/MOCK"
+    },
+    "aws:iam/role:Role": {"arn": "arn:aws:iam::000000000000:role/{name}"},
+    "aws:cloudwatch/logGroup:LogGroup": {
+        "arn": "arn:aws:logs:us-east-1:000000000000:log-group:{name}"
+    },
+    "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+    "aws:secretsmanager/secret:Secret": {
+        "arn": "arn:aws:secretsmanager:us-east-1:000000000000:secret:{name}"
+    },
+}
+
+# Results of the data sources (invokes) the program calls, by token.
+FAKE_CALLS: dict[str, dict[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": "000000000000",
+        "arn": "arn:aws:iam::000000000000:user/mock",
+        "id": "000000000000",
+        "userId": "MOCK",
+    },
+    "aws:index/getPartition:getPartition": {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "id": "aws",
+        "reverseDnsPrefix": "com.amazonaws",
+    },
+    "aws:eks/getCluster:getCluster": {
+        "name": "{name}",
+        "endpoint": "https://{name}.mock.eks.amazonaws.com",
+        "certificateAuthorities": [{"data": "bW9jay1jYQ=="}],
+    },
 }
 
 
@@ -108,13 +167,22 @@ class RecordingMocks(Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         self.resources.append(PlannedResource(args.typ, args.name, mask_secrets(args.inputs)))
-        fakes = {k: v.format(name=args.name) for k, v in FAKE_OUTPUTS.get(args.typ, {}).items()}
+        fakes = _filled(FAKE_OUTPUTS.get(args.typ, {}), args.name)
         # AWS names physical resources itself (auto-naming): stand in with the logical name.
         named = {"name": args.name} if args.typ.startswith("aws:") else {}
         return f"{args.name}-id", {**named, **args.inputs, **fakes}
 
-    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
+        return _filled(FAKE_CALLS.get(args.token, {}), str(args.args.get("name", ""))), []
+
+
+def _filled(value: Any, name: str) -> Any:
+    """`value` with `{name}` in every string replaced by the resource's logical name."""
+    if isinstance(value, dict):
+        return {k: _filled(v, name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, name) for v in value]
+    return value.format(name=name) if isinstance(value, str) else value
 
 
 def mask_secrets(value: Any, key: str = "") -> Any:
@@ -160,27 +228,40 @@ def _plan_in_context(stack: str, config: dict[str, str]) -> list[PlannedResource
     return recorder.resources
 
 
-def shape(props: Any) -> Any:
-    """`props` without the keys that are size, environment or release state."""
+def shape(props: Any, stack: str | None = None) -> Any:
+    """`props` without the keys that are size, environment or release state; in text, the
+    stack's name reads `<stack>` and an index (`replica-2`) reads `#` (physical names)."""
     if isinstance(props, dict):
-        return {k: shape(v) for k, v in props.items() if k not in NOT_SHAPE}
+        return {k: shape(v, stack) for k, v in props.items() if k not in NOT_SHAPE}
     if isinstance(props, list):
-        return [shape(v) for v in props]
+        return [shape(v, stack) for v in props]
+    if isinstance(props, str):
+        text = props.replace(stack, "<stack>") if stack else props
+        return INDEX_IN_TEXT.sub("-#", text)
     return props
 
 
-def _by_shape_key(plan: list[PlannedResource]) -> dict[tuple[str, str], set[str]]:
+def _by_shape_key(
+    plan: list[PlannedResource], stack: str | None
+) -> dict[tuple[str, str], set[str]]:
     # Indexed names (database-replica-1, -2) collapse into one: their count is size.
     grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
     for res in plan:
         key = (res.type, INDEXED.sub("-#", res.name))
-        grouped[key].add(json.dumps(shape(res.props), sort_keys=True, default=str))
+        grouped[key].add(json.dumps(shape(res.props, stack), sort_keys=True, default=str))
     return grouped
 
 
-def parity(a: list[PlannedResource], b: list[PlannedResource]) -> list[Difference]:
-    """How plans `a` and `b` differ in shape: resources only in one, or different settings."""
-    left, right = _by_shape_key(a), _by_shape_key(b)
+def parity(
+    a: list[PlannedResource],
+    b: list[PlannedResource],
+    stacks: tuple[str, str] | None = None,
+) -> list[Difference]:
+    """How plans `a` and `b` differ in shape: resources only in one, or different settings.
+
+    `stacks`: the two plans' stack names, so that names made from them are not differences.
+    """
+    left, right = _by_shape_key(a, stacks and stacks[0]), _by_shape_key(b, stacks and stacks[1])
     only_a, only_b = sorted(left.keys() - right.keys()), sorted(right.keys() - left.keys())
     diffs = [Difference(t, n, "only in the first stack") for t, n in only_a]
     diffs += [Difference(t, n, "only in the second stack") for t, n in only_b]

@@ -16,7 +16,14 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -27,6 +34,30 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL)]
 Version = Annotated[str, Field(pattern=VERSION)]
 Percent = Annotated[float, Field(ge=0, le=100)]
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+
+
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs keeps logs for one of {list(LOG_RETENTION_DAYS)} days")
+    return days
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+HOSTNAME = r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+# CloudFront takes certificates from ACM in us-east-1 only.
+ACM_CERTIFICATE_US_EAST_1 = r"^arn:aws:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+WAF_GLOBAL_WEB_ACL = (
+    r"^arn:aws:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[0-9a-f-]{36}$"
+)
+# Versions that exist where they run (AWS docs, Docker Hub), checked per substrate by
+# StackSettings. MSK: supported and not past end of support in 2026 (3.6.0 ended 2026-06-01,
+# 3.7.x 2026-09-01).
+MSK_KAFKA_VERSIONS = ("3.8.x", "3.9.x", "4.0.x", "4.1.x")
+KAFKA_IMAGE_TAGS = ("3.7.0", "3.7.1", "3.8.0", "3.8.1", "3.9.0", "3.9.1", "4.0.0")
+ELASTICACHE_REDIS_VERSIONS = ("6.0", "6.2", "7.0", "7.1")
+REDIS_IMAGE_TAGS = ("6.0", "6.2", "7.0", "7.2", "7.4", "8.0")
 
 
 class KeyedError(ValueError):
@@ -160,7 +191,11 @@ class Service(Model):
 
 
 class Database(Model):
-    """PostgreSQL: the writer, its read replicas and its backups."""
+    """PostgreSQL: the writer, its read replicas and its backups.
+
+    On aws the last three keys size the monitoring: Enhanced Monitoring's interval (0 turns
+    it off), and how long Performance Insights and the exported PostgreSQL logs are kept.
+    """
 
     postgres_version: Annotated[str, Field(pattern=r"^1[3-7](\.[0-9]+)?$")] = "15"
     instance_class: Annotated[str, Field(pattern=r"^(db\.[a-z0-9]+\.[a-z0-9]+|local|in-cluster)$")]
@@ -171,16 +206,35 @@ class Database(Model):
     deletion_protection: bool = False
     pool_size: Annotated[int, Field(ge=1, le=1000)] = 20
     name: DnsLabel = "trading"
+    monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = 60
+    # Performance Insights keeps 7 days free, else whole months (31 days each) up to 2 years.
+    performance_insights_days: Annotated[int, Field(ge=7, le=731)] = 7
+    log_retention_days: LogRetentionDays = 30
+
+    @field_validator("performance_insights_days")
+    @classmethod
+    def _pi_retention(cls, days: int) -> int:
+        if days != 7 and (days % 31 or days > 713) and days != 731:
+            raise ValueError(
+                f"performanceInsightsDays must be 7, a multiple of 31 up to 713, or 731; got {days}"
+            )
+        return days
 
 
 class Cache(Model):
-    """Redis: a replication group (aws), a StatefulSet (kubernetes) or a process (local)."""
+    """Redis: a replication group (aws), a StatefulSet (kubernetes) or a process (local).
 
-    redis_version: Annotated[str, Field(pattern=r"^[67](\.[0-9]+)?$")] = "7.1"
+    `redisVersion` must exist where it runs: an ElastiCache engine version on aws
+    (ELASTICACHE_REDIS_VERSIONS), a `redis:<tag>` image on kubernetes (REDIS_IMAGE_TAGS).
+    """
+
+    redis_version: Annotated[str, Field(pattern=r"^[678](\.[0-9]+)?$")] = "7.0"
     node_type: Annotated[str, Field(pattern=r"^(cache\.[a-z0-9]+\.[a-z0-9]+|local|in-cluster)$")]
     replicas: Annotated[int, Field(ge=0, le=5)] = 0
     tls: bool = False
     key_version: Annotated[int, Field(ge=1)] = 1
+    snapshot_retention_days: Annotated[int, Field(ge=0, le=35)] = 7
+    log_retention_days: LogRetentionDays = 30
 
 
 class Topic(Model):
@@ -192,14 +246,21 @@ class Topic(Model):
 
 
 class Streaming(Model):
-    """Kafka: MSK (aws), in-cluster (kubernetes) or the local broker."""
+    """Kafka: MSK (aws), in-cluster (kubernetes) or the local broker.
 
-    kafka_version: Annotated[str, Field(pattern=r"^[23]\.[0-9]+(\.[0-9]+)*$")] = "3.6.0"
+    `kafkaVersion` must exist where it runs: an MSK version on aws (MSK_KAFKA_VERSIONS, which
+    spells minor lines as `3.9.x`), an `apache/kafka:<tag>` image on kubernetes
+    (KAFKA_IMAGE_TAGS). aws stacks need `auth: iam` and `tls: true` (the clients sign with
+    MSK IAM over SASL_SSL).
+    """
+
+    kafka_version: Annotated[str, Field(pattern=r"^[234]\.[0-9]+(\.([0-9]+|x))*$")] = "3.9.1"
     brokers: Annotated[int, Field(ge=1, le=30)] = 1
     instance_type: str = "kafka.t3.small"
     auth: Literal["iam", "sasl-scram", "none"] = "none"
     tls: bool = False
     topics: tuple[Topic, ...] = ()
+    log_retention_days: LogRetentionDays = 30
 
     @field_validator("topics")
     @classmethod
@@ -211,8 +272,30 @@ class Streaming(Model):
         return topics
 
 
+class GeoRestriction(Model):
+    """Which countries (ISO 3166-1 alpha-2) CloudFront serves: all, only some, or all but some."""
+
+    type: Literal["none", "whitelist", "blacklist"] = "none"
+    locations: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...] = ()
+
+    @model_validator(mode="after")
+    def _locations_match_type(self) -> GeoRestriction:
+        if (self.type == "none") != (not self.locations):
+            raise ValueError(
+                f"type '{self.type}' needs "
+                + ("no locations" if self.type == "none" else "at least one location")
+                + f"; got {list(self.locations)}"
+            )
+        return self
+
+
 class Edge(Model):
-    """The edge cache in front of the HTTP services: CloudFront (aws) or Varnish (local)."""
+    """The edge cache in front of the HTTP services: CloudFront (aws) or Varnish (local).
+
+    On aws an enabled edge needs `certificateArn` (ACM, us-east-1) and `aliases`: with the
+    default *.cloudfront.net certificate CloudFront ignores `minTlsVersion`. `webAclArn`
+    names an existing WAFv2 web ACL (scope CLOUDFRONT); unset, the stack creates one.
+    """
 
     enabled: bool = True
     origin_service: DnsLabel = "trading-api"
@@ -221,6 +304,15 @@ class Edge(Model):
     purge_on_release: bool = True
     https_only: bool = True
     min_tls_version: Literal["TLSv1.2_2021", "TLSv1.2_2019", "TLSv1.3"] = "TLSv1.2_2021"
+    certificate_arn: Annotated[str, Field(pattern=ACM_CERTIFICATE_US_EAST_1)] | None = None
+    aliases: Annotated[
+        tuple[Annotated[str, Field(pattern=HOSTNAME)], ...], Field(max_length=100)
+    ] = ()
+    web_acl_arn: Annotated[str, Field(pattern=WAF_GLOBAL_WEB_ACL)] | None = None
+    # Requests per 5 minutes from one IP before the created web ACL blocks it.
+    rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
+    geo_restriction: GeoRestriction = GeoRestriction()
+    log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
 
     @model_validator(mode="after")
     def _ttls_ordered(self) -> Edge:
@@ -385,31 +477,145 @@ class Notifications(Model):
 
 
 class Network(Model):
-    """The VPC of an aws stack: private subnets per zone, one per entry of `zones`."""
+    """The VPC an aws stack creates with its cluster: per zone, one private subnet (nodes,
+    pods, data tier) and one public subnet (NAT gateway, internet-facing load balancers).
+
+    `zones` defaults to the first three zones of `aws.region` (see `Aws.zones`); each one
+    given must be a zone of that region.
+    """
 
     vpc_cidr: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")] = "10.40.0.0/16"
-    zones: Annotated[tuple[str, ...], Field(min_length=1, max_length=6)] = (
-        "us-east-1a",
-        "us-east-1b",
-        "us-east-1c",
-    )
+    zones: Annotated[tuple[str, ...], Field(min_length=2, max_length=6)] | None = None
+    flow_log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
+
+
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+
+class NodeGroup(Model):
+    """The managed node group of a created cluster (one group across every private subnet)."""
+
+    instance_types: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")], ...],
+        Field(min_length=1),
+    ] = ("m6i.large",)
+    min_size: Annotated[int, Field(ge=1, le=450)] = 3
+    desired_size: Annotated[int, Field(ge=1, le=450)] = 3
+    max_size: Annotated[int, Field(ge=1, le=450)] = 6
+    disk_gb: Annotated[int, Field(ge=20, le=16384)] = 50
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self) -> NodeGroup:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"need minSize <= desiredSize <= maxSize; got {self.min_size}, "
+                f"{self.desired_size}, {self.max_size}"
+            )
+        return self
+
+
+class CreatedCluster(Model):
+    """An EKS cluster the stack creates, with its VPC (`aws.network`) and node group."""
+
+    version: Annotated[str, Field(pattern=r"^1\.(2[89]|3[0-9])$")] = "1.34"
+    # The API endpoint is private; these CIDRs (an operator VPN, CI runners) may also reach
+    # it publicly. Empty: private only, so `pulumi up` must run from inside the VPC.
+    public_access_cidrs: tuple[
+        Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")], ...
+    ] = ()
+    node_group: NodeGroup = NodeGroup()
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _no_open_endpoint(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        if "0.0.0.0/0" in cidrs:
+            raise ValueError("0.0.0.0/0 would open the API endpoint to the internet")
+        return cidrs
+
+
+class AdoptedCluster(Model):
+    """An existing EKS cluster the stack deploys into; the data tier joins its VPC."""
+
+    name: Annotated[str, Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")]
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+    subnet_ids: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...],
+        Field(min_length=2),
+    ]
+    # The security group the services' pods carry: the cluster security group EKS attaches
+    # to managed nodes, or the nodes' own group. The data tier admits only this one.
+    security_group_id: Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
+    oidc_provider_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/oidc\.eks\..+$")
+    ]
+    oidc_issuer_url: Annotated[
+        str, Field(pattern=r"^https://oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/[0-9A-Fa-f]+$")
+    ]
+
+
+class Cluster(Model):
+    """Exactly one of: `created` (the stack owns the cluster) or `adopted` (given by config)."""
+
+    created: CreatedCluster | None = None
+    adopted: AdoptedCluster | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Cluster:
+        given = [k for k in ("created", "adopted") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "set exactly one of `created` (an EKS cluster the stack creates) or "
+                f"`adopted` (name, vpcId, subnetIds, securityGroupId, oidcProviderArn, "
+                f"oidcIssuerUrl of an existing one); got {given or 'neither'}"
+            )
+        return self
 
 
 class Kubernetes(Model):
-    """Where the services run on a Kubernetes substrate."""
+    """Where the services run on a Kubernetes substrate.
+
+    `context`: the kubeconfig context of the explicit provider on the kubernetes substrate
+    (aws stacks build their kubeconfig from the cluster instead).
+    """
 
     namespace: DnsLabel = "trading"
     gateway_name: DnsLabel = "trading-gateway"
     gateway_namespace: DnsLabel = "gateway"
     ingress_host: str = "trading.example.com"
+    context: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    # Where Prometheus runs: the only namespace whose pods may scrape the services' port.
+    # null: nothing scrapes from inside the cluster.
+    metrics_namespace: DnsLabel | None = "monitoring"
+    # `required`: a color's pods never pile into one zone (every node must carry the
+    # topology.kubernetes.io/zone label, as EKS nodes do); `preferred`: best effort, for
+    # clusters whose nodes have no zone label (kind, minikube).
+    zone_spread: Literal["required", "preferred"] = "required"
 
 
 class Aws(Model):
-    """The AWS account side of a stack."""
+    """The AWS account side of a stack: region, cluster (created or adopted), network."""
 
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "us-east-1"
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+    cluster: Cluster
     network: Network = Network()
-    certificate_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> Aws:
+        zone = re.compile(rf"^{re.escape(self.region)}[a-z]$")
+        wrong = [z for z in self.network.zones or () if not zone.match(z)]
+        if wrong:
+            raise KeyedError(
+                "network.zones",
+                wrong,
+                f"zones {wrong} are not in region '{self.region}'; allowed: "
+                f"'{self.region}' followed by one letter (e.g. {self.region}a)",
+            )
+        return self
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """The zones of the created VPC: `network.zones`, else the region's a, b and c."""
+        return self.network.zones or tuple(f"{self.region}{s}" for s in "abc")
 
 
 class LocalPorts(Model):
@@ -498,6 +704,77 @@ class StackSettings(Model):
                 f"services: {names}",
             )
         return self
+
+    @model_validator(mode="after")
+    def _data_tier_exists_where_it_runs(self) -> StackSettings:
+        if self.substrate is Substrate.LOCAL:
+            return self
+        on_aws = self.substrate is Substrate.AWS
+        checks = (
+            (
+                "cache.redisVersion",
+                self.cache.redis_version,
+                (ELASTICACHE_REDIS_VERSIONS, "an ElastiCache Redis OSS engine version"),
+                (REDIS_IMAGE_TAGS, "a redis image tag"),
+            ),
+            (
+                "streaming.kafkaVersion",
+                self.streaming.kafka_version,
+                (MSK_KAFKA_VERSIONS, "an MSK Kafka version still supported"),
+                (KAFKA_IMAGE_TAGS, "an apache/kafka image tag"),
+            ),
+        )
+        for key, value, on_msk_or_elasticache, as_image in checks:
+            allowed, what = on_msk_or_elasticache if on_aws else as_image
+            if value not in allowed:
+                raise KeyedError(
+                    key,
+                    value,
+                    f"{key} '{value}' is not {what} on substrate '{self.substrate}'; "
+                    f"allowed: {list(allowed)}",
+                )
+        if on_aws:
+            self._aws_streaming_and_edge()
+        return self
+
+    def _aws_streaming_and_edge(self) -> None:
+        if self.streaming.auth != "iam" or not self.streaming.tls:
+            raise KeyedError(
+                "streaming.auth",
+                self.streaming.auth,
+                "aws stacks need streaming.auth: iam and streaming.tls: true "
+                "(the services and runbooks connect with MSK IAM over SASL_SSL)",
+            )
+        edge = self.edge
+        if not edge.enabled:
+            return
+        why = (
+            "CloudFront applies edge.minTlsVersion only with a certificate of the stack's "
+            "own; or set edge.enabled: false"
+        )
+        if edge.certificate_arn is None:
+            raise KeyedError(
+                "edge.certificateArn",
+                None,
+                "an aws stack with the edge enabled needs edge.certificateArn, an ACM "
+                "certificate in us-east-1 (arn:aws:acm:us-east-1:<account>:certificate/<id>): "
+                + why,
+            )
+        if not edge.aliases:
+            raise KeyedError(
+                "edge.aliases",
+                [],
+                "an aws stack with the edge enabled needs edge.aliases, the host names the "
+                "certificate covers: " + why,
+            )
+        origin = self.kubernetes.ingress_host if self.kubernetes else None
+        if origin in edge.aliases:
+            raise KeyedError(
+                "edge.aliases",
+                list(edge.aliases),
+                f"edge.aliases must not contain the origin host '{origin}' "
+                "(kubernetes.ingressHost): CloudFront would fetch from itself",
+            )
 
     @property
     def router(self) -> str:

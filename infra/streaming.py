@@ -1,7 +1,15 @@
 """Kafka: an MSK cluster (aws) or a single KRaft broker in-cluster (kubernetes).
 
+The MSK cluster takes clients over TLS with IAM authentication only (SASL/IAM, port 9098;
+the services and runbooks sign with aws-msk-iam-sasl-signer), encrypts at rest with the
+component's customer-managed key (rotated yearly), logs its brokers to a CloudWatch log
+group that expires, reports per-topic-per-broker metrics, and runs a configuration of its
+own: no topic is created by accident, and a write is acknowledged only once two replicas
+hold it (a broker can be lost, or patched, without losing an acknowledged record).
+
 Topics are not declared here: the runbooks create them against the broker; the program
-exports them so both sides read one list.
+exports them so both sides read one list. `topic_arn_prefix` and `group_arn_prefix` are
+what the services' IAM policies (IRSA) append topic and group names to.
 """
 
 from __future__ import annotations
@@ -11,10 +19,30 @@ import pulumi_aws as aws
 
 from infra.incluster import InClusterServer, ServerSpec
 from infra.network import Network
+from infra.protection import stateful_opts
 from infra.settings import Streaming as StreamingSettings
 
 BROKER_VOLUME_GB = 100
 KAFKA_PORT = 9092
+
+
+def server_properties(brokers: int) -> str:
+    """The broker configuration: explicit topics only, replicated writes, no unclean
+    leaders. Replication is capped by the broker count (3 brokers: factor 3, 2 in sync)."""
+    replication = min(3, brokers)
+    in_sync = max(1, min(2, replication - 1))
+    properties = {
+        "auto.create.topics.enable": "false",
+        "default.replication.factor": str(replication),
+        "min.insync.replicas": str(in_sync),
+        "offsets.topic.replication.factor": str(replication),
+        "transaction.state.log.replication.factor": str(replication),
+        "transaction.state.log.min.isr": str(in_sync),
+        "unclean.leader.election.enable": "false",
+        "num.partitions": "3",
+        "log.retention.hours": "168",
+    }
+    return "".join(f"{key}={value}\n" for key, value in properties.items())
 
 
 def _client_authentication(auth: str) -> aws.msk.ClusterClientAuthenticationArgs:
@@ -27,21 +55,47 @@ def _client_authentication(auth: str) -> aws.msk.ClusterClientAuthenticationArgs
 
 
 class ManagedStreaming(pulumi.ComponentResource):
-    """An MSK cluster across the zones' subnets, TLS in transit, KMS at rest."""
+    """An MSK cluster across the zones' subnets: TLS in transit, IAM auth, KMS at rest,
+    broker logs, enhanced monitoring and a configuration of its own.
+
+    `logs_key_arn`: a KMS key whose policy lets CloudWatch Logs use it (None: AWS-owned).
+    """
 
     def __init__(
         self,
         name: str,
         settings: StreamingSettings,
         network: Network,
+        logs_key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("trading:infra:Streaming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        subnets = len(network.broker_subnet_ids)
+        if settings.brokers % subnets:
+            raise ValueError(
+                f"{name}: streaming.brokers ({settings.brokers}) must be a multiple of the "
+                f"number of zones ({subnets}); MSK places the same number in each"
+            )
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"{name}: Kafka storage encryption",
             enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=stateful_opts(self),
+        )
+        self.configuration = aws.msk.Configuration(
+            f"{name}-config",
+            name=f"{pulumi.get_stack()}-{name}",
+            description=f"{name}: explicit topics, replicated writes",
+            kafka_versions=[settings.kafka_version],
+            server_properties=server_properties(settings.brokers),
+            opts=child,
+        )
+        self.broker_logs = aws.cloudwatch.LogGroup(
+            f"{name}-broker-logs",
+            retention_in_days=settings.log_retention_days,
+            kms_key_id=logs_key_arn,
             opts=child,
         )
         self.cluster = aws.msk.Cluster(
@@ -58,6 +112,9 @@ class ManagedStreaming(pulumi.ComponentResource):
                     )
                 ),
             ),
+            configuration_info=aws.msk.ClusterConfigurationInfoArgs(
+                arn=self.configuration.arn, revision=self.configuration.latest_revision
+            ),
             encryption_info=aws.msk.ClusterEncryptionInfoArgs(
                 encryption_at_rest_kms_key_arn=self.key.arn,
                 encryption_in_transit=aws.msk.ClusterEncryptionInfoEncryptionInTransitArgs(
@@ -65,7 +122,15 @@ class ManagedStreaming(pulumi.ComponentResource):
                 ),
             ),
             client_authentication=_client_authentication(settings.auth),
-            opts=child,
+            enhanced_monitoring="PER_TOPIC_PER_BROKER",
+            logging_info=aws.msk.ClusterLoggingInfoArgs(
+                broker_logs=aws.msk.ClusterLoggingInfoBrokerLogsArgs(
+                    cloudwatch_logs=aws.msk.ClusterLoggingInfoBrokerLogsCloudwatchLogsArgs(
+                        enabled=True, log_group=self.broker_logs.name
+                    )
+                )
+            ),
+            opts=stateful_opts(self),
         )
         brokers = {
             "iam": self.cluster.bootstrap_brokers_sasl_iam,
@@ -73,7 +138,17 @@ class ManagedStreaming(pulumi.ComponentResource):
             "none": self.cluster.bootstrap_brokers_tls,
         }
         self.bootstrap_brokers: pulumi.Output[str] = brokers[settings.auth]
-        self.register_outputs({"bootstrapBrokers": self.bootstrap_brokers})
+        self.cluster_arn: pulumi.Output[str] = self.cluster.arn
+        # arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid> -> topic/<name>/<uuid>
+        self.topic_arn_prefix: pulumi.Output[str] = self.cluster.arn.apply(
+            lambda arn: (arn or "").replace(":cluster/", ":topic/", 1)
+        )
+        self.group_arn_prefix: pulumi.Output[str] = self.cluster.arn.apply(
+            lambda arn: (arn or "").replace(":cluster/", ":group/", 1)
+        )
+        self.register_outputs(
+            {"bootstrapBrokers": self.bootstrap_brokers, "clusterArn": self.cluster_arn}
+        )
 
 
 class InClusterStreaming(pulumi.ComponentResource):

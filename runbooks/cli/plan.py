@@ -68,7 +68,7 @@ def _show_plan(stack: str, resources: list[PlannedResource], as_json: bool) -> N
 
 
 def _show_parity(first: str, second: str, as_json: bool) -> None:
-    differences = parity(plan_stack(first), plan_stack(second))
+    differences = parity(plan_stack(first), plan_stack(second), (first, second))
     if as_json:
         payload = {
             "stacks": [first, second],
