@@ -9,6 +9,7 @@ from runbooks.cli.app import app
 # Each name is a module of this package that registers its verb(s) on `app` when imported.
 VERBS: tuple[str, ...] = (
     "plan",
+    "policy",
     "rollout",
     "status",
     "operator",

@@ -1,54 +1,97 @@
-"""Each policy fails a bad resource and passes a good one. Pure functions: no engine; the
-pack wrapper is exercised by calling its `validate`, as the policy server would."""
+"""Each policy of the pack fails a bad resource and passes a good one.
+
+The rules are pure functions over literal inputs (camelCase, as the engine and set_mocks
+pass them): no engine runs here. The `pulumi_policy` wrappers are exercised by calling
+their `validate`, as the policy server would.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
-
-from infra.policies import (
-    CLOUDFRONT,
-    MSK,
-    RDS,
-    RDS_PARAMS,
-    REDIS,
-    database_protected,
-    encrypted,
-    https_edge,
-    multi_az,
-    private,
-    resource_policies,
-    violations,
+from pulumi_policy import (
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
-from tests.infra.conftest import Plan
 
-Check = Callable[[str, Any], list[str]]
-GOOD_RDS = {
+from infra.policies import ALL_RULES, RULES, STACK_RULES, policies, rule, violations
+from infra.policies.base import Rule, StackResource, StackRule
+from infra.policies.config import defaults
+from infra.policies.data_tier import MSK, RDS, RDS_PARAMS, REDIS
+from infra.policies.edge import CLOUDFRONT
+from infra.policies.network import (
+    DEFAULT_SG,
+    FLOW_LOG,
+    KMS_KEY,
+    SECURITY_GROUP,
+    SG_INGRESS,
+    SG_RULE,
+    VPC,
+)
+from infra.policies.workloads import NETWORK_POLICY
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+
+GOOD_RDS: dict[str, Any] = {
+    "engine": "postgres",
+    "instanceClass": "db.r6g.xlarge",
     "storageEncrypted": True,
     "publiclyAccessible": False,
     "multiAz": True,
     "deletionProtection": True,
-    "backupRetentionPeriod": 14,
+    "backupRetentionPeriod": 14.0,
+    "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
+    "iamDatabaseAuthenticationEnabled": True,
+    "autoMinorVersionUpgrade": True,
+    "copyTagsToSnapshot": True,
+    "performanceInsightsEnabled": True,
+    "monitoringInterval": 60.0,
+    "monitoringRoleArn": "arn:aws:iam::1:role/rds-monitoring",
 }
-GOOD_REDIS = {
+GOOD_PARAMS: dict[str, Any] = {
+    "family": "postgres15",
+    "parameters": [{"name": "rds.force_ssl", "value": "1"}],
+}
+GOOD_REDIS: dict[str, Any] = {
     "atRestEncryptionEnabled": True,
     "transitEncryptionEnabled": True,
+    "kmsKeyId": "arn:aws:kms:us-east-1:1:key/cache",
+    "authToken": "[secret]",
     "multiAzEnabled": True,
     "automaticFailoverEnabled": True,
     "subnetGroupName": "data",
+    "snapshotRetentionLimit": 7.0,
+    "logDeliveryConfigurations": [
+        {"logType": "slow-log", "destinationType": "cloudwatch-logs"},
+        {"logType": "engine-log", "destinationType": "cloudwatch-logs"},
+    ],
 }
-GOOD_MSK = {
+GOOD_MSK: dict[str, Any] = {
     "encryptionInfo": {
-        "encryptionAtRestKmsKeyArn": "arn:aws:kms:k",
+        "encryptionAtRestKmsKeyArn": "arn:aws:kms:us-east-1:1:key/kafka",
         "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True},
-    }
+    },
+    "clientAuthentication": {"unauthenticated": False, "sasl": {"iam": True}},
+    "loggingInfo": {"brokerLogs": {"cloudwatchLogs": {"enabled": True, "logGroup": "kafka"}}},
+    "enhancedMonitoring": "PER_BROKER",
 }
-GOOD_CDN = {
-    "defaultCacheBehavior": {"viewerProtocolPolicy": "https-only"},
-    "viewerCertificate": {"minimumProtocolVersion": "TLSv1.2_2021"},
+BEHAVIOR: dict[str, Any] = {"viewerProtocolPolicy": "https-only", "responseHeadersPolicyId": "hsts"}
+GOOD_CDN: dict[str, Any] = {
+    "aliases": ["trading.example.com"],
+    "defaultCacheBehavior": BEHAVIOR,
+    "orderedCacheBehaviors": [{**BEHAVIOR, "pathPattern": "/orders*"}],
+    "viewerCertificate": {
+        "acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
+        "sslSupportMethod": "sni-only",
+        "minimumProtocolVersion": "TLSv1.2_2021",
+    },
+    "loggingConfig": {"bucket": "logs.s3.amazonaws.com"},
+    "webAclId": "arn:aws:wafv2:us-east-1:1:global/webacl/edge/x",
     "origins": [
         {
             "originId": "api",
@@ -59,27 +102,102 @@ GOOD_CDN = {
         }
     ],
 }
-GOOD_PARAMS = {"family": "postgres15", "parameters": [{"name": "rds.force_ssl", "value": "1"}]}
+HTTPS_IN = {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["0.0.0.0/0"]}
+SSH_IN = {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}
+GOOD_SG: dict[str, Any] = {"ingress": [HTTPS_IN, {**SSH_IN, "cidrBlocks": ["10.0.0.0/8"]}]}
+GOOD_SG_RULE: dict[str, Any] = {"type": "ingress", **HTTPS_IN}
+GOOD_SG_INGRESS: dict[str, Any] = {
+    "ipProtocol": "tcp",
+    "fromPort": 443.0,
+    "toPort": 443.0,
+    "cidrIpv6": "::/0",
+}
+GOOD_KEY: dict[str, Any] = {"enableKeyRotation": True, "description": "data"}
+HARDENED: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+PROBE: dict[str, Any] = {"httpGet": {"path": "/health", "port": 8080.0}}
+CONTAINER: dict[str, Any] = {
+    "name": "api",
+    "image": "registry.example.com/trading/api:1.4.0",
+    "securityContext": HARDENED,
+    "resources": {
+        "requests": {"cpu": "1", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    },
+    "readinessProbe": PROBE,
+    "livenessProbe": PROBE,
+    "startupProbe": PROBE,
+}
+POD_SPEC: dict[str, Any] = {
+    "automountServiceAccountToken": False,
+    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    "containers": [CONTAINER],
+}
 
-CASES = [
-    (encrypted, RDS, GOOD_RDS, {"storageEncrypted": False}),
-    (encrypted, RDS_PARAMS, GOOD_PARAMS, {"parameters": []}),
-    (encrypted, REDIS, GOOD_REDIS, {"transitEncryptionEnabled": False}),
+
+def deployment(spec: dict[str, Any] | None = None, **container: Any) -> dict[str, Any]:
+    """A Deployment of one container (`container` overrides its keys)."""
+    pod = {**POD_SPEC, **(spec or {}), "containers": [{**CONTAINER, **container}]}
+    return {
+        "metadata": {"name": "api", "namespace": "trading"},
+        "spec": {"template": {"spec": pod}},
+    }
+
+
+GOOD_DEPLOYMENT = deployment()
+
+# (policy, resource type, a compliant resource, the change that breaks it)
+CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+    ("rds-encrypted", RDS, GOOD_RDS, {"storageEncrypted": False}),
     (
-        encrypted,
+        "rds-force-ssl",
+        RDS_PARAMS,
+        GOOD_PARAMS,
+        {"parameters": [{"name": "rds.force_ssl", "value": "0"}]},
+    ),
+    ("rds-not-public", RDS, GOOD_RDS, {"publiclyAccessible": True}),
+    ("rds-backups", RDS, GOOD_RDS, {"backupRetentionPeriod": 3.0}),
+    ("rds-deletion-protection", RDS, GOOD_RDS, {"deletionProtection": False}),
+    ("rds-multi-az", RDS, GOOD_RDS, {"multiAz": False}),
+    ("rds-log-exports", RDS, GOOD_RDS, {"enabledCloudwatchLogsExports": ["postgresql"]}),
+    ("rds-iam-auth", RDS, GOOD_RDS, {"iamDatabaseAuthenticationEnabled": False}),
+    ("rds-auto-minor-upgrade", RDS, GOOD_RDS, {"autoMinorVersionUpgrade": False}),
+    ("rds-copy-tags-to-snapshots", RDS, GOOD_RDS, {"copyTagsToSnapshot": None}),
+    ("rds-performance-insights", RDS, GOOD_RDS, {"performanceInsightsEnabled": False}),
+    ("rds-enhanced-monitoring", RDS, GOOD_RDS, {"monitoringInterval": 0.0}),
+    ("rds-enhanced-monitoring", RDS, GOOD_RDS, {"monitoringRoleArn": None}),
+    ("rds-allowed-instance-class", RDS, GOOD_RDS, {"instanceClass": "db.m1.small"}),
+    ("elasticache-backups", REDIS, GOOD_REDIS, {"snapshotRetentionLimit": 0.0}),
+    ("elasticache-auto-minor-upgrade", REDIS, GOOD_REDIS, {"autoMinorVersionUpgrade": "false"}),
+    ("elasticache-encrypted", REDIS, GOOD_REDIS, {"transitEncryptionEnabled": False}),
+    ("elasticache-encrypted", REDIS, GOOD_REDIS, {"kmsKeyId": None}),
+    ("elasticache-auth", REDIS, GOOD_REDIS, {"authToken": None}),
+    ("elasticache-multi-az", REDIS, GOOD_REDIS, {"automaticFailoverEnabled": False}),
+    ("elasticache-private", REDIS, GOOD_REDIS, {"subnetGroupName": None}),
+    (
+        "elasticache-logs",
+        REDIS,
+        GOOD_REDIS,
+        {"logDeliveryConfigurations": [{"logType": "slow-log"}]},
+    ),
+    (
+        "msk-encrypted-in-transit",
         MSK,
         GOOD_MSK,
         {
             "encryptionInfo": {
-                "encryptionAtRestKmsKeyArn": "k",
+                **GOOD_MSK["encryptionInfo"],
                 "encryptionInTransit": {"clientBroker": "TLS_PLAINTEXT"},
             }
         },
     ),
-    (private, RDS, GOOD_RDS, {"publiclyAccessible": True}),
-    (private, REDIS, GOOD_REDIS, {"subnetGroupName": None}),
+    ("msk-encrypted-at-rest", MSK, GOOD_MSK, {"encryptionInfo": {"encryptionInTransit": {}}}),
+    ("msk-authenticated", MSK, GOOD_MSK, {"clientAuthentication": {"unauthenticated": True}}),
     (
-        private,
+        "msk-not-public",
         MSK,
         GOOD_MSK,
         {
@@ -88,47 +206,295 @@ CASES = [
             }
         },
     ),
-    (database_protected, RDS, GOOD_RDS, {"deletionProtection": False}),
-    (database_protected, RDS, GOOD_RDS, {"backupRetentionPeriod": 3}),
-    (multi_az, RDS, GOOD_RDS, {"multiAz": False}),
-    (multi_az, REDIS, GOOD_REDIS, {"automaticFailoverEnabled": False}),
     (
-        https_edge,
+        "msk-broker-logs",
+        MSK,
+        GOOD_MSK,
+        {"loggingInfo": {"brokerLogs": {"cloudwatchLogs": {"enabled": False}}}},
+    ),
+    ("msk-enhanced-monitoring", MSK, GOOD_MSK, {"enhancedMonitoring": "DEFAULT"}),
+    (
+        "cloudfront-viewer-https",
         CLOUDFRONT,
         GOOD_CDN,
-        {"defaultCacheBehavior": {"viewerProtocolPolicy": "redirect-to-https"}},
+        {"orderedCacheBehaviors": [{**BEHAVIOR, "viewerProtocolPolicy": "allow-all"}]},
     ),
-    (https_edge, CLOUDFRONT, GOOD_CDN, {"viewerCertificate": {"minimumProtocolVersion": "TLSv1"}}),
+    (
+        "cloudfront-minimum-tls",
+        CLOUDFRONT,
+        GOOD_CDN,
+        {"viewerCertificate": {**GOOD_CDN["viewerCertificate"], "minimumProtocolVersion": "TLSv1"}},
+    ),
+    (
+        "cloudfront-custom-certificate",
+        CLOUDFRONT,
+        GOOD_CDN,
+        {
+            "viewerCertificate": {
+                "cloudfrontDefaultCertificate": True,
+                "minimumProtocolVersion": "TLSv1.2_2021",
+            }
+        },
+    ),
+    ("cloudfront-custom-certificate", CLOUDFRONT, GOOD_CDN, {"aliases": []}),
+    ("cloudfront-logging", CLOUDFRONT, GOOD_CDN, {"loggingConfig": None}),
+    ("cloudfront-waf", CLOUDFRONT, GOOD_CDN, {"webAclId": ""}),
+    (
+        "cloudfront-origin-tls",
+        CLOUDFRONT,
+        GOOD_CDN,
+        {
+            "origins": [
+                {
+                    "originId": "api",
+                    "customOriginConfig": {
+                        "originProtocolPolicy": "https-only",
+                        "originSslProtocols": ["SSLv3", "TLSv1.2"],
+                    },
+                }
+            ]
+        },
+    ),
+    (
+        "cloudfront-security-headers",
+        CLOUDFRONT,
+        GOOD_CDN,
+        {"defaultCacheBehavior": {"viewerProtocolPolicy": "https-only"}},
+    ),
+    (
+        "ec2-authorized-ports-only",
+        SECURITY_GROUP,
+        GOOD_SG,
+        {"ingress": [{**HTTPS_IN, "fromPort": 8443.0, "toPort": 8443.0}]},
+    ),
+    (
+        "ec2-authorized-ports-only",
+        SG_RULE,
+        GOOD_SG_RULE,
+        {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0},
+    ),
+    ("ec2-authorized-ports-only", SG_INGRESS, GOOD_SG_INGRESS, {"fromPort": 0.0, "toPort": 1024.0}),
+    ("ec2-no-high-risk-ports", SECURITY_GROUP, GOOD_SG, {"ingress": [SSH_IN]}),
+    ("ec2-no-high-risk-ports", SG_RULE, GOOD_SG_RULE, {"fromPort": 5432.0, "toPort": 5432.0}),
+    ("ec2-no-high-risk-ports", SG_INGRESS, GOOD_SG_INGRESS, {"ipProtocol": "-1"}),
+    ("kms-key-rotation", KMS_KEY, GOOD_KEY, {"enableKeyRotation": False}),
+    ("k8s-security-context", DEPLOYMENT, GOOD_DEPLOYMENT, deployment(securityContext={})),
+    ("k8s-security-context", DEPLOYMENT, GOOD_DEPLOYMENT, deployment({"securityContext": {}})),
+    (
+        "k8s-security-context",
+        DEPLOYMENT,
+        GOOD_DEPLOYMENT,
+        deployment(securityContext={**HARDENED, "capabilities": {"drop": ["NET_RAW"]}}),
+    ),
+    (
+        "k8s-security-context",
+        DEPLOYMENT,
+        GOOD_DEPLOYMENT,
+        deployment({"initContainers": [{"name": "migrate", "image": "x:1"}]}),
+    ),
+    (
+        "k8s-resource-limits",
+        DEPLOYMENT,
+        GOOD_DEPLOYMENT,
+        deployment(resources={"requests": {"cpu": "1", "memory": "1Gi"}}),
+    ),
+    ("k8s-probes", DEPLOYMENT, GOOD_DEPLOYMENT, deployment(livenessProbe=None)),
+    ("k8s-probes", DEPLOYMENT, GOOD_DEPLOYMENT, deployment(startupProbe=None)),
+    ("k8s-pinned-images", DEPLOYMENT, GOOD_DEPLOYMENT, deployment(image="redis:latest")),
+    (
+        "k8s-pinned-images",
+        DEPLOYMENT,
+        GOOD_DEPLOYMENT,
+        deployment(image="registry:5000/trading/api"),
+    ),
+    (
+        "k8s-no-token-automount",
+        DEPLOYMENT,
+        GOOD_DEPLOYMENT,
+        deployment({"automountServiceAccountToken": True}),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("check", "type_", "good", "bad_change"), CASES)
-def test_policy_fails_bad_and_passes_good(
-    check: Check, type_: str, good: dict[str, Any], bad_change: dict[str, Any]
+@pytest.mark.parametrize(("name", "type_", "good", "bad_change"), CASES)
+def test_rule_passes_good_and_fails_bad(
+    name: str, type_: str, good: dict[str, Any], bad_change: dict[str, Any]
 ) -> None:
-    """Pure function: the good resource has no violation; one bad change gives one."""
-    assert check(type_, good) == []
-    assert len(check(type_, {**good, **bad_change})) >= 1
+    """Pure function: the compliant resource has no violation; the change gives one."""
+    found = rule(name)
+    assert isinstance(found, Rule)
+    assert found.check(type_, good, defaults(found)) == []
+    assert found.check(type_, {**good, **bad_change}, defaults(found)) != []
 
 
-def test_read_replicas_are_not_held_to_writer_rules() -> None:
-    """Pure function: replicas inherit backups and zones from their writer."""
-    replica = {"replicateSourceDb": "writer", "storageEncrypted": True}
-    assert database_protected(RDS, replica) == [] and multi_az(RDS, replica) == []
+def test_every_resource_rule_has_a_case() -> None:
+    """Pure: no resource rule without a failing and a passing resource in the table."""
+    assert {r.name for r in RULES} == {case[0] for case in CASES}
 
 
-def test_pack_validate_reports_through_the_callback() -> None:
-    """The pulumi_policy wrappers report the function's violations (no engine needed)."""
+def test_good_resources_pass_the_whole_pack() -> None:
+    """Pure: the table's compliant resources break no rule at all (not only their own)."""
+    goods = [
+        (RDS, GOOD_RDS),
+        (RDS_PARAMS, GOOD_PARAMS),
+        (REDIS, GOOD_REDIS),
+        (MSK, GOOD_MSK),
+        (CLOUDFRONT, GOOD_CDN),
+        (SECURITY_GROUP, GOOD_SG),
+        (SG_RULE, GOOD_SG_RULE),
+        (SG_INGRESS, GOOD_SG_INGRESS),
+        (KMS_KEY, GOOD_KEY),
+        (DEPLOYMENT, GOOD_DEPLOYMENT),
+    ]
+    assert [(t, violations(t, props)) for t, props in goods if violations(t, props)] == []
+
+
+def test_read_replicas_follow_their_writer_for_backups_and_zones() -> None:
+    """Pure: replicas keep no backups of their own and follow the writer's Multi-AZ."""
+    replica = {**GOOD_RDS, "replicateSourceDb": "writer", "backupRetentionPeriod": 0.0}
+    names = {name for name, _ in violations(RDS, {**replica, "multiAz": False})}
+    assert not names & {"rds-backups", "rds-multi-az"}
+
+
+def test_settings_change_what_a_rule_asks() -> None:
+    """Pure: minBackupDays and authorizedPorts come from the rule's config."""
+    backups, ports = rule("rds-backups"), rule("ec2-authorized-ports-only")
+    assert isinstance(backups, Rule) and isinstance(ports, Rule)
+    assert backups.check(RDS, GOOD_RDS, {"minBackupDays": 30}) != []
+    opened = {"ingress": [{**HTTPS_IN, "fromPort": 8443.0, "toPort": 8443.0}]}
+    assert ports.check(SECURITY_GROUP, opened, {"authorizedPorts": [443, 8443]}) == []
+
+
+def test_cronjob_pods_are_checked_and_jobs_need_no_probes() -> None:
+    """Pure: a CronJob's pod template is found under jobTemplate; probes are not asked."""
+    bare = {"containers": [{"name": "job", "image": "x:latest"}]}
+    cron = {"spec": {"jobTemplate": {"spec": {"template": {"spec": bare}}}}}
+    names = {name for name, _ in violations(CRONJOB, cron)}
+    assert {"k8s-pinned-images", "k8s-security-context"} <= names
+    assert "k8s-probes" not in names
+
+
+def res(type_: str, name: str, **props: Any) -> StackResource:
+    """A stack resource with its offline id (`<name>-id`, as the mocks give)."""
+    return StackResource(type_, name, props, frozenset({f"{name}-id"}))
+
+
+VPC_A = res(VPC, "vpc-a")
+DENY_ALL = res(NETWORK_POLICY, "deny", metadata={"namespace": "trading"},
+               spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})  # fmt: skip
+WORKLOAD = res(DEPLOYMENT, "api", **GOOD_DEPLOYMENT)
+
+# (stack policy, a compliant stack, a non-compliant one)
+STACK_CASES: list[tuple[str, list[StackResource], list[StackResource]]] = [
+    (
+        "ec2-vpc-flow-logs",
+        [VPC_A, res(FLOW_LOG, "fl", vpcId="vpc-a-id", trafficType="ALL")],
+        [VPC_A, res(FLOW_LOG, "fl", vpcId="other-id", trafficType="ALL")],
+    ),
+    (
+        "ec2-vpc-flow-logs",
+        [VPC_A, res(FLOW_LOG, "fl", vpcId="vpc-a-id", trafficType="REJECT")],
+        [VPC_A, res(FLOW_LOG, "fl", vpcId="vpc-a-id", trafficType="ACCEPT")],
+    ),
+    ("ec2-default-sg-closed", [VPC_A, res(DEFAULT_SG, "dsg", vpcId="vpc-a-id")], [VPC_A]),
+    (
+        "ec2-default-sg-closed",
+        [VPC_A, res(DEFAULT_SG, "dsg", vpcId="vpc-a-id", ingress=[], egress=[])],
+        [VPC_A, res(DEFAULT_SG, "dsg", vpcId="vpc-a-id", egress=[{"protocol": "-1"}])],
+    ),
+    (
+        "k8s-network-policy-per-namespace",
+        [WORKLOAD, DENY_ALL],
+        [
+            WORKLOAD,
+            res(
+                NETWORK_POLICY, "deny", metadata={"namespace": "other"}, spec=DENY_ALL.props["spec"]
+            ),
+        ],
+    ),
+    (
+        "k8s-network-policy-per-namespace",
+        [WORKLOAD, DENY_ALL],
+        [
+            WORKLOAD,
+            res(
+                NETWORK_POLICY,
+                "deny",
+                metadata={"namespace": "trading"},
+                spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+            ),
+        ],
+    ),
+    (
+        "k8s-network-policy-per-namespace",
+        [WORKLOAD, DENY_ALL],
+        [
+            WORKLOAD,
+            res(
+                NETWORK_POLICY,
+                "api",
+                metadata={"namespace": "trading"},
+                spec={
+                    "podSelector": {"matchLabels": {"app": "api"}},
+                    "policyTypes": ["Ingress", "Egress"],
+                },
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "good", "bad"), STACK_CASES)
+def test_stack_rule_passes_good_and_fails_bad(
+    name: str, good: list[StackResource], bad: list[StackResource]
+) -> None:
+    """Pure function over literal stacks: compliant passes, non-compliant is reported."""
+    found = rule(name)
+    assert isinstance(found, StackRule)
+    assert found.check(good, defaults(found)) == []
+    assert found.check(bad, defaults(found)) != []
+
+
+def test_every_stack_rule_has_a_case() -> None:
+    """Pure: no stack rule without a table entry."""
+    assert {r.name for r in STACK_RULES} == {case[0] for case in STACK_CASES}
+
+
+def test_every_policy_carries_severity_remediation_and_schema() -> None:
+    """The pulumi_policy objects: one per rule, each with severity and remediation text, and
+    a config schema with defaults where the rule has settings."""
+    made = {p.name: p for p in policies()}
+    assert set(made) == {r.name for r in ALL_RULES}
+    assert all(p.severity is not None and p.remediation_steps for p in made.values())
+    schema = made["rds-backups"].config_schema
+    assert schema is not None and schema.properties["minBackupDays"]["default"] == 7
+    framework = made["rds-log-exports"].framework
+    assert framework is not None and framework.reference == "RDS.9"
+
+
+def test_resource_policy_validate_reports_with_the_configured_settings() -> None:
+    """The wrapper merges the pack config over the defaults and reports via the callback."""
+    (backups,) = [p for p in policies() if p.name == "rds-backups"]
+    assert isinstance(backups, ResourceValidationPolicy)
     reported: list[str] = []
-    args = ResourceValidationArgs(RDS, {**GOOD_RDS, "multiAz": False}, "urn:db", "db", None, None)  # type: ignore[arg-type]
-    for policy in resource_policies():
-        assert isinstance(policy, ResourceValidationPolicy)
-        policy.validate(args, lambda message, _urn: reported.append(message))
-    assert reported == ["RDS writer must set multiAz: true"]
+    for config, expected in (({}, 0), ({"minBackupDays": 30}, 1)):
+        args = ResourceValidationArgs(RDS, GOOD_RDS, "urn:db", "db", None, None, config)  # type: ignore[arg-type]
+        backups.validate(args, lambda message, _urn: reported.append(message))
+        assert len(reported) == expected
 
 
-@pytest.mark.parametrize("stack", ["staging", "production"])
-def test_real_stacks_pass_every_policy(plans: Callable[[str], Plan], stack: str) -> None:
-    """Engine mocked with set_mocks: every declared resource of the aws stacks is compliant."""
-    found = [(r.name, v) for r in plans(stack) for v in violations(r.type, r.props)]
-    assert found == []
+def test_stack_policy_validate_follows_property_dependencies() -> None:
+    """In the engine, ids may be unknown at preview: a flow log's vpcId dependency counts."""
+    (flow,) = [p for p in policies() if p.name == "ec2-vpc-flow-logs"]
+    assert isinstance(flow, StackValidationPolicy)
+
+    def resource(type_: str, name: str, props: dict[str, Any], deps: Any = None) -> PolicyResource:
+        return PolicyResource(type_, props, f"urn:{name}", name, None, None, None, [], deps or {})  # type: ignore[arg-type]
+
+    vpc = resource(VPC, "vpc", {})
+    log = resource(FLOW_LOG, "fl", {"trafficType": "ALL"}, {"vpcId": [vpc]})
+    reported: list[str] = []
+    flow.validate(StackValidationArgs([vpc, log]), lambda m, _u: reported.append(m))
+    assert reported == []
+    flow.validate(StackValidationArgs([vpc]), lambda m, _u: reported.append(m))
+    assert reported == ["VPC vpc has no flow log (trafficType ALL or REJECT)"]

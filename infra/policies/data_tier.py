@@ -1,0 +1,332 @@
+"""Rules of the data tier: RDS PostgreSQL, ElastiCache Redis, MSK Kafka.
+
+Inputs as pulumi-aws v6 declares them (camelCase). Where the provider's default is the
+compliant value (autoMinorVersionUpgrade defaults to true), an absent input passes; where
+it is not (copyTagsToSnapshot defaults to false), the input must be set.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatch
+
+from pulumi_policy import Severity
+
+from infra.policies.base import Config, Props, Rule, Setting, get, items, only
+
+RDS = "aws:rds/instance:Instance"
+RDS_PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
+MSK = "aws:msk/cluster:Cluster"
+POSTGRES_LOGS = ("postgresql", "upgrade")
+REDIS_LOGS = ("slow-log", "engine-log")
+
+
+def is_writer(props: Props) -> bool:
+    """A read replica names its source; the writer does not."""
+    return not props.get("replicateSourceDb")
+
+
+@only(RDS)
+def rds_encrypted(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.3: storage encrypted at rest."""
+    return [] if props.get("storageEncrypted") is True else ["storageEncrypted must be true"]
+
+
+@only(RDS_PARAMS)
+def rds_force_ssl(_t: str, props: Props, _c: Config) -> list[str]:
+    """PostgreSQL accepts TLS connections only."""
+    if not str(props.get("family", "")).startswith("postgres"):
+        return []
+    forced = [p for p in items(props.get("parameters")) if p.get("name") == "rds.force_ssl"]
+    if forced and str(forced[0].get("value")) == "1":
+        return []
+    return ["PostgreSQL parameter group must set rds.force_ssl=1"]
+
+
+@only(RDS)
+def rds_not_public(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.2: not publicly accessible."""
+    return ["publiclyAccessible must not be true"] if props.get("publiclyAccessible") else []
+
+
+@only(RDS)
+def rds_backups(_t: str, props: Props, config: Config) -> list[str]:
+    """RDS.11: the writer keeps automated backups for at least minBackupDays."""
+    days, minimum = props.get("backupRetentionPeriod") or 0, config["minBackupDays"]
+    if not is_writer(props) or days >= minimum:
+        return []
+    return [f"backupRetentionPeriod is {days:g} days; at least {minimum} (minBackupDays)"]
+
+
+@only(RDS)
+def rds_deletion_protection(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.8: deletion protection on every instance."""
+    return [] if props.get("deletionProtection") is True else ["deletionProtection must be true"]
+
+
+@only(RDS)
+def rds_multi_az(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.5: the writer is Multi-AZ (replicas follow their writer)."""
+    if not is_writer(props) or props.get("multiAz") is True:
+        return []
+    return ["multiAz must be true on the writer"]
+
+
+@only(RDS)
+def rds_log_exports(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.9: PostgreSQL publishes its postgresql and upgrade logs to CloudWatch Logs."""
+    if props.get("engine", "postgres") != "postgres":
+        return []
+    exported = set(props.get("enabledCloudwatchLogsExports") or [])
+    missing = [log for log in POSTGRES_LOGS if log not in exported]
+    return [f"enabledCloudwatchLogsExports lacks {missing}"] if missing else []
+
+
+@only(RDS)
+def rds_iam_auth(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.10: IAM database authentication enabled."""
+    if props.get("iamDatabaseAuthenticationEnabled") is True:
+        return []
+    return ["iamDatabaseAuthenticationEnabled must be true"]
+
+
+@only(RDS)
+def rds_auto_minor_upgrade(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.13: automatic minor version upgrades (the provider's default is true)."""
+    if props.get("autoMinorVersionUpgrade") is False:
+        return ["autoMinorVersionUpgrade must not be false"]
+    return []
+
+
+@only(RDS)
+def rds_copy_tags(_t: str, props: Props, _c: Config) -> list[str]:
+    """RDS.17: tags copied to snapshots (the provider's default is false)."""
+    return [] if props.get("copyTagsToSnapshot") is True else ["copyTagsToSnapshot must be true"]
+
+
+@only(RDS)
+def rds_performance_insights(_t: str, props: Props, _c: Config) -> list[str]:
+    """Performance Insights on every instance."""
+    if props.get("performanceInsightsEnabled") is True:
+        return []
+    return ["performanceInsightsEnabled must be true"]
+
+
+@only(RDS)
+def rds_enhanced_monitoring(_t: str, props: Props, config: Config) -> list[str]:
+    """RDS.6: enhanced monitoring at most every maxMonitoringInterval seconds, with a role."""
+    interval, limit = props.get("monitoringInterval") or 0, config["maxMonitoringInterval"]
+    problems = []
+    if not 0 < interval <= limit:
+        problems.append(f"monitoringInterval is {interval:g}; must be 1..{limit} seconds")
+    if not props.get("monitoringRoleArn"):
+        problems.append("monitoringRoleArn must name the enhanced-monitoring role")
+    return problems
+
+
+@only(RDS)
+def rds_instance_class(_t: str, props: Props, config: Config) -> list[str]:
+    """The instance class matches one of allowedInstanceClasses (glob patterns)."""
+    klass, allowed = str(props.get("instanceClass") or ""), config["allowedInstanceClasses"]
+    if any(fnmatch(klass, pattern) for pattern in allowed):
+        return []
+    return [f"instanceClass {klass!r} is not in allowedInstanceClasses {allowed}"]
+
+
+@only(REDIS)
+def redis_backups(_t: str, props: Props, config: Config) -> list[str]:
+    """ElastiCache.1: automatic backups kept at least minSnapshotDays."""
+    days, minimum = props.get("snapshotRetentionLimit") or 0, config["minSnapshotDays"]
+    if days >= minimum:
+        return []
+    return [f"snapshotRetentionLimit is {days:g} days; at least {minimum} (minSnapshotDays)"]
+
+
+@only(REDIS)
+def redis_auto_minor_upgrade(_t: str, props: Props, _c: Config) -> list[str]:
+    """ElastiCache.2: automatic minor version upgrades (the provider's default is true)."""
+    if props.get("autoMinorVersionUpgrade") in (False, "false"):
+        return ["autoMinorVersionUpgrade must not be false"]
+    return []
+
+
+@only(REDIS)
+def redis_encrypted(_t: str, props: Props, config: Config) -> list[str]:
+    """ElastiCache.4/.5: encrypted at rest (with a customer-managed key) and in transit."""
+    flags = ("atRestEncryptionEnabled", "transitEncryptionEnabled")
+    problems = [f"{flag} must be true" for flag in flags if props.get(flag) is not True]
+    if config["requireCustomerManagedKey"] and not props.get("kmsKeyId"):
+        problems.append("kmsKeyId must name a customer-managed KMS key")
+    return problems
+
+
+@only(REDIS)
+def redis_auth(_t: str, props: Props, _c: Config) -> list[str]:
+    """ElastiCache.6: clients authenticate (AUTH token or RBAC user groups)."""
+    if props.get("authToken") or props.get("userGroupIds"):
+        return []
+    return ["set authToken or userGroupIds"]
+
+
+@only(REDIS)
+def redis_multi_az(_t: str, props: Props, _c: Config) -> list[str]:
+    """ElastiCache.3: automatic failover across zones."""
+    flags = ("multiAzEnabled", "automaticFailoverEnabled")
+    return [f"{flag} must be true" for flag in flags if props.get(flag) is not True]
+
+
+@only(REDIS)
+def redis_private(_t: str, props: Props, _c: Config) -> list[str]:
+    """ElastiCache.7: in a subnet group of the stack's VPC, not the default one."""
+    return [] if props.get("subnetGroupName") else ["subnetGroupName must be set"]
+
+
+@only(REDIS)
+def redis_logs(_t: str, props: Props, _c: Config) -> list[str]:
+    """Slow and engine logs delivered (CloudWatch Logs or Firehose)."""
+    delivered = {d.get("logType") for d in items(props.get("logDeliveryConfigurations"))}
+    missing = [log for log in REDIS_LOGS if log not in delivered]
+    return [f"logDeliveryConfigurations lacks {missing}"] if missing else []
+
+
+@only(MSK)
+def msk_encrypted_in_transit(_t: str, props: Props, _c: Config) -> list[str]:
+    """MSK.1: TLS between clients and brokers and between brokers."""
+    transit = get(props, "encryptionInfo", "encryptionInTransit") or {}
+    problems = []
+    if transit.get("clientBroker", "TLS") != "TLS":
+        problems.append(f"clientBroker is {transit.get('clientBroker')}; must be TLS")
+    if transit.get("inCluster") is False:
+        problems.append("encryptionInTransit.inCluster must not be false")
+    return problems
+
+
+@only(MSK)
+def msk_encrypted_at_rest(_t: str, props: Props, _c: Config) -> list[str]:
+    """Encrypted at rest with a customer-managed KMS key."""
+    if get(props, "encryptionInfo", "encryptionAtRestKmsKeyArn"):
+        return []
+    return ["encryptionInfo.encryptionAtRestKmsKeyArn must name a customer-managed key"]
+
+
+@only(MSK)
+def msk_authenticated(_t: str, props: Props, _c: Config) -> list[str]:
+    """MSK.6: no unauthenticated access; clients use IAM, SCRAM or mutual TLS."""
+    auth = props.get("clientAuthentication") or {}
+    problems = []
+    if auth.get("unauthenticated") is True:
+        problems.append("clientAuthentication.unauthenticated must not be true")
+    sasl = auth.get("sasl") or {}
+    if not (sasl.get("iam") or sasl.get("scram") or auth.get("tls")):
+        problems.append("clientAuthentication must enable sasl.iam, sasl.scram or tls")
+    return problems
+
+
+@only(MSK)
+def msk_not_public(_t: str, props: Props, _c: Config) -> list[str]:
+    """MSK.4: public access disabled."""
+    public = get(props, "brokerNodeGroupInfo", "connectivityInfo", "publicAccess", "type")
+    return [] if public in (None, "DISABLED") else [f"publicAccess.type is {public}"]
+
+
+@only(MSK)
+def msk_broker_logs(_t: str, props: Props, _c: Config) -> list[str]:
+    """Broker logs delivered to CloudWatch Logs, Firehose or S3."""
+    logs = get(props, "loggingInfo", "brokerLogs") or {}
+    if any(get(logs, sink, "enabled") is True for sink in ("cloudwatchLogs", "firehose", "s3")):
+        return []
+    return ["loggingInfo.brokerLogs must enable cloudwatchLogs, firehose or s3"]
+
+
+@only(MSK)
+def msk_enhanced_monitoring(_t: str, props: Props, _c: Config) -> list[str]:
+    """MSK.2: enhanced monitoring above DEFAULT."""
+    level = props.get("enhancedMonitoring") or "DEFAULT"
+    return [] if level != "DEFAULT" else ["enhancedMonitoring must be PER_BROKER or finer"]
+
+
+H, M, L, C = Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.CRITICAL
+BACKUP_DAYS = Setting("minBackupDays", {"type": "integer", "minimum": 1, "maximum": 35}, 7)
+SNAPSHOT_DAYS = Setting("minSnapshotDays", {"type": "integer", "minimum": 1, "maximum": 35}, 1)
+MONITORING = Setting(
+    "maxMonitoringInterval", {"type": "integer", "enum": [1, 5, 10, 15, 30, 60]}, 60
+)
+CLASSES = Setting(
+    "allowedInstanceClasses",
+    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    ["db.r6g.*", "db.r7g.*", "db.m6g.*", "db.m7g.*", "db.t4g.*"],
+)
+CMK = Setting("requireCustomerManagedKey", {"type": "boolean"}, True)
+
+RULES: tuple[Rule, ...] = (
+    Rule("rds-encrypted", "RDS storage encrypted", H,
+         "Set storageEncrypted=True (and kmsKeyId to the stack's key).", rds_encrypted, "RDS.3"),
+    Rule("rds-force-ssl", "PostgreSQL accepts TLS only", H,
+         "Add parameter rds.force_ssl=1 to the instance's parameter group.", rds_force_ssl),
+    Rule("rds-not-public", "RDS not publicly accessible", C,
+         "Set publiclyAccessible=False; reach the database from the VPC only.",
+         rds_not_public, "RDS.2"),
+    Rule("rds-backups", "RDS writer keeps automated backups >= minBackupDays", H,
+         "Set backupRetentionPeriod to at least the stack's minBackupDays.",
+         rds_backups, "RDS.11", (BACKUP_DAYS,)),
+    Rule("rds-deletion-protection", "RDS deletion protection", M,
+         "Set deletionProtection=True (and protect=True on the resource).",
+         rds_deletion_protection, "RDS.8"),
+    Rule("rds-multi-az", "RDS writer is Multi-AZ", M, "Set multiAz=True on the writer.",
+         rds_multi_az, "RDS.5"),
+    Rule("rds-log-exports", "RDS publishes its logs to CloudWatch Logs", M,
+         "Set enabledCloudwatchLogsExports=['postgresql', 'upgrade'].", rds_log_exports,
+         "RDS.9"),
+    Rule("rds-iam-auth", "RDS IAM database authentication", M,
+         "Set iamDatabaseAuthenticationEnabled=True; grant rds-db:connect to the IRSA roles.",
+         rds_iam_auth, "RDS.10"),
+    Rule("rds-auto-minor-upgrade", "RDS automatic minor version upgrades", H,
+         "Remove autoMinorVersionUpgrade=False (the default is true).", rds_auto_minor_upgrade,
+         "RDS.13"),
+    Rule("rds-copy-tags-to-snapshots", "RDS copies tags to snapshots", L,
+         "Set copyTagsToSnapshot=True.", rds_copy_tags, "RDS.17"),
+    Rule("rds-performance-insights", "RDS Performance Insights", L,
+         "Set performanceInsightsEnabled=True (with performanceInsightsKmsKeyId).",
+         rds_performance_insights),
+    Rule("rds-enhanced-monitoring", "RDS enhanced monitoring", L,
+         "Set monitoringInterval (e.g. 60) and monitoringRoleArn to a role with "
+         "AmazonRDSEnhancedMonitoringRole.", rds_enhanced_monitoring, "RDS.6", (MONITORING,)),
+    Rule("rds-allowed-instance-class", "RDS instance class is an allowed one", L,
+         "Pick an instanceClass matching allowedInstanceClasses, or widen the list in the "
+         "pack config.", rds_instance_class, None, (CLASSES,)),
+    Rule("elasticache-backups", "ElastiCache automatic backups", H,
+         "Set snapshotRetentionLimit to at least the stack's minSnapshotDays.", redis_backups,
+         "ElastiCache.1", (SNAPSHOT_DAYS,)),
+    Rule("elasticache-auto-minor-upgrade", "ElastiCache automatic minor upgrades", H,
+         "Remove autoMinorVersionUpgrade=false (the default is true).",
+         redis_auto_minor_upgrade, "ElastiCache.2"),
+    Rule("elasticache-encrypted", "ElastiCache encrypted at rest (CMK) and in transit", M,
+         "Set atRestEncryptionEnabled, transitEncryptionEnabled and kmsKeyId.",
+         redis_encrypted, "ElastiCache.4", (CMK,)),
+    Rule("elasticache-auth", "ElastiCache clients authenticate", M,
+         "Set authToken (from a RandomPassword kept in Secrets Manager) or userGroupIds.",
+         redis_auth, "ElastiCache.6"),
+    Rule("elasticache-multi-az", "ElastiCache fails over across zones", M,
+         "Set multiAzEnabled=True and automaticFailoverEnabled=True.", redis_multi_az,
+         "ElastiCache.3"),
+    Rule("elasticache-private", "ElastiCache in the stack's subnet group", H,
+         "Set subnetGroupName to the private subnet group.", redis_private, "ElastiCache.7"),
+    Rule("elasticache-logs", "ElastiCache slow and engine logs delivered", L,
+         "Add logDeliveryConfigurations for slow-log and engine-log.", redis_logs),
+    Rule("msk-encrypted-in-transit", "MSK TLS in transit", H,
+         "Set encryptionInfo.encryptionInTransit clientBroker=TLS, inCluster=True.",
+         msk_encrypted_in_transit, "MSK.1"),
+    Rule("msk-encrypted-at-rest", "MSK encrypted with a customer-managed key", M,
+         "Set encryptionInfo.encryptionAtRestKmsKeyArn to the stack's key.",
+         msk_encrypted_at_rest),
+    Rule("msk-authenticated", "MSK has no unauthenticated access", M,
+         "Set clientAuthentication.sasl.iam=True and unauthenticated=False.",
+         msk_authenticated, "MSK.6"),
+    Rule("msk-not-public", "MSK public access disabled", C,
+         "Leave connectivityInfo.publicAccess.type DISABLED.", msk_not_public, "MSK.4"),
+    Rule("msk-broker-logs", "MSK broker logs delivered", M,
+         "Set loggingInfo.brokerLogs.cloudwatchLogs {enabled: True, logGroup: ...}.",
+         msk_broker_logs),
+    Rule("msk-enhanced-monitoring", "MSK enhanced monitoring", L,
+         "Set enhancedMonitoring=PER_BROKER (or finer).", msk_enhanced_monitoring, "MSK.2"),
+)  # fmt: skip

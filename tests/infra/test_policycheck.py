@@ -1,0 +1,147 @@
+"""The pack's config per stack, and the pack applied offline to a stack's plan.
+
+Plans of the real stacks come from `infra.offline.plan_stack`, which runs the program under
+set_mocks (a stand-in for the engine: no Pulumi CLI here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import runbooks.cli.policy
+from infra.offline import PlannedResource
+from infra.policies import ALL_RULES
+from infra.policies.config import PolicyConfigError, load_pack_config, parse_pack_config
+from infra.policycheck import Finding, blocking, check_plan
+from tests.infra.conftest import Plan
+
+CLI = typer.Typer()
+CLI.callback()(lambda: None)
+CLI.add_typer(runbooks.cli.policy.policy)
+
+PUBLIC_DB = PlannedResource("aws:rds/instance:Instance", "db", {"publiclyAccessible": True})
+
+
+def parse(document: Any) -> Any:
+    return parse_pack_config("policy/config/x.json", document, ALL_RULES)
+
+
+def test_levels_default_to_mandatory_and_settings_to_the_schema() -> None:
+    """Pure: a policy the file does not name is mandatory, at its schema's defaults."""
+    config = parse({"rds-backups": {"minBackupDays": 21}})
+    assert set(config.levels.values()) == {"mandatory"}
+    assert config.settings["rds-backups"]["minBackupDays"] == 21
+    assert config.settings["ec2-authorized-ports-only"]["authorizedPorts"] == [80, 443]
+
+
+def test_all_and_per_policy_levels() -> None:
+    """Pure: `all` sets every level; a policy's own entry overrides it."""
+    config = parse({"all": "advisory", "k8s-pinned-images": "mandatory"})
+    assert config.levels["rds-backups"] == "advisory"
+    assert config.levels["k8s-pinned-images"] == "mandatory"
+
+
+@pytest.mark.parametrize(
+    ("document", "key", "allowed"),
+    [
+        ({"all": "strict"}, "all", "'advisory', 'mandatory'"),
+        ({"rds-backup": "advisory"}, "rds-backup", "rds-backups"),
+        ({"rds-backups": {"enforcementLevel": "hard"}}, "rds-backups.enforcementLevel", "one of"),
+        ({"rds-backups": {"minBackupDays": "14"}}, "rds-backups.minBackupDays", "an integer"),
+        ({"rds-backups": {"minBackupDays": 0}}, "rds-backups.minBackupDays", "at least 1"),
+        ({"rds-backups": {"minDays": 14}}, "rds-backups.minDays", "minBackupDays"),
+        (
+            {"ec2-authorized-ports-only": {"authorizedPorts": [443, "x"]}},
+            "authorizedPorts",
+            "integer",
+        ),
+        ({"k8s-probes": {"requireStartupProbe": 1}}, "requireStartupProbe", "a boolean"),
+    ],
+)
+def test_bad_config_names_file_key_and_what_is_allowed(
+    document: Any, key: str, allowed: str
+) -> None:
+    """Pure: every problem names the file, the key and the allowed values."""
+    with pytest.raises(PolicyConfigError) as caught:
+        parse(document)
+    message = str(caught.value)
+    assert "policy/config/x.json" in message and key in message and allowed in message
+
+
+def test_missing_config_file_lists_the_existing_ones(tmp_path: Path) -> None:
+    """A stack without a pack config is refused, not run with no rules."""
+    (tmp_path / "dev.json").write_text("{}")
+    with pytest.raises(PolicyConfigError, match=r"(?s)qa.json.*dev.json"):
+        load_pack_config("qa", ALL_RULES, tmp_path)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "production"])
+def test_shipped_configs_are_valid_and_only_dev_relaxes(stack: str) -> None:
+    """The repository's pack configs load; staging and production are mandatory throughout."""
+    config = load_pack_config(stack, ALL_RULES)
+    levels = set(config.levels.values())
+    assert levels == {"mandatory"} if stack != "dev" else "advisory" in levels
+
+
+def test_production_asks_more_backup_days_than_staging() -> None:
+    """The per-stack setting the schema exists for."""
+    days = {s: load_pack_config(s, ALL_RULES).settings["rds-backups"]["minBackupDays"]
+            for s in ("staging", "production")}  # fmt: skip
+    assert days["production"] > days["staging"] >= 7
+
+
+def test_mandatory_findings_block_and_advisory_ones_do_not() -> None:
+    """Pure over a literal plan: the same violation blocks in production, not in dev."""
+    mandatory = check_plan([PUBLIC_DB], parse({}))
+    advisory = check_plan([PUBLIC_DB], parse({"all": "advisory"}))
+    disabled = check_plan([PUBLIC_DB], parse({"all": "disabled"}))
+    public = [f for f in mandatory if f.policy == "rds-not-public"]
+    assert public and public[0].severity == "critical" and public[0].control == "RDS.2"
+    assert public[0].remediation and blocking(public) == public
+    assert advisory and blocking(advisory) == [] and disabled == []
+
+
+def test_findings_come_worst_first_and_stack_rules_run() -> None:
+    """Pure: critical before high; a VPC without flow logs is a stack finding."""
+    vpc = PlannedResource("aws:ec2/vpc:Vpc", "vpc", {})
+    found = check_plan([vpc, PUBLIC_DB], parse({}))
+    assert found[0].severity == "critical"
+    assert any(f.policy == "ec2-vpc-flow-logs" and f.resource == "stack" for f in found)
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_aws_stacks_have_no_mandatory_violation(plans: Callable[[str], Plan], stack: str) -> None:
+    """Engine mocked with set_mocks: the real stacks' plans pass their pack config."""
+    found = blocking(check_plan(plans(stack), load_pack_config(stack, ALL_RULES)))
+    assert [f"{f.policy} {f.resource}: {f.message}" for f in found] == []
+
+
+def test_cli_exits_1_on_a_mandatory_violation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verb's exit codes: 1 with a mandatory finding (shown with its fix), 0 advisory."""
+    finding = Finding("rds-not-public", "mandatory", "critical", "RDS.2", "db", "public", "fix")
+
+    def fake(level: str) -> Callable[[str], list[Finding]]:
+        return lambda _stack: [Finding(**{**finding.__dict__, "level": level})]
+
+    monkeypatch.setattr(runbooks.cli.policy, "check_stack", fake("mandatory"))
+    result = CliRunner().invoke(CLI, ["policy", "check", "--stack", "production"])
+    assert result.exit_code == 1 and "fix: fix" in result.stdout and "[RDS.2]" in result.stdout
+    monkeypatch.setattr(runbooks.cli.policy, "check_stack", fake("advisory"))
+    result = CliRunner().invoke(CLI, ["policy", "check", "--stack", "dev", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["findings"][0]["blocking"] is False
+
+
+def test_cli_checks_a_real_stack_and_refuses_local() -> None:
+    """Engine mocked with set_mocks: production passes (0); local is not Pulumi's (2)."""
+    result = CliRunner().invoke(CLI, ["policy", "check", "--stack", "production", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["blocking"] == 0
+    assert CliRunner().invoke(CLI, ["policy", "check", "--stack", "local"]).exit_code == 2
