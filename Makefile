@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint typecheck unit bench bench-migrations bench-analysis plan validate
+.PHONY: setup rehearse test lint typecheck unit bench bench-migrations bench-analysis plan validate policy deploy
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
@@ -12,6 +12,16 @@ rehearse: setup
 
 plan: setup
 	@for stack in local dev staging production; do $(UV) run runbook plan --stack $$stack || exit $$?; done
+
+# The policy pack over every deployed stack's offline plan (exit 1 on a mandatory violation).
+policy: setup
+	@for stack in dev staging production; do $(UV) run runbook policy check --stack $$stack || exit $$?; done
+
+# The only documented way to deploy: `make deploy STACK=production [ARGS="--yes"]` (the pack
+# and the stack's pack config are always passed; see policy/README.md).
+deploy: setup
+	@test -n "$(STACK)" || { echo "usage: make deploy STACK=<stack> [ARGS=...]" >&2; exit 2; }
+	@scripts/deploy $(STACK) $(ARGS)
 
 lint: setup
 	$(UV) run ruff check .
