@@ -28,6 +28,7 @@ from runbooks.engine import Clock, Engine, applied_outcome, snapshot
 from runbooks.errors import BadInput, RunbookError
 from runbooks.journal.base import Journal, LockLease, ReleaseRecord
 from runbooks.journal.registry import JOURNALS
+from runbooks.kafka_client import security_of
 from runbooks.metrics.registry import METRICS
 from runbooks.notifiers.base import EventKind, ReleaseEvent
 from runbooks.notifiers.registry import notifier_for
@@ -460,6 +461,11 @@ def step_options(settings: StackSettings) -> dict[str, Any]:
         return migrations | {
             # The database of a cloud stack is reached through a DSN the operator provides.
             "postgres_dsn": os.environ.get("RUNBOOK_DATABASE_DSN"),
+            # The brokers (stack output streaming.bootstrapBrokers) likewise; on aws stacks
+            # the canary signs in with MSK IAM as the operator's AWS identity.
+            "bootstrap_servers": os.environ.get("RUNBOOK_KAFKA_BOOTSTRAP"),
+            "kafka_security": security_of(str(settings.substrate), settings.streaming.auth),
+            "aws_region": settings.aws.region if settings.aws else None,
             "backup_dir": os.environ.get("RUNBOOK_BACKUP_DIR") or str(_BACKUPS),
             "edge_backend": "cloudfront",
             # config step: the ConfigMap each color's Deployment mounts

@@ -17,8 +17,10 @@ is harmless.
 On the local broker (tansu) end offsets count record batches, so lag is right only when
 producers send one record per batch (linger.ms=0 and one flush per record).
 
-Options: `bootstrap_servers` (required), `kafka_topics` (default: the topics the old group
-has committed on), `kafka_max_lag` (default 10), `kafka_canary_timeout` (seconds, default 30).
+Options: `bootstrap_servers` (required), `kafka_security` (`plaintext`, the default, or
+`msk-iam`: SASL_SSL with MSK IAM tokens, see `runbooks.kafka_client`), `aws_region` (for
+msk-iam), `kafka_topics` (default: the topics the old group has committed on),
+`kafka_max_lag` (default 10), `kafka_canary_timeout` (seconds, default 30).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from runbooks.kafka_client import KafkaConnection, client_config
 from runbooks.steps.base import NoContract, StepContext, StepOutcome
 
 REQUEST_TIMEOUT = 10.0
@@ -157,10 +160,12 @@ class KafkaConsumerCanary(NoContract):
 
 
 def _admin(ctx: StepContext) -> AdminClient:
-    servers = ctx.option("bootstrap_servers")
-    if not servers:
-        raise ValueError("option bootstrap_servers is not set")
-    return AdminClient({"bootstrap.servers": servers})
+    connection = KafkaConnection(
+        ctx.option("bootstrap_servers", ""),
+        ctx.option("kafka_security", "plaintext"),
+        ctx.option("aws_region"),
+    )
+    return AdminClient(client_config(connection))
 
 
 def _alter(admin: AdminClient, group: str, offsets: Offsets) -> None:
