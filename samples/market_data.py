@@ -29,6 +29,7 @@ from prometheus_client import Counter
 
 from runbooks.config.market_data import MarketDataV1
 from runbooks.errors import RunbookError
+from runbooks.kafka_client import client_config
 from samples import options as opts
 from samples.db import Pool
 from samples.live_config import LiveConfig
@@ -64,8 +65,8 @@ class MarketData:
     def consume_forever(self) -> None:
         """Poll, write a fill, commit; runs in a daemon thread until the process stops."""
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.options.bootstrap_servers,
+            client_config(self.options.kafka)
+            | {
                 "group.id": f"{SERVICE}-{self.options.color}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
@@ -157,7 +158,9 @@ def main(argv: list[str] | None = None) -> None:
         config = LiveConfig(SERVICE, options.config_path, metrics)
     except RunbookError as err:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): {err}")
-    service = MarketData(options, Pool(options.postgres_dsn), metrics, config)
+    pool = Pool(options.postgres_dsn)
+    pool.warm()
+    service = MarketData(options, pool, metrics, config)
     config.reload_on_sighup()
     threading.Thread(target=service.consume_forever, name="consumer", daemon=True).start()
     print(f"{SERVICE} {options.version} ({options.color}) on 127.0.0.1:{options.port}", flush=True)

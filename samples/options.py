@@ -6,6 +6,10 @@ Faults for drills are set at start: `--error-rate 0.2` answers that share of req
 
 `--config FILE` is the service's runtime configuration (see `samples.live_config`); it is
 re-read on SIGHUP.
+
+`--kafka-security msk-iam` (with `--aws-region`, default `$AWS_REGION`) connects to MSK
+with IAM over SASL_SSL, as pods on aws stacks do with their IRSA role; the default
+`plaintext` is for the local and in-cluster brokers.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from runbooks.kafka_client import SECURITIES, KafkaConnection, Security
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,14 @@ class Options:
     quote_max_age: int
     faults: Faults
     config_path: Path | None = None
+    kafka_security: str = "plaintext"
+    aws_region: str | None = None
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How this service connects to the brokers (raises ValueError if unusable)."""
+        security: Security = "msk-iam" if self.kafka_security == "msk-iam" else "plaintext"
+        return KafkaConnection(self.bootstrap_servers, security, self.aws_region)
 
 
 def _env(name: str, default: str) -> str:
@@ -62,6 +76,8 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
     add("--postgres-dsn", default=_env("POSTGRES_DSN", "postgresql://postgres@127.0.0.1/trading"))
     add("--redis-url", default=_env("REDIS_URL", "redis://127.0.0.1:6379/0"))
     add("--bootstrap-servers", default=_env("BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    add("--kafka-security", choices=SECURITIES, default=_env("KAFKA_SECURITY", "plaintext"))
+    add("--aws-region", default=os.environ.get("AWS_REGION") or None)
     add("--cache-key-version", type=int, default=int(_env("CACHE_KEY_VERSION", "1")))
     add("--quote-max-age", type=int, default=int(_env("QUOTE_MAX_AGE", "1")))
     add("--config", default=_env("CONFIG", "") or None, help="runtime configuration file")
@@ -84,4 +100,6 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
         ns.quote_max_age,
         faults,
         Path(ns.config) if ns.config else None,
+        ns.kafka_security,
+        ns.aws_region,
     )

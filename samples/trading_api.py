@@ -30,6 +30,7 @@ from confluent_kafka import Producer
 
 from runbooks.config.trading_api import TradingApiV2
 from runbooks.errors import RunbookError
+from runbooks.kafka_client import client_config
 from samples import options as opts
 from samples.db import Pool
 from samples.live_config import LiveConfig
@@ -199,13 +200,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): injected crash on start")
     metrics = ServiceMetrics(SERVICE, options.color, options.version)
     config = _live_config(options, metrics)
+    pool = Pool(options.postgres_dsn)
+    pool.warm()
     api = TradingApi(
         options,
-        Pool(options.postgres_dsn),
+        pool,
         redis.Redis.from_url(options.redis_url, socket_timeout=2),
         Producer(
-            {
-                "bootstrap.servers": options.bootstrap_servers,
+            client_config(options.kafka)
+            | {
                 "linger.ms": 0,
                 "message.timeout.ms": 5000,
             }

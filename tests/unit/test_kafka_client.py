@@ -94,3 +94,18 @@ def test_the_real_token_source_is_the_msk_signer() -> None:
     ) as generate:
         assert msk_token_source("ap-south-1") == ("tok", 123000.0)
     generate.assert_called_once_with("ap-south-1")
+
+
+def test_sample_services_take_msk_iam_from_their_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pods on aws stacks set TRADING_KAFKA_SECURITY=msk-iam and AWS_REGION."""
+    from samples.options import parse
+
+    monkeypatch.setenv("TRADING_KAFKA_SECURITY", "msk-iam")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    monkeypatch.setenv("TRADING_BOOTSTRAP_SERVERS", BROKERS)
+    connection = parse("market-data", []).kafka
+    assert connection == KafkaConnection(BROKERS, "msk-iam", "eu-central-1")
+    monkeypatch.delenv("TRADING_KAFKA_SECURITY")
+    assert parse("market-data", []).kafka.security == "plaintext"
