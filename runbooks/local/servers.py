@@ -79,7 +79,7 @@ def start_postgres(state_dir: Path, port: int, database: str = "trading") -> Ser
         "-c",
         "fsync=off",
         "-c",
-        "max_connections=100",
+        "max_connections=200",
     ]
     server = spawn("postgres", argv, state_dir / "logs" / "postgres.log", port, user=user)
     server.stop_signal = signal.SIGINT  # "fast" shutdown; SIGTERM waits for clients to leave
