@@ -1,9 +1,10 @@
 """The stack's guard rails: every rule of the policy pack, and their `pulumi_policy` form.
 
 Rules are plain data + functions (`base.Rule`, `base.StackRule`), one module per area:
-`data_tier` (RDS, ElastiCache, MSK), `edge` (CloudFront), `network` (EC2, KMS),
-`workloads` (Kubernetes). `policies()` wraps them for `PolicyPack` (the entry file is
-`policy/__main__.py`); `infra.policycheck` runs the same rules over a stack's offline plan.
+`data_tier` (RDS, ElastiCache, MSK), `edge` (CloudFront), `network` (EC2, KMS), `eks`,
+`buckets` (S3), `workloads` (Kubernetes). `policies()` wraps them for `PolicyPack` (the
+entry file is `policy/__main__.py`); `infra.policycheck` runs the same rules over a stack's
+offline plan.
 Enforcement and settings come from the pack config of the stack (`policy/config/*.json`,
 see `config.py`); the pack's default level is mandatory.
 """
@@ -25,12 +26,14 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.policies import data_tier, edge, network, workloads
+from infra.policies import buckets, data_tier, edge, eks, network, workloads
 from infra.policies.base import FSBP, AnyRule, Config, Props, Rule, StackResource, StackRule
 from infra.policies.config import defaults
 
-RULES: tuple[Rule, ...] = data_tier.RULES + edge.RULES + network.RULES + workloads.RULES
-STACK_RULES: tuple[StackRule, ...] = network.STACK_RULES + workloads.STACK_RULES
+RULES: tuple[Rule, ...] = data_tier.RULES + edge.RULES + network.RULES + eks.RULES + workloads.RULES
+STACK_RULES: tuple[StackRule, ...] = (
+    network.STACK_RULES + buckets.STACK_RULES + workloads.STACK_RULES
+)
 ALL_RULES: tuple[AnyRule, ...] = (*RULES, *STACK_RULES)
 
 

@@ -12,6 +12,7 @@ before any rule runs.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,8 @@ def schema_problem(schema: Mapping[str, Any], value: Any) -> str | None:
     if not isinstance(value, wanted) or (isinstance(value, bool) and schema["type"] != "boolean"):
         article = "an" if schema["type"][0] in "aeiou" else "a"
         return f"{article} {schema['type']}"
+    if "pattern" in schema and not re.search(schema["pattern"], str(value)):
+        return f"a string matching {schema['pattern']}"
     if "enum" in schema and value not in schema["enum"]:
         return f"one of {schema['enum']}"
     if "minimum" in schema and value < schema["minimum"]:

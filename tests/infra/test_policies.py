@@ -20,9 +20,11 @@ from pulumi_policy import (
 
 from infra.policies import ALL_RULES, RULES, STACK_RULES, policies, rule, violations
 from infra.policies.base import Rule, StackResource, StackRule
+from infra.policies.buckets import ACCESS_BLOCK
 from infra.policies.config import defaults
 from infra.policies.data_tier import MSK, RDS, RDS_PARAMS, REDIS
 from infra.policies.edge import CLOUDFRONT
+from infra.policies.eks import EKS
 from infra.policies.network import (
     DEFAULT_SG,
     FLOW_LOG,
@@ -113,6 +115,12 @@ GOOD_SG_INGRESS: dict[str, Any] = {
     "cidrIpv6": "::/0",
 }
 GOOD_KEY: dict[str, Any] = {"enableKeyRotation": True, "description": "data"}
+GOOD_EKS: dict[str, Any] = {
+    "version": "1.34",
+    "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
+    "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+    "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:k"}},
+}
 HARDENED: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -278,6 +286,11 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("ec2-no-high-risk-ports", SG_RULE, GOOD_SG_RULE, {"fromPort": 5432.0, "toPort": 5432.0}),
     ("ec2-no-high-risk-ports", SG_INGRESS, GOOD_SG_INGRESS, {"ipProtocol": "-1"}),
     ("kms-key-rotation", KMS_KEY, GOOD_KEY, {"enableKeyRotation": False}),
+    ("eks-private-endpoint", EKS, GOOD_EKS, {"vpcConfig": {"endpointPrivateAccess": True}}),
+    ("eks-secrets-encrypted", EKS, GOOD_EKS, {"encryptionConfig": {"resources": ["secrets"]}}),
+    ("eks-control-plane-logs", EKS, GOOD_EKS, {"enabledClusterLogTypes": ["api"]}),
+    ("eks-supported-version", EKS, GOOD_EKS, {"version": "1.29"}),
+    ("eks-supported-version", EKS, GOOD_EKS, {"version": None}),
     ("k8s-security-context", DEPLOYMENT, GOOD_DEPLOYMENT, deployment(securityContext={})),
     ("k8s-security-context", DEPLOYMENT, GOOD_DEPLOYMENT, deployment({"securityContext": {}})),
     (
@@ -344,6 +357,7 @@ def test_good_resources_pass_the_whole_pack() -> None:
         (SG_RULE, GOOD_SG_RULE),
         (SG_INGRESS, GOOD_SG_INGRESS),
         (KMS_KEY, GOOD_KEY),
+        (EKS, GOOD_EKS),
         (DEPLOYMENT, GOOD_DEPLOYMENT),
     ]
     assert [(t, violations(t, props)) for t, props in goods if violations(t, props)] == []
@@ -383,6 +397,9 @@ VPC_A = res(VPC, "vpc-a")
 DENY_ALL = res(NETWORK_POLICY, "deny", metadata={"namespace": "trading"},
                spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})  # fmt: skip
 WORKLOAD = res(DEPLOYMENT, "api", **GOOD_DEPLOYMENT)
+BUCKET = res("aws:s3/bucketV2:BucketV2", "logs")
+BLOCK = res(ACCESS_BLOCK, "pab", bucket="logs-id", blockPublicAcls=True, blockPublicPolicy=True,
+            ignorePublicAcls=True, restrictPublicBuckets=True)  # fmt: skip
 
 # (stack policy, a compliant stack, a non-compliant one)
 STACK_CASES: list[tuple[str, list[StackResource], list[StackResource]]] = [
@@ -401,6 +418,12 @@ STACK_CASES: list[tuple[str, list[StackResource], list[StackResource]]] = [
         "ec2-default-sg-closed",
         [VPC_A, res(DEFAULT_SG, "dsg", vpcId="vpc-a-id", ingress=[], egress=[])],
         [VPC_A, res(DEFAULT_SG, "dsg", vpcId="vpc-a-id", egress=[{"protocol": "-1"}])],
+    ),
+    ("s3-public-access-blocked", [BUCKET, BLOCK], [BUCKET]),
+    (
+        "s3-public-access-blocked",
+        [BUCKET, BLOCK],
+        [BUCKET, res(ACCESS_BLOCK, "pab", **{**BLOCK.props, "blockPublicPolicy": False})],
     ),
     (
         "k8s-network-policy-per-namespace",

@@ -63,6 +63,7 @@ def test_all_and_per_policy_levels() -> None:
             "integer",
         ),
         ({"k8s-probes": {"requireStartupProbe": 1}}, "requireStartupProbe", "a boolean"),
+        ({"eks-supported-version": {"minimumVersion": "v1.31"}}, "minimumVersion", "matching"),
     ],
 )
 def test_bad_config_names_file_key_and_what_is_allowed(
