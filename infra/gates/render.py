@@ -25,6 +25,7 @@ KUBERNETES_TOKEN = re.compile(r"^kubernetes:(?P<group>[^:/]+)/(?P<version>[^:/]+
 # Pulumi-only kinds that are not manifests of their own (patches, lists, helm, yaml bundles).
 NOT_MANIFESTS = re.compile(r"(Patch|List)$")
 SECRET_MAPS = ("data", "stringData")
+MASK_PLACEHOLDER = "masked-by-the-plan"
 
 # Pulumi token -> Terraform resource type (pulumi-aws provider/resources.go maps them).
 TERRAFORM_TYPES: dict[str, str] = {
@@ -138,6 +139,18 @@ def integral(value: Any) -> Any:
     return value
 
 
+def unmask(value: Any) -> Any:
+    """`value` with masked strings (the plan masks secrets and anything under a key named
+    like one, e.g. `secretKey`) replaced by a placeholder that name patterns accept."""
+    if value == SECRET_MASK:
+        return MASK_PLACEHOLDER
+    if isinstance(value, dict):
+        return {k: unmask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unmask(v) for v in value]
+    return value
+
+
 def kubernetes_manifests(plan: list[PlannedResource]) -> tuple[list[Manifest], list[str]]:
     """The plan's Kubernetes manifests, and the kubernetes resources that are not manifests."""
     manifests: list[Manifest] = []
@@ -150,7 +163,7 @@ def kubernetes_manifests(plan: list[PlannedResource]) -> tuple[list[Manifest], l
             others.append(f"{res.type} {res.name}: not a single manifest (provider, helm, patch)")
             continue
         group, version = match["group"], match["version"]
-        body = integral(dict(res.props))
+        body = unmask(integral(dict(res.props)))
         body["apiVersion"] = version if group == "core" else f"{group}/{version}"
         body["kind"] = match["kind"]
         metadata = dict(body.get("metadata") or {})
@@ -158,8 +171,8 @@ def kubernetes_manifests(plan: list[PlannedResource]) -> tuple[list[Manifest], l
         body["metadata"] = metadata
         for key in SECRET_MAPS:
             # A map given as one Pulumi secret reaches the mocks as one masked value.
-            if body.get(key) == SECRET_MASK:
-                body[key] = {"masked": SECRET_MASK}
+            if body.get(key) == MASK_PLACEHOLDER:
+                body[key] = {"masked": MASK_PLACEHOLDER}
         manifests.append(Manifest(res, body))
     return manifests, others
 
