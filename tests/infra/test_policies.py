@@ -7,8 +7,10 @@ their `validate`, as the policy server would.
 
 from __future__ import annotations
 
+import runpy
 from typing import Any
 
+import pulumi_policy
 import pytest
 from pulumi_policy import (
     PolicyResource,
@@ -35,6 +37,7 @@ from infra.policies.network import (
     VPC,
 )
 from infra.policies.workloads import NETWORK_POLICY
+from infra.stackfile import PROJECT_ROOT
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CRONJOB = "kubernetes:batch/v1:CronJob"
@@ -521,3 +524,14 @@ def test_stack_policy_validate_follows_property_dependencies() -> None:
     assert reported == []
     flow.validate(StackValidationArgs([vpc]), lambda m, _u: reported.append(m))
     assert reported == ["VPC vpc has no flow log (trafficType ALL or REJECT)"]
+
+
+def test_pack_entry_file_is_mandatory_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """policy/__main__.py as the policy server runs it, with `PolicyPack` (which serves
+    forever) replaced by a recorder: every policy, mandatory unless the config relaxes it."""
+    made: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: made.update(kwargs))
+    runpy.run_path(str(PROJECT_ROOT / "policy" / "__main__.py"), run_name="__main__")
+    assert made["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
+    assert {p.name for p in made["policies"]} == {r.name for r in ALL_RULES}
+    assert all(p.enforcement_level is None for p in made["policies"])
