@@ -54,7 +54,8 @@ ENVIRONMENT_KEYS = frozenset(
 )
 RELEASE_KEYS = frozenset({"image", "version", "weight"})
 NOT_SHAPE = SIZE_KEYS | ENVIRONMENT_KEYS | RELEASE_KEYS
-SECRET_KEY = re.compile(r"(?i)password|token|secret")
+# httpTokens (IMDS "required"/"optional") is a setting, not a token.
+SECRET_KEY = re.compile(r"(?i)password|(?<!http)token|secret")
 INDEXED = re.compile(r"-\d+$")
 INDEX_IN_TEXT = re.compile(r"-\d+(?=$|[-/])")
 # How a secret input reaches the mocks: Pulumi's wire marker for a secret value.

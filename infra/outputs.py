@@ -6,6 +6,10 @@ database                  writerEndpoint, readerEndpoints
 cache                     endpoint
 streaming                 bootstrapBrokers, topics
 edge                      distributionId (None when the stack has no edge)
+cluster (aws)             name, created (bool), provider ("explicit"), defaultProviders
+identity (aws)            roleArns.<service>: the IRSA role of the service's ServiceAccount
+secrets (aws)             delivery ("external-secrets"), databaseSecretArn,
+                          secretNames.<service>: the Secret ESO keeps in sync for it
 """
 
 from __future__ import annotations
@@ -28,6 +32,17 @@ class Endpoints:
     cache: pulumi.Output[str]
     brokers: pulumi.Output[str]
     distribution_id: pulumi.Output[str] | None
+
+
+@dataclass(frozen=True)
+class PlatformOutputs:
+    """What an aws stack's cluster, identity and secrets parts produced."""
+
+    cluster_name: pulumi.Output[str]
+    cluster_created: bool
+    role_arns: dict[str, pulumi.Output[str]]
+    secret_names: dict[str, str]
+    database_secret_arn: pulumi.Output[str]
 
 
 def service_outputs(settings: StackSettings) -> dict[str, dict[str, Any]]:
@@ -64,3 +79,25 @@ def export_outputs(settings: StackSettings, endpoints: Endpoints) -> None:
         },
     )
     pulumi.export("edge", {"distributionId": endpoints.distribution_id})
+
+
+def export_platform(platform: PlatformOutputs) -> None:
+    """Export the aws-only outputs listed in this module's docstring."""
+    pulumi.export(
+        "cluster",
+        {
+            "name": platform.cluster_name,
+            "created": platform.cluster_created,
+            "provider": "explicit",
+            "defaultProviders": "disabled",
+        },
+    )
+    pulumi.export("identity", {"roleArns": platform.role_arns})
+    pulumi.export(
+        "secrets",
+        {
+            "delivery": "external-secrets",
+            "databaseSecretArn": platform.database_secret_arn,
+            "secretNames": platform.secret_names,
+        },
+    )

@@ -7,17 +7,23 @@ what the offline plan and the tests run under mocks.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.bluegreen import BlueGreenService
 from infra.cache import InClusterCache, ManagedCache
+from infra.cluster import AwsCluster, declare_aws_cluster, kubernetes_provider
 from infra.database import InClusterDatabase, ManagedDatabase
 from infra.edge import EdgeCache
+from infra.identity import ServiceAccess, ServiceRoles
+from infra.netpol import NamespacePolicies, data_flows, pod_security_labels
 from infra.network import Network
-from infra.outputs import Endpoints, export_outputs
+from infra.outputs import Endpoints, PlatformOutputs, export_outputs, export_platform
+from infra.secrets import DataSecrets, SecretDelivery
 from infra.settings import StackSettings, Substrate
 from infra.stackfile import PROJECT, settings_from_config
 from infra.streaming import InClusterStreaming, ManagedStreaming
@@ -72,45 +78,163 @@ def _parse(raw: str) -> Any:
 
 
 def declare(settings: StackSettings) -> None:
-    """Declare every component of the stack and export its outputs. Refuses `local`."""
+    """Declare every component of the stack and export its outputs. Refuses `local`.
+
+    Every AWS resource uses the region's explicit provider and every Kubernetes resource the
+    cluster's (default providers are disabled in the stack files): the program never acts
+    on whatever account or cluster the operator's environment points at.
+    """
     if settings.substrate is Substrate.LOCAL:
         raise LocalStackRefused(pulumi.get_stack())
     cluster = settings.kubernetes
     assert cluster is not None  # the settings model requires it on both substrates
-    namespace = k8s.core.v1.Namespace(
-        "namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cluster.namespace)
-    )
-    in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
-    for svc in settings.services:
-        BlueGreenService(svc.name, svc, cluster, opts=in_namespace)
-    if settings.substrate is Substrate.AWS:
-        endpoints = _declare_aws(settings)
+    platform: AwsPlatform | None = None
+    if settings.aws is not None and settings.substrate is Substrate.AWS:
+        aws_provider = aws.Provider("aws", region=settings.aws.region)
+        platform = AwsPlatform(declare_aws_cluster(settings.aws, aws_provider), aws_provider)
+        k8s_provider = kubernetes_provider(platform.cluster.info.kubeconfig, cluster)
     else:
-        endpoints = _declare_in_cluster(settings, in_namespace)
+        k8s_provider = kubernetes_provider(None, cluster)
+    on_cluster = pulumi.ResourceOptions(provider=k8s_provider)
+    namespace = k8s.core.v1.Namespace(
+        "namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=cluster.namespace, labels=pod_security_labels()),
+        opts=on_cluster,
+    )
+    in_namespace = pulumi.ResourceOptions(provider=k8s_provider, depends_on=[namespace])
+    if platform is not None:
+        endpoints, access = _declare_aws(settings, platform, in_namespace)
+    else:
+        endpoints, access = _declare_in_cluster(settings, in_namespace), None
+    for svc in settings.services:
+        role_arn = access.roles.role_arns[svc.name] if access else None
+        BlueGreenService(svc.name, svc, cluster, opts=in_namespace, role_arn=role_arn)
+    is_aws = settings.substrate is Substrate.AWS
+    NamespacePolicies(
+        "namespace-policies",
+        cluster,
+        settings.services,
+        data_flows(settings),
+        aws_apis=is_aws,
+        opts=in_namespace,
+    )
     export_outputs(settings, endpoints)
+    if platform is not None and access is not None:
+        export_platform(
+            PlatformOutputs(
+                cluster_name=platform.cluster.info.name,
+                cluster_created=platform.cluster.vpc is not None,
+                role_arns=access.roles.role_arns,
+                secret_names=access.delivery.secret_names,
+                database_secret_arn=access.secrets.database_secret_arn,
+            )
+        )
 
 
-def _declare_aws(settings: StackSettings) -> Endpoints:
+@dataclass(frozen=True)
+class AwsPlatform:
+    """The aws stack's cluster (created or adopted) and the region's explicit provider."""
+
+    cluster: AwsCluster
+    provider: aws.Provider
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may read what on an aws stack: IRSA roles, stored secrets, their delivery."""
+
+    roles: ServiceRoles
+    secrets: DataSecrets
+    delivery: SecretDelivery
+
+
+def _declare_aws(
+    settings: StackSettings, platform: AwsPlatform, in_namespace: pulumi.ResourceOptions
+) -> tuple[Endpoints, Access]:
     assert settings.aws is not None and settings.kubernetes is not None
-    network = Network("network", settings.aws.network)
+    on_aws = pulumi.ResourceOptions(provider=platform.provider)
+    info = platform.cluster.info
+    network = Network("network", info.vpc_id, info.subnet_ids, info.services_sg_id, opts=on_aws)
+    logs_key_arn = platform.cluster.logs_key.arn
     keep_snapshot = pulumi.get_stack() != "dev"
-    database = ManagedDatabase("database", settings.database, network, keep_snapshot)
-    cache = ManagedCache("cache", settings.cache, network)
-    streaming = ManagedStreaming("streaming", settings.streaming, network)
+    database = ManagedDatabase(
+        "database",
+        settings.database,
+        network,
+        keep_snapshot,
+        logs_key_arn=logs_key_arn,
+        opts=on_aws,
+    )
+    cache = ManagedCache("cache", settings.cache, network, logs_key_arn=logs_key_arn, opts=on_aws)
+    streaming = ManagedStreaming(
+        "streaming", settings.streaming, network, logs_key_arn=logs_key_arn, opts=on_aws
+    )
     edge = (
         EdgeCache(
-            "edge", settings.edge, settings.kubernetes.ingress_host, settings.aws.certificate_arn
+            "edge",
+            settings.edge,
+            settings.kubernetes.ingress_host,
+            opts=on_aws,
         )
         if settings.edge.enabled
         else None
     )
-    return Endpoints(
+    access = _declare_access(settings, platform, database, cache, streaming, in_namespace)
+    endpoints = Endpoints(
         writer=database.writer_endpoint,
         readers=database.reader_endpoints,
         cache=cache.endpoint,
         brokers=streaming.bootstrap_brokers,
         distribution_id=edge.distribution_id if edge else None,
     )
+    return endpoints, access
+
+
+def _declare_access(
+    settings: StackSettings,
+    platform: AwsPlatform,
+    database: ManagedDatabase,
+    cache: ManagedCache,
+    streaming: ManagedStreaming,
+    in_namespace: pulumi.ResourceOptions,
+) -> Access:
+    assert settings.aws is not None and settings.kubernetes is not None
+    on_aws = pulumi.ResourceOptions(provider=platform.provider)
+    namespace, region = settings.kubernetes.namespace, settings.aws.region
+    secrets = DataSecrets(
+        database_secret_arn=database.master_secret_arn.apply(_required_arn),
+        redis_secret_arn=cache.auth_secret_arn,
+        key_arns=(database.key.arn, cache.key.arn),
+    )
+    names = [s.name for s in settings.services]
+    access = ServiceAccess(
+        region,
+        settings.streaming,
+        streaming.cluster.arn,
+        {name: secrets.arns for name in names},
+        secrets.key_arns,
+    )
+    info = platform.cluster.info
+    roles = ServiceRoles(
+        "irsa",
+        settings.services,
+        namespace,
+        info.oidc_provider_arn,
+        info.oidc_issuer,
+        access,
+        opts=on_aws,
+    )
+    delivery = SecretDelivery(
+        "secret-delivery", names, namespace, region, secrets, opts=in_namespace
+    )
+    return Access(roles, secrets, delivery)
+
+
+def _required_arn(arn: str | None) -> str:
+    # RDS reports the managed secret once the writer exists; a None here is a provider bug.
+    if arn is None:
+        raise ValueError("RDS returned no managed master secret for the writer")
+    return arn
 
 
 def _declare_in_cluster(settings: StackSettings, opts: pulumi.ResourceOptions) -> Endpoints:

@@ -61,17 +61,19 @@ def test_production_cache_broker_and_edge_are_hardened(plans: Callable[[str], Pl
 
 
 def test_data_tier_is_reachable_only_from_the_services(plans: Callable[[str], Plan]) -> None:
-    """Engine mocked with set_mocks: the data SG admits only the services' SG, on data ports."""
+    """Engine mocked with set_mocks: the data SG admits only the services' SG (the EKS
+    cluster security group the nodes carry), on data ports, and opens nothing outward."""
     data = only(plans("production"), "aws:ec2/securityGroup:SecurityGroup", "network-data")
     ingress = data.props["ingress"]
     assert sorted(rule["fromPort"] for rule in ingress) == [5432, 6379, 9094, 9096, 9098]
-    assert all(rule["securityGroups"] == ["network-services-id"] for rule in ingress)
+    assert all(rule["securityGroups"] == ["sg-mock-cluster-eks"] for rule in ingress)
+    assert data.props["egress"] == []
     assert all("cidrBlocks" not in rule for rule in ingress)
 
 
 def test_staging_has_production_shape(plans: Callable[[str], Plan]) -> None:
     """Engine mocked with set_mocks: staging and production differ only in size."""
-    assert parity(plans("staging"), plans("production")) == []
+    assert parity(plans("staging"), plans("production"), ("staging", "production")) == []
 
 
 def test_parity_sees_shape_not_size(plans: Callable[[str], Plan]) -> None:

@@ -1,0 +1,351 @@
+"""The Kubernetes cluster a stack deploys to, and the explicit provider every Kubernetes
+resource uses.
+
+On aws stacks the cluster is either created by the stack (`aws.cluster.created`: EKS with a
+private API endpoint, secrets envelope-encrypted with a KMS key, every control-plane log
+type, a managed node group with IMDSv2 and encrypted disks, the IAM OIDC provider for IRSA)
+or adopted (`aws.cluster.adopted`: an existing EKS cluster given by config). Either way the
+program gets a `ClusterInfo`: VPC, subnets, the services' security group, the OIDC provider
+and a kubeconfig that authenticates with `aws eks get-token` (no long-lived credential).
+
+On the kubernetes substrate the provider uses the configured kubeconfig context
+(`kubernetes.context`), never the operator's current one; default providers are disabled
+in the stack files, so a resource without the explicit provider fails to deploy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.network import Vpc, _trust
+from infra.protection import stateful_opts
+from infra.settings import EKS_LOG_TYPES, AdoptedCluster, CreatedCluster
+from infra.settings import Aws as AwsSettings
+from infra.settings import Kubernetes as KubernetesSettings
+from infra.stackfile import PROJECT, Problem, StackFileError, stack_path
+
+MANAGED_POLICY = "arn:aws:iam::aws:policy/"
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
+NODE_POLICIES_ECR = "AmazonEC2ContainerRegistryReadOnly"
+AMI_TYPE = "AL2023_x86_64_STANDARD"
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What the rest of the program needs from the cluster, created or adopted."""
+
+    name: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]
+    subnet_ids: list[pulumi.Output[str]]
+    services_sg_id: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    # The issuer without its scheme, as IAM condition keys spell it (oidc.eks.../id/...).
+    oidc_issuer: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+
+
+def kubeconfig(
+    name: pulumi.Input[str],
+    endpoint: pulumi.Input[str],
+    ca_data: pulumi.Input[str],
+    region: str,
+) -> pulumi.Output[str]:
+    """A kubeconfig (JSON) for the cluster that gets a short-lived token from
+    `aws eks get-token` on every use."""
+
+    def render(args: list[str]) -> str:
+        cluster, server, ca = args
+        user = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": "aws",
+                "args": ["eks", "get-token", "--cluster-name", cluster, "--region", region],
+                "interactiveMode": "Never",
+            }
+        }
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": cluster,
+                        "cluster": {"server": server, "certificate-authority-data": ca},
+                    }
+                ],
+                "users": [{"name": cluster, "user": user}],
+                "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+                "current-context": cluster,
+            }
+        )
+
+    return pulumi.Output.all(name, endpoint, ca_data).apply(render)
+
+
+def logs_key(
+    name: str, region: str, provider: pulumi.ProviderResource, opts: pulumi.ResourceOptions
+) -> aws.kms.Key:
+    """A KMS key CloudWatch Logs may use for this account's log groups (flow logs, EKS)."""
+    invoke = pulumi.InvokeOptions(provider=provider)
+    account = aws.get_caller_identity_output(opts=invoke).account_id
+    partition = aws.get_partition_output(opts=invoke).partition
+
+    def policy(args: list[str]) -> str:
+        acct, part = args
+        statements = [
+            {
+                "Sid": "Account",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{part}:iam::{acct}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:{part}:logs:{region}:{acct}:*"
+                    }
+                },
+            },
+        ]
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    return aws.kms.Key(
+        name,
+        description=f"{name}: CloudWatch Logs encryption (flow logs, EKS control plane)",
+        enable_key_rotation=True,
+        policy=pulumi.Output.all(account, partition).apply(policy),
+        opts=opts,
+    )
+
+
+class EksCluster(pulumi.ComponentResource):
+    """An EKS cluster created by the stack, in `vpc`'s private subnets. See the module doc."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: CreatedCluster,
+        region: str,
+        subnet_ids: Sequence[pulumi.Input[str]],
+        logs_key_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("trading:infra:EksCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cluster_name = f"trading-{pulumi.get_stack()}"
+        self.secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"{name}: envelope encryption of Kubernetes secrets",
+            enable_key_rotation=True,
+            opts=stateful_opts(self),
+        )
+        role = aws.iam.Role(
+            f"{name}-role", assume_role_policy=json.dumps(_trust("eks.amazonaws.com")), opts=child
+        )
+        attached = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-role-cluster",
+                role=role.name,
+                policy_arn=MANAGED_POLICY + "AmazonEKSClusterPolicy",
+                opts=child,
+            )
+        ]
+        # EKS writes to /aws/eks/<name>/cluster: declared first so retention and key hold.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/eks/{cluster_name}/cluster",
+            retention_in_days=365,
+            kms_key_id=logs_key_arn,
+            opts=child,
+        )
+        public = settings.public_access_cidrs
+        self.cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=cluster_name,
+            version=settings.version,
+            role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=list(subnet_ids),
+                endpoint_private_access=True,
+                endpoint_public_access=bool(public),
+                public_access_cidrs=list(public) if public else None,
+            ),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=self.secrets_key.arn),
+                resources=["secrets"],
+            ),
+            enabled_cluster_log_types=list(EKS_LOG_TYPES),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=True,
+            ),
+            opts=stateful_opts(self, pulumi.ResourceOptions(depends_on=[*attached, log_group])),
+        )
+        self.node_group = self._node_group(name, settings, subnet_ids)
+        issuer_url = self.cluster.identities.apply(
+            lambda ids: _known(ids[0].oidcs[0].issuer if ids[0].oidcs else None, "OIDC issuer")
+        )
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer_url,
+            client_id_lists=["sts.amazonaws.com"],
+            opts=child,
+        )
+        self.info = ClusterInfo(
+            name=self.cluster.name,
+            vpc_id=self.cluster.vpc_config.apply(lambda c: _known(c.vpc_id, "VPC id")),
+            subnet_ids=[pulumi.Output.from_input(s) for s in subnet_ids],
+            services_sg_id=self.cluster.vpc_config.apply(
+                lambda c: _known(c.cluster_security_group_id, "cluster security group")
+            ),
+            oidc_provider_arn=self.oidc_provider.arn,
+            oidc_issuer=issuer_url.apply(lambda u: u.removeprefix("https://")),
+            kubeconfig=kubeconfig(
+                self.cluster.name,
+                self.cluster.endpoint,
+                self.cluster.certificate_authority.apply(lambda c: _known(c.data, "CA data")),
+                region,
+            ),
+        )
+        self.register_outputs(
+            {"name": self.cluster.name, "oidcProviderArn": self.oidc_provider.arn}
+        )
+
+    def _node_group(
+        self, name: str, settings: CreatedCluster, subnet_ids: Sequence[pulumi.Input[str]]
+    ) -> aws.eks.NodeGroup:
+        child = pulumi.ResourceOptions(parent=self)
+        nodes = settings.node_group
+        role = aws.iam.Role(
+            f"{name}-nodes", assume_role_policy=json.dumps(_trust("ec2.amazonaws.com")), opts=child
+        )
+        attached = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-nodes-{policy}",
+                role=role.name,
+                policy_arn=MANAGED_POLICY + policy,
+                opts=child,
+            )
+            for policy in (*NODE_POLICIES, NODE_POLICIES_ECR)
+        ]
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes",
+            # IMDSv2 only, one hop: pods cannot borrow the node's role; they use IRSA.
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=nodes.disk_gb, volume_type="gp3", encrypted="true"
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        return aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=self.cluster.name,
+            node_role_arn=role.arn,
+            subnet_ids=list(subnet_ids),
+            ami_type=AMI_TYPE,
+            instance_types=list(nodes.instance_types),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=nodes.min_size, desired_size=nodes.desired_size, max_size=nodes.max_size
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=attached),
+        )
+
+
+def _known(value: str | None, what: str) -> str:
+    # EKS reports these once the cluster is active; None means the provider returned less.
+    if value is None:
+        raise ValueError(f"EKS returned no {what} for the cluster")
+    return value
+
+
+def adopted_cluster(
+    settings: AdoptedCluster, region: str, provider: pulumi.ProviderResource
+) -> ClusterInfo:
+    """The `ClusterInfo` of an existing cluster: ids from config, endpoint and CA read from
+    EKS (nothing is created or changed in the adopted cluster's account resources)."""
+    found = aws.eks.get_cluster_output(
+        name=settings.name, opts=pulumi.InvokeOptions(provider=provider)
+    )
+    return ClusterInfo(
+        name=pulumi.Output.from_input(settings.name),
+        vpc_id=pulumi.Output.from_input(settings.vpc_id),
+        subnet_ids=[pulumi.Output.from_input(s) for s in settings.subnet_ids],
+        services_sg_id=pulumi.Output.from_input(settings.security_group_id),
+        oidc_provider_arn=pulumi.Output.from_input(settings.oidc_provider_arn),
+        oidc_issuer=pulumi.Output.from_input(settings.oidc_issuer_url.removeprefix("https://")),
+        kubeconfig=kubeconfig(
+            settings.name,
+            found.endpoint,
+            found.certificate_authorities.apply(lambda cas: cas[0].data),
+            region,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AwsCluster:
+    """The cluster side of an aws stack: the cluster's info, its VPC when created, and the
+    KMS key every CloudWatch log group of the stack is encrypted with."""
+
+    info: ClusterInfo
+    vpc: Vpc | None
+    logs_key: aws.kms.Key
+
+
+def declare_aws_cluster(settings: AwsSettings, provider: pulumi.ProviderResource) -> AwsCluster:
+    """Create (VPC, EKS) or adopt the stack's cluster, per `aws.cluster`; the logs key."""
+    opts = pulumi.ResourceOptions(provider=provider)
+    key = logs_key("logs-key", settings.region, provider, stateful_opts(opts=opts))
+    adopted = settings.cluster.adopted
+    if adopted is not None:
+        return AwsCluster(adopted_cluster(adopted, settings.region, provider), None, key)
+    created = settings.cluster.created
+    assert created is not None  # the settings model requires exactly one
+    vpc = Vpc("network", settings, key.arn, opts=opts)
+    eks = EksCluster(
+        "cluster", created, settings.region, vpc.private_subnet_ids, key.arn, opts=opts
+    )
+    return AwsCluster(eks.info, vpc, key)
+
+
+def kubernetes_provider(
+    kubeconfig_json: pulumi.Input[str] | None, settings: KubernetesSettings
+) -> k8s.Provider:
+    """The one Kubernetes provider of the stack: from the cluster's kubeconfig on aws
+    stacks, else from the configured context. Raises StackFileError when neither is set."""
+    if kubeconfig_json is not None:
+        return k8s.Provider("cluster", kubeconfig=kubeconfig_json, namespace=settings.namespace)
+    if settings.context is None:
+        key = f"{PROJECT}:kubernetes.context"
+        allowed = "required on the kubernetes substrate: the kubeconfig context to deploy to"
+        raise StackFileError(stack_path(pulumi.get_stack()), [Problem(key, "missing", allowed)])
+    return k8s.Provider("cluster", context=settings.context, namespace=settings.namespace)
