@@ -5,8 +5,8 @@ Each role trusts only the cluster's OIDC provider, for exactly one ServiceAccoun
 do:
 - MSK with IAM auth (when `streaming.auth` is `iam`): connect to and describe the stack's
   cluster; read and describe the topics the service `consumes`; write to every declared
-  topic (the settings do not yet say which topics a service produces); describe and
-  join consumer groups whose names start with the service's name;
+  topic (the settings do not yet say which topics a service produces), idempotently;
+  describe and join consumer groups whose names start with the service's name;
 - Secrets Manager: GetSecretValue on its own secrets only (the ARNs handed to it), and
   kms:Decrypt on the key those secrets are encrypted with, only through Secrets Manager.
 
@@ -30,6 +30,7 @@ KAFKA_CLUSTER_ACTIONS = ("kafka-cluster:Connect", "kafka-cluster:DescribeCluster
 KAFKA_READ_ACTIONS = ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData")
 KAFKA_WRITE_ACTIONS = ("kafka-cluster:DescribeTopic", "kafka-cluster:WriteData")
 KAFKA_GROUP_ACTIONS = ("kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup")
+KAFKA_IDEMPOTENT_ACTION = "kafka-cluster:WriteDataIdempotently"
 
 
 def service_subject(namespace: str, service: str) -> str:
@@ -97,6 +98,11 @@ def kafka_statements(
                 "Action": list(KAFKA_WRITE_ACTIONS),
                 "Resource": [msk_arn(cluster_arn, "topic", t) for t in topics],
             }
+        )
+        # Producers are idempotent by default (Kafka >= 3.0); with WriteData on some topics
+        # only, MSK checks this cluster-level action for them (see the MSK IAM docs).
+        statements.append(
+            {"Effect": "Allow", "Action": KAFKA_IDEMPOTENT_ACTION, "Resource": cluster_arn}
         )
     return statements
 
