@@ -19,7 +19,8 @@ import runbooks.cli.policy
 from infra.offline import PlannedResource
 from infra.policies import ALL_RULES
 from infra.policies.config import PolicyConfigError, load_pack_config, parse_pack_config
-from infra.policycheck import Finding, blocking, check_plan
+from infra.policycheck import Finding, blocking, check_plan, check_stack
+from infra.stackfile import PROJECT_ROOT
 from tests.infra.conftest import Plan
 
 CLI = typer.Typer()
@@ -146,3 +147,17 @@ def test_cli_checks_a_real_stack_and_refuses_local() -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["blocking"] == 0
     assert CliRunner().invoke(CLI, ["policy", "check", "--stack", "local"]).exit_code == 2
+
+
+def test_negative_control_a_weakened_production_file_is_stopped(tmp_path: Path) -> None:
+    """Engine mocked with set_mocks: production's stack file with 3 days of backups plans
+    fine, and the pack (production config: minBackupDays 14) stops it."""
+    source = (PROJECT_ROOT / "stacks" / "Pulumi.production.yaml").read_text()
+    assert "backupRetentionDays: 14" in source
+    weakened = source.replace("backupRetentionDays: 14", "backupRetentionDays: 3")
+    (tmp_path / "Pulumi.production.yaml").write_text(weakened)
+    found = blocking(check_stack("production", stacks_dir=tmp_path))
+    assert [(f.policy, f.resource) for f in found] == [
+        ("rds-backups", "aws:rds/instance:Instance database-writer")
+    ]
+    assert "at least 14" in found[0].message and found[0].control == "RDS.11"
