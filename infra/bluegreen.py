@@ -1,7 +1,9 @@
 """A blue-green pair of one service on Kubernetes.
 
 Per color: a Deployment labelled app/color/version, a Service `<name>-<color>`, a
-PodDisruptionBudget and (if set) a HorizontalPodAutoscaler. Per configuration version
+PodDisruptionBudget that always lets a node drain (none for a single replica) and (if set) a
+HorizontalPodAutoscaler. Per service: one ServiceAccount `<name>`, with the IRSA annotation
+when a role is given. Per configuration version
 (`config/<name>/v<N>.yaml`, validated first): an immutable ConfigMap `<name>-config-v<N>`;
 each color's pods mount the one of the version that color runs (`configVersions`), at
 CONFIG_MOUNT, and carry it in the annotation `trading/config-version`.
@@ -9,6 +11,13 @@ For the pair: a stable Service `<name>` on the active color, a preview Service
 `<name>-preview` on the other, and for HTTP services a Gateway API HTTPRoute `<name>` whose
 backend weights are the declared split (the kubernetes router changes those weights during
 a release).
+
+Pods meet the `restricted` Pod Security Standard (non-root high UID, no privilege
+escalation, capabilities dropped, seccomp RuntimeDefault) with a read-only root filesystem
+and an emptyDir at /tmp; requests and limits, startup/readiness/liveness probes on the
+health path, and spread across zones and nodes. No API token is mounted: the services never
+call the Kubernetes API, and IRSA does not need one (see `ROLE_ANNOTATION`).
+Every child is parented to the component, so a provider given in `opts` reaches them all.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.incluster import SERVICE_TIER, TIER_LABEL, container_security, pod_security
 from infra.settings import Color, Service
 from infra.settings import Kubernetes as KubernetesSettings
 from infra.stackfile import PROJECT, Problem, StackFileError, stack_path
@@ -29,6 +39,15 @@ _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
 CONFIG_MOUNT = "/etc/trading/config"
 CONFIG_FILE = "config.yaml"
 CONFIG_ANNOTATION = "trading/config-version"
+# IRSA: the EKS pod identity webhook sees this on a pod's ServiceAccount and injects
+# AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and its own projected token volume
+# (`aws-iam-token`, audience sts.amazonaws.com). That volume does not depend on
+# automountServiceAccountToken, so the API token stays unmounted; fsGroup makes the
+# projected token readable by the non-root user.
+ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+SCRATCH = "/tmp"
+ZONE_KEY = "topology.kubernetes.io/zone"
+HOST_KEY = "kubernetes.io/hostname"
 
 
 def doubled(quantity: str) -> str:
@@ -63,6 +82,11 @@ class PairNames:
     def route(self) -> str:
         return self.service
 
+    @property
+    def account(self) -> str:
+        """The ServiceAccount both colors run as (the IRSA role's trust names it)."""
+        return self.service
+
 
 class BlueGreenService(pulumi.ComponentResource):
     """Both colors of `service`, its stable/preview Services and (HTTP only) its route."""
@@ -73,11 +97,13 @@ class BlueGreenService(pulumi.ComponentResource):
         service: Service,
         cluster: KubernetesSettings,
         opts: pulumi.ResourceOptions | None = None,
+        role_arn: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__("trading:infra:BlueGreenService", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
-        self._svc, self._ns = service, cluster.namespace
+        self._svc, self._ns, self._cluster = service, cluster.namespace, cluster
         self.names = PairNames(service.name)
+        self.account = self._account(name, role_arn)
         self.config_maps = self._declare_config(name)
         for color in Color:
             self._declare_color(name, color)
@@ -89,6 +115,20 @@ class BlueGreenService(pulumi.ComponentResource):
 
     def _labels(self, color: Color) -> dict[str, str]:
         return {"app": self._svc.name, "color": str(color)}
+
+    def _account(self, name: str, role_arn: pulumi.Input[str] | None) -> k8s.core.v1.ServiceAccount:
+        """The service's own identity, shared by both colors (one IRSA role per service)."""
+        return k8s.core.v1.ServiceAccount(
+            f"{name}-account",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=self.names.account,
+                namespace=self._ns,
+                labels={"app": self._svc.name},
+                annotations={ROLE_ANNOTATION: role_arn} if role_arn is not None else None,
+            ),
+            automount_service_account_token=False,
+            opts=self._child,
+        )
 
     def _meta(self, name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._ns, labels=labels)
@@ -139,61 +179,97 @@ class BlueGreenService(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._labels(color)),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels,
+                        labels={**labels, TIER_LABEL: SERVICE_TIER},
                         annotations=(
                             {CONFIG_ANNOTATION: str(svc.config_versions.of(color))}
                             if config_map
                             else None
                         ),
                     ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        containers=[self._container(color, config_map)],
-                        volumes=(
-                            [
-                                k8s.core.v1.VolumeArgs(
-                                    name="config",
-                                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                        name=config_map
-                                    ),
-                                )
-                            ]
-                            if config_map
-                            else None
-                        ),
-                    ),
+                    spec=self._pod_spec(color, config_map),
                 ),
             ),
             opts=self._child,
         )
         self._service(f"{name}-{color}-service", object_name, color)
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-{color}-pdb",
-            metadata=self._meta(object_name, self._labels(color)),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                min_available="50%" if svc.replicas >= 2 else 1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._labels(color)),
-            ),
-            opts=self._child,
-        )
+        if svc.replicas >= 2 or svc.autoscaling is not None:
+            # maxUnavailable, not minAvailable: a PDB that demands every replica (or 1 of 1)
+            # makes `kubectl drain` wait forever. One replica gets none: it cannot be kept
+            # up through a drain anyway.
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-{color}-pdb",
+                metadata=self._meta(object_name, self._labels(color)),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._labels(color)),
+                    # A pod that is not ready serves nothing: evicting it never blocks a drain.
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=self._child,
+            )
         if svc.autoscaling is not None:
             self._autoscaler(f"{name}-{color}-hpa", object_name, color)
+
+    def _pod_spec(self, color: Color, config_map: str | None) -> k8s.core.v1.PodSpecArgs:
+        volumes = [
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+        ]
+        if config_map:
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="config",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map),
+                )
+            )
+        return k8s.core.v1.PodSpecArgs(
+            service_account_name=self.names.account,
+            automount_service_account_token=False,
+            security_context=pod_security(),
+            containers=[self._container(color, config_map)],
+            volumes=volumes,
+            topology_spread_constraints=self._spread(color),
+        )
+
+    def _spread(self, color: Color) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+        """Each color's pods evenly over zones, then over nodes (nodes only preferred)."""
+        zone_rule = "DoNotSchedule" if self._cluster.zone_spread == "required" else "ScheduleAnyway"
+        return [
+            k8s.core.v1.TopologySpreadConstraintArgs(
+                max_skew=1,
+                topology_key=key,
+                when_unsatisfiable=rule,
+                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._labels(color)),
+                # Count only the current revision's pods, so a rollout is not skewed by the
+                # pods it is replacing.
+                match_label_keys=["pod-template-hash"],
+            )
+            for key, rule in ((ZONE_KEY, zone_rule), (HOST_KEY, "ScheduleAnyway"))
+        ]
 
     def _container(self, color: Color, config_map: str | None) -> k8s.core.v1.ContainerArgs:
         svc = self._svc
         requests = {"cpu": svc.resources.cpu, "memory": svc.resources.memory}
         config_path = f"{CONFIG_MOUNT}/{CONFIG_FILE}"
 
-        def probe(delay: int) -> k8s.core.v1.ProbeArgs:
+        def probe(period: int, failures: int) -> k8s.core.v1.ProbeArgs:
             return k8s.core.v1.ProbeArgs(
                 http_get=k8s.core.v1.HTTPGetActionArgs(path=svc.health_path, port=svc.port),
-                initial_delay_seconds=delay,
-                period_seconds=5,
-                failure_threshold=3,
+                period_seconds=period,
+                failure_threshold=failures,
+                timeout_seconds=2,
             )
 
+        mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=SCRATCH)]
+        if config_map:
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_MOUNT, read_only=True)
+            )
         return k8s.core.v1.ContainerArgs(
             name=svc.name,
             image=f"{svc.image}:{svc.versions.of(color)}",
+            # A release is a new tag, never a re-pushed one; a registry round-trip at every
+            # pod start would sit on the path of a rollback.
+            image_pull_policy="IfNotPresent",
             ports=[k8s.core.v1.ContainerPortArgs(container_port=svc.port, name="http")],
             env=[
                 k8s.core.v1.EnvVarArgs(name="COLOR", value=str(color)),
@@ -203,20 +279,24 @@ class BlueGreenService(pulumi.ComponentResource):
                     else []
                 ),
             ],
-            volume_mounts=(
-                [
-                    k8s.core.v1.VolumeMountArgs(
-                        name="config", mount_path=CONFIG_MOUNT, read_only=True
-                    )
-                ]
-                if config_map
-                else None
+            volume_mounts=mounts,
+            # Liveness and readiness start only once the startup probe passed (up to 60 s),
+            # so a slow start is never killed. The health path also checks the service's
+            # database and cache: it decides readiness, but liveness only asks whether the
+            # process still accepts connections, so a database outage takes pods out of
+            # rotation instead of restarting every one of them.
+            startup_probe=probe(period=2, failures=30),
+            readiness_probe=probe(period=5, failures=3),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=svc.port),
+                period_seconds=10,
+                failure_threshold=3,
+                timeout_seconds=2,
             ),
-            readiness_probe=probe(delay=2),
-            liveness_probe=probe(delay=15),
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests=requests, limits={k: doubled(v) for k, v in requests.items()}
             ),
+            security_context=container_security(),
         )
 
     def _service(self, resource_name: str, object_name: str, color: Color) -> None:

@@ -61,6 +61,7 @@ PROFILES: dict[str, ImageProfile] = {
     ),
 }
 GENERIC = ImageProfile(tags={})
+SECRETS_MOUNT = "/run/secrets/server"
 
 
 def pinned_image(image: str) -> str:
@@ -81,7 +82,11 @@ class ServerSpec:
     data_path: str
     storage_gb: int = 10
     env: dict[str, str] = field(default_factory=dict)
-    secret_env: dict[str, str] = field(default_factory=dict)  # env var -> key of the Secret
+    # env var -> key of the Secret. Delivered as a file, never as an env value (env leaks
+    # into `kubectl describe`, crash dumps and child processes): the Secret is mounted at
+    # SECRETS_MOUNT and `<VAR>_FILE` names the key's file, the docker-library images'
+    # convention (postgres reads POSTGRES_PASSWORD_FILE).
+    secret_env: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
 
 
@@ -180,19 +185,28 @@ def _pod(
     profile = PROFILES.get(repository, GENERIC)
     writable = ("/tmp", *profile.writable)
     scratch = {path: f"scratch-{i}" for i, path in enumerate(writable)}
+    volumes = [
+        k8s.core.v1.VolumeArgs(name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+        for volume in scratch.values()
+    ]
+    if spec.secret_env:
+        volumes.append(
+            k8s.core.v1.VolumeArgs(
+                name="secrets",
+                # 0440: readable by the pod's group (fsGroup) only.
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=secret_name, default_mode=0o440
+                ),
+            )
+        )
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, TIER_LABEL: DATA_TIER}),
         spec=k8s.core.v1.PodSpecArgs(
             service_account_name=name,
             automount_service_account_token=False,
             security_context=pod_security(),
-            containers=[_container(name, spec, profile, scratch, secret_name)],
-            volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()
-                )
-                for volume in scratch.values()
-            ],
+            containers=[_container(name, spec, profile, scratch)],
+            volumes=volumes,
         ),
     )
 
@@ -202,24 +216,22 @@ def _container(
     spec: ServerSpec,
     profile: ImageProfile,
     scratch: dict[str, str],
-    secret_name: pulumi.Input[str] | None,
 ) -> k8s.core.v1.ContainerArgs:
     env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
     env += [
-        k8s.core.v1.EnvVarArgs(
-            name=var,
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
-            ),
-        )
+        k8s.core.v1.EnvVarArgs(name=f"{var}_FILE", value=f"{SECRETS_MOUNT}/{key}")
         for var, key in spec.secret_env.items()
     ]
     mounts = [k8s.core.v1.VolumeMountArgs(name="data", mount_path=spec.data_path)]
     mounts += [k8s.core.v1.VolumeMountArgs(name=v, mount_path=p) for p, v in scratch.items()]
+    if spec.secret_env:
+        mounts.append(
+            k8s.core.v1.VolumeMountArgs(name="secrets", mount_path=SECRETS_MOUNT, read_only=True)
+        )
     return k8s.core.v1.ContainerArgs(
         name=name,
         image=pinned_image(spec.image),
-        image_pull_policy="Always",
+        image_pull_policy="IfNotPresent",  # a full release, not a floating tag
         args=list(spec.args) or None,
         ports=[k8s.core.v1.ContainerPortArgs(container_port=spec.port, name="main")],
         env=env,

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from infra.incluster import RUN_AS, pinned_image
+from infra.incluster import RUN_AS, SECRETS_MOUNT, pinned_image
+from infra.stackfile import SECRET_MASK
 from tests.infra.conftest import Plan, of_type, only
 
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -101,7 +102,7 @@ def test_data_pods_meet_restricted_and_hardening(plans: Callable[[str], Plan]) -
 def test_image_write_paths_are_emptydirs(plans: Callable[[str], Plan]) -> None:
     """Engine mocked with set_mocks: where each image writes outside its volume is an emptyDir."""
     expected = {
-        "database": {"/tmp", "/var/run/postgresql", "/var/lib/postgresql/data"},
+        "database": {"/tmp", "/var/run/postgresql", "/var/lib/postgresql/data", SECRETS_MOUNT},
         "cache": {"/tmp", "/data"},
         "streaming": {"/tmp", "/opt/kafka/config", "/opt/kafka/logs", "/var/lib/kafka/data"},
     }
@@ -110,8 +111,27 @@ def test_image_write_paths_are_emptydirs(plans: Callable[[str], Plan]) -> None:
         container = pod["spec"]["containers"][0]
         assert {m["mountPath"] for m in container["volumeMounts"]} == paths
         empty = {v["name"] for v in pod["spec"]["volumes"] if "emptyDir" in v}
-        scratch = {m["name"] for m in container["volumeMounts"] if m["name"] != "data"}
+        scratch = {m["name"] for m in container["volumeMounts"]} - {"data", "secrets"}
         assert scratch == empty
+
+
+def test_database_password_is_a_file_not_an_env_value(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: the Secret is mounted read-only and POSTGRES_PASSWORD_FILE
+    names its key; no env var carries a secret value (checkov CKV_K8S_35)."""
+    pod = only(plans("dev"), STATEFUL_SET, "database-statefulset").props["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert "POSTGRES_PASSWORD" not in env
+    assert env["POSTGRES_PASSWORD_FILE"] == {
+        "name": "POSTGRES_PASSWORD_FILE",
+        "value": f"{SECRETS_MOUNT}/password",
+    }
+    assert not any("valueFrom" in e for e in container["env"])
+    (secret,) = [v["secret"] for v in pod["spec"]["volumes"] if "secret" in v]
+    # The plan masks any string under a key naming a secret, `secretName` included.
+    assert secret == {"secretName": SECRET_MASK, "defaultMode": 0o440}
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "secrets"]
+    assert mount == {"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True}
 
 
 def test_kafka_memory_limit_holds_its_heap(plans: Callable[[str], Plan]) -> None:
