@@ -89,6 +89,19 @@ TERRAFORM_TYPES: dict[str, str] = {
     ),
     "aws:s3/bucketV2:BucketV2": "aws_s3_bucket",
     "aws:s3/bucketVersioningV2:BucketVersioningV2": "aws_s3_bucket_versioning",
+    "aws:s3/bucketAclV2:BucketAclV2": "aws_s3_bucket_acl",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": (
+        "aws_s3_bucket_lifecycle_configuration"
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "aws_s3_bucket_lifecycle_configuration"
+    ),
+    "aws:s3/bucketLoggingV2:BucketLoggingV2": "aws_s3_bucket_logging",
+    "aws:s3/bucketNotification:BucketNotification": "aws_s3_bucket_notification",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": (
+        "aws_s3_bucket_replication_configuration"
+    ),
+    "aws:secretsmanager/secretRotation:SecretRotation": "aws_secretsmanager_secret_rotation",
     "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
     "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",
     "aws:wafv2/webAcl:WebAcl": "aws_wafv2_web_acl",
@@ -160,7 +173,12 @@ def kubernetes_manifests(plan: list[PlannedResource]) -> tuple[list[Manifest], l
             continue
         match = KUBERNETES_TOKEN.match(res.type)
         if not match or NOT_MANIFESTS.search(match["kind"]) or match["group"] == "helm.sh":
-            others.append(f"{res.type} {res.name}: not a single manifest (provider, helm, patch)")
+            why = (
+                "a Helm chart, rendered from its repository at deploy time (not offline)"
+                if match and match["group"] == "helm.sh"
+                else "not a single manifest (provider, patch or list)"
+            )
+            others.append(f"{res.type} {res.name}: {why}")
             continue
         group, version = match["group"], match["version"]
         body = unmask(integral(dict(res.props)))
@@ -272,20 +290,50 @@ def terraform_plan(plan: list[PlannedResource], region: str) -> tuple[dict[str, 
     return document, unmapped
 
 
+def _referenced(value: Any, addresses: dict[str, str]) -> str | None:
+    """The address `value` refers to: a mock id `<name>-id`, or an ARN with `<name>` as a
+    path segment (the mocks build ARNs from logical names)."""
+    if not isinstance(value, str):
+        return None
+    if (match := MOCK_ID.match(value)) and match["name"] in addresses:
+        return addresses[match["name"]]
+    if value.startswith("arn:"):
+        segments = re.split(r"[/:]", value)
+        return next((addresses[s] for s in segments[5:] if s in addresses), None)
+    return None
+
+
 def _resolve_references(
     values: dict[str, Any], addresses: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Top-level values that are other resources' ids become unknown, with references."""
-    known, expressions, unknown = dict(values), {}, {}
+    """Values that are other resources' ids or ARNs become references. At the top level they
+    are unknown at plan time, with a `configuration` reference (checkov fills them in);
+    inside blocks they become the reference's text (`aws_x.name.id`), which checkov's graph
+    also links."""
+    known: dict[str, Any] = {}
+    expressions: dict[str, Any] = {}
+    unknown: dict[str, Any] = {}
     for key, value in values.items():
         items = value if isinstance(value, list) else [value]
-        refs = [
-            addresses[m["name"]]
-            for v in items
-            if isinstance(v, str) and (m := MOCK_ID.match(v)) and m["name"] in addresses
-        ]
+        refs = [r for v in items if (r := _referenced(v, addresses))]
         if refs and len(refs) == len(items):
-            known.pop(key)
             unknown[key] = True
             expressions[key] = {"references": [r + ".id" for r in refs] + refs}
+        else:
+            known[key] = _nested_references(value, addresses)
     return known, expressions, unknown
+
+
+def _nested_references(value: Any, addresses: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _inner(v, addresses) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nested_references(v, addresses) for v in value]
+    return value
+
+
+def _inner(value: Any, addresses: dict[str, str]) -> Any:
+    if isinstance(value, (dict, list)):
+        return _nested_references(value, addresses)
+    ref = _referenced(value, addresses)
+    return f"{ref}.id" if ref else value

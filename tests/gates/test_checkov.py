@@ -116,4 +116,5 @@ def test_checkov_finds_nothing_in_the_stack(
     result = stack_results[stack]
     assert result.checked > 0
     assert [str(f) for f in result.failures] == []
-    assert result.unchecked == []
+    # What checkov cannot see (a Helm chart) is reported by `make validate`, not failed.
+    assert not [u for u in result.unchecked if "no Terraform type" in u]
