@@ -25,6 +25,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from infra.policies import buckets, data_tier, edge, eks, network, workloads
 from infra.policies.base import FSBP, AnyRule, Config, Props, Rule, StackResource, StackRule
@@ -68,10 +69,23 @@ def _resource_validator(
 def stack_resource(resource: PolicyResource) -> StackResource:
     """A resource of the engine's stack validation as the stack rules see it."""
     props = resource.props or {}
-    ids = frozenset(str(props[k]) for k in ("id", "arn") if isinstance(props.get(k), str))
     deps = resource.property_dependencies or {}
-    refs = {k: frozenset(d.name for d in v) for k, v in deps.items()}
-    return StackResource(resource.resource_type, resource.name, props, ids, refs)
+    refs = {k: frozenset(d.urn for d in v) for k, v in deps.items()}
+    return StackResource(
+        resource.resource_type, resource.name, props, _ids(props), refs, resource.urn
+    )
+
+
+def _ids(props: Props) -> frozenset[str]:
+    found = set()
+    for key in ("id", "arn"):
+        try:
+            value = props.get(key)
+        except UnknownValueError:  # not known during a preview
+            continue
+        if isinstance(value, str):
+            found.add(value)
+    return frozenset(found)
 
 
 def _stack_validator(

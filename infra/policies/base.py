@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi_policy import Severity
+from pulumi_policy.proxy import UnknownValueError
 
 Props = Mapping[str, Any]
 Config = Mapping[str, Any]
@@ -31,8 +32,9 @@ class StackResource:
     """One resource as a stack rule sees it.
 
     `ids` are the values other resources' inputs use to refer to it (its id, its ARN);
-    `refs` maps an input key to the names of the resources that input depends on (the
-    engine's property dependencies; empty offline, where ids resolve instead).
+    `refs` maps an input key to the URNs of the resources that input depends on (the
+    engine's property dependencies, known even while ids are not, during a preview; empty
+    offline, where ids resolve instead).
     """
 
     type: str
@@ -40,13 +42,17 @@ class StackResource:
     props: Props
     ids: frozenset[str] = frozenset()
     refs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    urn: str = ""
 
     def points_at(self, key: str, target: StackResource) -> bool:
         """Whether input `key` of this resource refers to `target`."""
-        value = self.props.get(key)
-        return target.name in self.refs.get(key, frozenset()) or (
-            isinstance(value, str) and value in target.ids
-        )
+        if target.urn and target.urn in self.refs.get(key, frozenset()):
+            return True
+        try:
+            value = self.props.get(key)
+        except UnknownValueError:  # an id not known yet (preview): only refs can tell
+            return False
+        return isinstance(value, str) and value in target.ids
 
 
 ResourceCheck = Callable[[str, Props, Config], list[str]]
@@ -100,8 +106,11 @@ def get(props: Any, *path: str) -> Any:
 
 
 def items(value: Any) -> list[Mapping[str, Any]]:
-    """The mappings of a list input (None, or a non-list, is an empty list)."""
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+    """The mappings of a list input (None, or a non-list, is an empty list). The engine
+    passes lists and maps as read-only proxies: Sequence and Mapping, never list or dict."""
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        return []
+    return [v for v in value if isinstance(v, Mapping)]
 
 
 def only(*types: str) -> Callable[[ResourceCheck], ResourceCheck]:

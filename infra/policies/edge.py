@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pulumi_policy import Severity
 
 from infra.policies.base import Config, Props, Rule, Setting, get, items, only
@@ -65,7 +67,7 @@ def origin_tls(_t: str, props: Props, _c: Config) -> list[str]:
     problems = []
     for origin in items(props.get("origins")):
         custom = origin.get("customOriginConfig")
-        if not isinstance(custom, dict):
+        if not isinstance(custom, Mapping):
             continue
         deprecated = sorted(set(custom.get("originSslProtocols") or []) - ORIGIN_PROTOCOLS)
         if custom.get("originProtocolPolicy") != "https-only" or deprecated:

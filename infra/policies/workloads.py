@@ -6,8 +6,7 @@ Inputs are the manifests as pulumi-kubernetes passes them (camelCase, as in YAML
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from pulumi_policy import Severity
 
@@ -26,7 +25,7 @@ NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SECCOMP_TYPES = ("RuntimeDefault", "Localhost")
 
 
-def pod_spec(resource_type: str, props: Props) -> dict[str, Any] | None:
+def pod_spec(resource_type: str, props: Props) -> Props | None:
     """The pod spec a workload runs, or None if `resource_type` runs no pods."""
     if resource_type in TEMPLATED:
         spec = get(props, "spec", "template", "spec")
@@ -36,7 +35,7 @@ def pod_spec(resource_type: str, props: Props) -> dict[str, Any] | None:
         spec = props.get("spec")
     else:
         return None
-    return spec if isinstance(spec, dict) else {}
+    return spec if isinstance(spec, Mapping) else {}
 
 
 def _containers(spec: Props, init: bool = True) -> list[Props]:

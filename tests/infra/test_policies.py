@@ -19,6 +19,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from infra.policies import ALL_RULES, RULES, STACK_RULES, policies, rule, violations
 from infra.policies.base import Rule, StackResource, StackRule
@@ -535,3 +536,59 @@ def test_pack_entry_file_is_mandatory_by_default(monkeypatch: pytest.MonkeyPatch
     assert made["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
     assert {p.name for p in made["policies"]} == {r.name for r in ALL_RULES}
     assert all(p.enforcement_level is None for p in made["policies"])
+
+
+@pytest.mark.parametrize(("name", "type_", "good", "bad_change"), CASES)
+def test_pack_wrapper_sees_what_the_engine_passes(
+    name: str, type_: str, good: dict[str, Any], bad_change: dict[str, Any]
+) -> None:
+    """The policy server hands props as read-only proxies (Mapping/Sequence, not dict/list):
+    every case through the pulumi_policy wrapper gives the pure function's verdict."""
+    (policy,) = [p for p in policies() if p.name == name]
+    assert isinstance(policy, ResourceValidationPolicy)
+    for props, violated in ((good, False), ({**good, **bad_change}, True)):
+        proxied = unknown_checking_proxy(props)
+        args = ResourceValidationArgs(type_, proxied, "urn:r", "r", None, None, {})  # type: ignore[arg-type]
+        assert bool(reported_by(policy, args)) is violated
+
+
+def reported_by(policy: Any, args: Any) -> list[str]:
+    """What `policy.validate(args, ...)` reports, as the policy server would collect it."""
+    reported: list[str] = []
+    policy.validate(args, lambda message, _urn: reported.append(message))
+    return reported
+
+
+def engine_resource(resource: StackResource) -> PolicyResource:
+    """A stack resource as the policy server builds it (proxied props, no dependencies)."""
+    props = unknown_checking_proxy({**resource.props, "id": f"{resource.name}-id"})
+    return PolicyResource(resource.type, props, f"urn:{resource.name}", resource.name,
+                          None, None, None, [], {})  # type: ignore[arg-type]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "good", "bad"), STACK_CASES)
+def test_stack_wrapper_sees_what_the_engine_passes(
+    name: str, good: list[StackResource], bad: list[StackResource]
+) -> None:
+    """Stack cases through the StackValidationPolicy wrapper, with proxied props and ids as
+    the engine's outputs carry them."""
+    (policy,) = [p for p in policies() if p.name == name]
+    assert isinstance(policy, StackValidationPolicy)
+    for resources, violated in ((good, False), (bad, True)):
+        args = StackValidationArgs([engine_resource(r) for r in resources])
+        assert bool(reported_by(policy, args)) is violated
+
+
+def test_unknown_ids_in_a_preview_fall_back_to_dependencies() -> None:
+    """During a preview the VPC's id and the flow log's vpcId are unknown: the engine's
+    property dependency still ties them, and no UnknownValueError escapes."""
+    (flow,) = [p for p in policies() if p.name == "ec2-vpc-flow-logs"]
+    assert isinstance(flow, StackValidationPolicy)
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the SDK's unknown-string sentinel
+    vpc = PolicyResource(VPC, unknown_checking_proxy({"id": unknown}), "urn:vpc", "vpc",
+                         None, None, None, [], {})  # type: ignore[arg-type]  # fmt: skip
+    props = unknown_checking_proxy({"vpcId": unknown, "trafficType": "ALL"})
+    log = PolicyResource(FLOW_LOG, props, "urn:fl", "fl", None, None, None, [], {"vpcId": [vpc]})  # type: ignore[arg-type]
+    reported: list[str] = []
+    flow.validate(StackValidationArgs([vpc, log]), lambda m, _u: reported.append(m))
+    assert reported == []
