@@ -34,6 +34,7 @@ MANAGED_POLICY = "arn:aws:iam::aws:policy/"
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
 NODE_POLICIES_ECR = "AmazonEC2ContainerRegistryReadOnly"
 AMI_TYPE = "AL2023_x86_64_STANDARD"
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
 @dataclass(frozen=True)
@@ -88,50 +89,71 @@ def kubeconfig(
     return pulumi.Output.all(name, endpoint, ca_data).apply(render)
 
 
-def logs_key(
-    name: str, region: str, provider: pulumi.ProviderResource, opts: pulumi.ResourceOptions
-) -> aws.kms.Key:
-    """A KMS key CloudWatch Logs may use for this account's log groups (flow logs, EKS)."""
-    invoke = pulumi.InvokeOptions(provider=provider)
-    account = aws.get_caller_identity_output(opts=invoke).account_id
-    partition = aws.get_partition_output(opts=invoke).partition
+@dataclass(frozen=True)
+class Account:
+    """The account and partition the region's provider acts in (for ARNs in key policies)."""
 
-    def policy(args: list[str]) -> str:
-        acct, part = args
-        statements = [
-            {
-                "Sid": "Account",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{part}:iam::{acct}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "CloudWatchLogs",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": [
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{part}:logs:{region}:{acct}:*"
-                    }
-                },
-            },
-        ]
-        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    id: pulumi.Output[str]
+    partition: pulumi.Output[str]
 
+    @staticmethod
+    def of(provider: pulumi.ProviderResource) -> Account:
+        """The caller's account, read through `provider`."""
+        invoke = pulumi.InvokeOptions(provider=provider)
+        return Account(
+            aws.get_caller_identity_output(opts=invoke).account_id,
+            aws.get_partition_output(opts=invoke).partition,
+        )
+
+    def key_policy(self, region: str, for_logs: bool = False) -> pulumi.Output[str]:
+        """A key policy: the account administers the key through IAM (the default key
+        policy, written out); with `for_logs`, CloudWatch Logs of this account may use it."""
+
+        def render(args: list[str]) -> str:
+            acct, part = args
+            statements: list[dict[str, object]] = [
+                {
+                    "Sid": "Account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{part}:iam::{acct}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ]
+            if for_logs:
+                statements.append(_logs_statement(acct, part, region))
+            return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+        return pulumi.Output.all(self.id, self.partition).apply(render)
+
+
+def _logs_statement(acct: str, part: str, region: str) -> dict[str, object]:
+    return {
+        "Sid": "CloudWatchLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": [
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:Describe*",
+        ],
+        "Resource": "*",
+        "Condition": {
+            "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{part}:logs:{region}:{acct}:*"}
+        },
+    }
+
+
+def logs_key(name: str, region: str, account: Account, opts: pulumi.ResourceOptions) -> aws.kms.Key:
+    """A KMS key CloudWatch Logs may use for this account's log groups (flow logs, EKS,
+    and the data tier's logs)."""
     return aws.kms.Key(
         name,
         description=f"{name}: CloudWatch Logs encryption (flow logs, EKS control plane)",
         enable_key_rotation=True,
-        policy=pulumi.Output.all(account, partition).apply(policy),
+        policy=account.key_policy(region, for_logs=True),
         opts=opts,
     )
 
@@ -146,6 +168,7 @@ class EksCluster(pulumi.ComponentResource):
         region: str,
         subnet_ids: Sequence[pulumi.Input[str]],
         logs_key_arn: pulumi.Input[str],
+        account: Account,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("trading:infra:EksCluster", name, None, opts)
@@ -155,6 +178,7 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-secrets-key",
             description=f"{name}: envelope encryption of Kubernetes secrets",
             enable_key_rotation=True,
+            policy=account.key_policy(region),
             opts=stateful_opts(self),
         )
         role = aws.iam.Role(
@@ -200,6 +224,8 @@ class EksCluster(pulumi.ComponentResource):
             opts=stateful_opts(self, pulumi.ResourceOptions(depends_on=[*attached, log_group])),
         )
         self.node_group = self._node_group(name, settings, subnet_ids)
+        for index, role_arn in enumerate(settings.admin_role_arns):
+            self._admin(f"{name}-admin-{index + 1}", role_arn)
         issuer_url = self.cluster.identities.apply(
             lambda ids: _known(ids[0].oidcs[0].issuer if ids[0].oidcs else None, "OIDC issuer")
         )
@@ -227,6 +253,20 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.register_outputs(
             {"name": self.cluster.name, "oidcProviderArn": self.oidc_provider.arn}
+        )
+
+    def _admin(self, name: str, role_arn: str) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        entry = aws.eks.AccessEntry(
+            name, cluster_name=self.cluster.name, principal_arn=role_arn, opts=child
+        )
+        aws.eks.AccessPolicyAssociation(
+            name,
+            cluster_name=self.cluster.name,
+            principal_arn=role_arn,
+            policy_arn=CLUSTER_ADMIN_POLICY,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
         )
 
     def _node_group(
@@ -324,7 +364,8 @@ class AwsCluster:
 def declare_aws_cluster(settings: AwsSettings, provider: pulumi.ProviderResource) -> AwsCluster:
     """Create (VPC, EKS) or adopt the stack's cluster, per `aws.cluster`; the logs key."""
     opts = pulumi.ResourceOptions(provider=provider)
-    key = logs_key("logs-key", settings.region, provider, stateful_opts(opts=opts))
+    account = Account.of(provider)
+    key = logs_key("logs-key", settings.region, account, stateful_opts(opts=opts))
     adopted = settings.cluster.adopted
     if adopted is not None:
         return AwsCluster(adopted_cluster(adopted, settings.region, provider), None, key)
@@ -332,7 +373,7 @@ def declare_aws_cluster(settings: AwsSettings, provider: pulumi.ProviderResource
     assert created is not None  # the settings model requires exactly one
     vpc = Vpc("network", settings, key.arn, opts=opts)
     eks = EksCluster(
-        "cluster", created, settings.region, vpc.private_subnet_ids, key.arn, opts=opts
+        "cluster", created, settings.region, vpc.private_subnet_ids, key.arn, account, opts=opts
     )
     return AwsCluster(eks.info, vpc, key)
 

@@ -209,7 +209,7 @@ class Database(Model):
     monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = 60
     # Performance Insights keeps 7 days free, else whole months (31 days each) up to 2 years.
     performance_insights_days: Annotated[int, Field(ge=7, le=731)] = 7
-    log_retention_days: LogRetentionDays = 30
+    log_retention_days: LogRetentionDays = 365
 
     @field_validator("performance_insights_days")
     @classmethod
@@ -234,7 +234,7 @@ class Cache(Model):
     tls: bool = False
     key_version: Annotated[int, Field(ge=1)] = 1
     snapshot_retention_days: Annotated[int, Field(ge=0, le=35)] = 7
-    log_retention_days: LogRetentionDays = 30
+    log_retention_days: LogRetentionDays = 365
 
 
 class Topic(Model):
@@ -260,7 +260,7 @@ class Streaming(Model):
     auth: Literal["iam", "sasl-scram", "none"] = "none"
     tls: bool = False
     topics: tuple[Topic, ...] = ()
-    log_retention_days: LogRetentionDays = 30
+    log_retention_days: LogRetentionDays = 365
 
     @field_validator("topics")
     @classmethod
@@ -524,6 +524,14 @@ class CreatedCluster(Model):
         Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")], ...
     ] = ()
     node_group: NodeGroup = NodeGroup()
+    # IAM roles given cluster-admin through EKS access entries (CI's deploy role, on-call's
+    # break-glass role); whoever runs the first `pulumi up` is admin as the cluster creator.
+    admin_role_arns: tuple[
+        Annotated[
+            str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$")
+        ],
+        ...,
+    ] = ()
 
     @field_validator("public_access_cidrs")
     @classmethod

@@ -259,3 +259,24 @@ def test_production_protects_its_cluster_data_and_keys() -> None:
     assert unprotected == []
     staging = [d for d in declare("staging") if d.resource.type in stateful]
     assert not any(d.protect for d in staging)
+
+
+def test_admin_roles_get_access_entries() -> None:
+    """Engine mocked with set_mocks: each configured admin role gets an EKS access entry and
+    the cluster-admin access policy, cluster-wide (CI can deploy to the private cluster)."""
+    ci = "arn:aws:iam::123456789012:role/ci-deploy"
+
+    def edit(section: dict[str, Any]) -> None:
+        section["cluster"]["created"]["adminRoleArns"] = [ci]
+
+    plan = plan_of(declare("production", edit))
+    entry = only(plan, "aws:eks/accessEntry:AccessEntry", "cluster-admin-1").props
+    assert (entry["clusterName"], entry["principalArn"]) == ("trading-production", ci)
+    policy = only(
+        plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "cluster-admin-1"
+    ).props
+    assert policy["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+    assert policy["accessScope"] == {"type": "cluster"}
+
+    staging = plan_of(declare("staging"))
+    assert of_type(staging, "aws:eks/accessEntry:AccessEntry") == []
