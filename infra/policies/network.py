@@ -1,7 +1,8 @@
 """Rules of the network and keys: security groups, default security groups, flow logs, KMS.
 
-Ingress reaches AWS three ways, all read here: inline `ingress` of a SecurityGroup, an
-`ec2.SecurityGroupRule` of type ingress, and a `vpc.SecurityGroupIngressRule`.
+A permission reaches AWS three ways, all read here: inline `ingress`/`egress` of a
+SecurityGroup, an `ec2.SecurityGroupRule` of that type, and a
+`vpc.SecurityGroupIngressRule`/`SecurityGroupEgressRule`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ VPC = "aws:ec2/vpc:Vpc"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 KMS_KEY = "aws:kms/key:Key"
@@ -30,41 +32,45 @@ HIGH_RISK_PORTS = (20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 330
 
 @dataclass(frozen=True)
 class Ingress:
-    """One ingress permission open to the whole internet: its protocol and port range."""
+    """One permission open to the whole internet: its protocol, port range and direction."""
 
     protocol: str
     low: int
     high: int
+    direction: str = "ingress"
 
     def covers(self, port: int) -> bool:
         return self.protocol in ALL_PROTOCOLS or self.low <= port <= self.high
 
     def __str__(self) -> str:
         ports = "all ports" if self.protocol in ALL_PROTOCOLS else f"{self.low}-{self.high}"
-        return f"{self.protocol} {ports} from anywhere"
+        whence = "to" if self.direction == "egress" else "from"
+        return f"{self.direction} {self.protocol} {ports} {whence} anywhere"
 
 
-def _open(rule: Mapping[str, Any], cidrs: set[str], protocol_key: str) -> list[Ingress]:
+def _open(rule: Mapping[str, Any], cidrs: set[str], key: str, direction: str) -> list[Ingress]:
     if not cidrs & ANYWHERE:
         return []
-    protocol = str(rule.get(protocol_key) or "-1")
+    protocol = str(rule.get(key) or "-1")
     low, high = int(rule.get("fromPort") or 0), int(rule.get("toPort") or 65535)
-    return [Ingress(protocol, low, high)]
+    return [Ingress(protocol, low, high, direction)]
 
 
-def open_ingress(resource_type: str, props: Props) -> list[Ingress]:
-    """Every ingress of this resource that admits 0.0.0.0/0 or ::/0."""
+def open_rules(resource_type: str, props: Props, direction: str = "ingress") -> list[Ingress]:
+    """Every permission of `direction` (ingress, egress) of this resource that admits
+    0.0.0.0/0 or ::/0."""
+    v6 = "ipv6CidrBlocks"
     if resource_type == SECURITY_GROUP:
         return [
             found
-            for rule in items(props.get("ingress"))
-            for found in _open(rule, _cidrs(rule, "cidrBlocks", "ipv6CidrBlocks"), "protocol")
+            for rule in items(props.get(direction))
+            for found in _open(rule, _cidrs(rule, "cidrBlocks", v6), "protocol", direction)
         ]
-    if resource_type == SG_RULE and props.get("type") == "ingress":
-        return _open(props, _cidrs(props, "cidrBlocks", "ipv6CidrBlocks"), "protocol")
-    if resource_type == SG_INGRESS:
+    if resource_type == SG_RULE and props.get("type") == direction:
+        return _open(props, _cidrs(props, "cidrBlocks", v6), "protocol", direction)
+    if resource_type == {"ingress": SG_INGRESS, "egress": SG_EGRESS}[direction]:
         cidrs = {str(props.get(k)) for k in ("cidrIpv4", "cidrIpv6") if props.get(k)}
-        return _open(props, cidrs, "ipProtocol")
+        return _open(props, cidrs, "ipProtocol", direction)
     return []
 
 
@@ -77,7 +83,7 @@ def authorized_ports(resource_type: str, props: Props, config: Config) -> list[s
     allowed = set(config["authorizedPorts"])
     return [
         f"{found} (authorizedPorts: {sorted(allowed)})"
-        for found in open_ingress(resource_type, props)
+        for found in open_rules(resource_type, props)
         if found.protocol in ALL_PROTOCOLS or not set(range(found.low, found.high + 1)) <= allowed
     ]
 
@@ -85,11 +91,20 @@ def authorized_ports(resource_type: str, props: Props, config: Config) -> list[s
 def high_risk_ports(resource_type: str, props: Props, _c: Config) -> list[str]:
     """EC2.19: no ingress from anywhere to a high-risk port."""
     problems = []
-    for found in open_ingress(resource_type, props):
+    for found in open_rules(resource_type, props):
         risky = [p for p in HIGH_RISK_PORTS if found.covers(p)]
         if risky:
             problems.append(f"{found} opens high-risk ports {risky}")
     return problems
+
+
+def egress_limited(resource_type: str, props: Props, _c: Config) -> list[str]:
+    """No egress of every protocol and port to the whole internet (name the ports needed)."""
+    return [
+        f"{found}: limit egress to the protocols and ports needed"
+        for found in open_rules(resource_type, props, "egress")
+        if found.protocol in ALL_PROTOCOLS or (found.low, found.high) == (0, 65535)
+    ]
 
 
 def key_rotation(resource_type: str, props: Props, _c: Config) -> list[str]:
@@ -144,6 +159,9 @@ RULES: tuple[Rule, ...] = (
     Rule("ec2-no-high-risk-ports", "No ingress from anywhere to high-risk ports", C,
          "Remove 0.0.0.0/0 and ::/0 from rules on ports such as 22, 3389, 5432; use SSM "
          "Session Manager or security group references.", high_risk_ports, "EC2.19"),
+    Rule("ec2-egress-limited", "No unrestricted egress to the internet", M,
+         "Replace protocol -1 to 0.0.0.0/0 with the ports needed (443 to AWS endpoints, the "
+         "data tier's ports to the VPC).", egress_limited),
     Rule("kms-key-rotation", "KMS keys rotate yearly", M, "Set enableKeyRotation=True.",
          key_rotation, "KMS.4"),
 )  # fmt: skip

@@ -23,6 +23,7 @@ CRONJOB = "kubernetes:batch/v1:CronJob"
 POD = "kubernetes:core/v1:Pod"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SECCOMP_TYPES = ("RuntimeDefault", "Localhost")
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 
 
 def pod_spec(resource_type: str, props: Props) -> Props | None:
@@ -45,26 +46,35 @@ def _containers(spec: Props, init: bool = True) -> list[Props]:
 
 def security_context(resource_type: str, props: Props, config: Config) -> list[str]:
     """Non-root, no privilege escalation, ALL capabilities dropped, read-only root fs,
-    seccomp RuntimeDefault: every container, init containers included."""
+    seccomp RuntimeDefault: every container, init containers included; no host namespaces."""
     spec = pod_spec(resource_type, props)
     if spec is None:
         return []
     pod = spec.get("securityContext") or {}
-    problems = []
+    problems = [f"pod: {key} must not be true" for key in HOST_NAMESPACES if spec.get(key)]
     for c in _containers(spec):
-        ctx = c.get("securityContext") or {}
-        name = c.get("name")
-        if not ctx.get("runAsNonRoot", pod.get("runAsNonRoot")):
-            problems.append(f"container {name}: runAsNonRoot must be true")
-        if ctx.get("allowPrivilegeEscalation") is not False or ctx.get("privileged"):
-            problems.append(f"container {name}: allowPrivilegeEscalation must be false")
-        if "ALL" not in (get(ctx, "capabilities", "drop") or []):
-            problems.append(f"container {name}: capabilities.drop must include ALL")
-        if ctx.get("readOnlyRootFilesystem") is not True:
-            problems.append(f"container {name}: readOnlyRootFilesystem must be true")
-        seccomp = get(ctx, "seccompProfile", "type") or get(pod, "seccompProfile", "type")
-        if config["requireSeccomp"] and seccomp not in SECCOMP_TYPES:
-            problems.append(f"container {name}: seccompProfile.type must be RuntimeDefault")
+        problems += [
+            f"container {c.get('name')}: {why}"
+            for why in _container_problems(c.get("securityContext") or {}, pod, config)
+        ]
+    return problems
+
+
+def _container_problems(ctx: Props, pod: Props, config: Config) -> list[str]:
+    problems = []
+    if not ctx.get("runAsNonRoot", pod.get("runAsNonRoot")):
+        problems.append("runAsNonRoot must be true")
+    if ctx.get("privileged"):
+        problems.append("privileged must not be true")
+    if ctx.get("allowPrivilegeEscalation") is not False:
+        problems.append("allowPrivilegeEscalation must be false")
+    if "ALL" not in (get(ctx, "capabilities", "drop") or []):
+        problems.append("capabilities.drop must include ALL")
+    if ctx.get("readOnlyRootFilesystem") is not True:
+        problems.append("readOnlyRootFilesystem must be true")
+    seccomp = get(ctx, "seccompProfile", "type") or get(pod, "seccompProfile", "type")
+    if config["requireSeccomp"] and seccomp not in SECCOMP_TYPES:
+        problems.append("seccompProfile.type must be RuntimeDefault")
     return problems
 
 

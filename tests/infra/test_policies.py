@@ -33,6 +33,7 @@ from infra.policies.network import (
     FLOW_LOG,
     KMS_KEY,
     SECURITY_GROUP,
+    SG_EGRESS,
     SG_INGRESS,
     SG_RULE,
     VPC,
@@ -110,7 +111,13 @@ GOOD_CDN: dict[str, Any] = {
 }
 HTTPS_IN = {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["0.0.0.0/0"]}
 SSH_IN = {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}
-GOOD_SG: dict[str, Any] = {"ingress": [HTTPS_IN, {**SSH_IN, "cidrBlocks": ["10.0.0.0/8"]}]}
+GOOD_SG: dict[str, Any] = {
+    "ingress": [HTTPS_IN, {**SSH_IN, "cidrBlocks": ["10.0.0.0/8"]}],
+    "egress": [
+        {**HTTPS_IN, "cidrBlocks": ["0.0.0.0/0"]},
+        {"protocol": "-1", "cidrBlocks": ["10.0.0.0/8"]},
+    ],
+}
 GOOD_SG_RULE: dict[str, Any] = {"type": "ingress", **HTTPS_IN}
 GOOD_SG_INGRESS: dict[str, Any] = {
     "ipProtocol": "tcp",
@@ -290,6 +297,22 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("ec2-no-high-risk-ports", SG_RULE, GOOD_SG_RULE, {"fromPort": 5432.0, "toPort": 5432.0}),
     ("ec2-no-high-risk-ports", SG_INGRESS, GOOD_SG_INGRESS, {"ipProtocol": "-1"}),
     ("kms-key-rotation", KMS_KEY, GOOD_KEY, {"enableKeyRotation": False}),
+    (
+        "ec2-egress-limited",
+        SECURITY_GROUP,
+        GOOD_SG,
+        {
+            "egress": [
+                {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["0.0.0.0/0"]}
+            ]
+        },
+    ),
+    (
+        "ec2-egress-limited",
+        SG_EGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrIpv4": "0.0.0.0/0"},
+        {"fromPort": 0.0, "toPort": 65535.0},
+    ),
     ("eks-private-endpoint", EKS, GOOD_EKS, {"vpcConfig": {"endpointPrivateAccess": True}}),
     ("eks-secrets-encrypted", EKS, GOOD_EKS, {"encryptionConfig": {"resources": ["secrets"]}}),
     ("eks-control-plane-logs", EKS, GOOD_EKS, {"enabledClusterLogTypes": ["api"]}),
@@ -308,6 +331,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         DEPLOYMENT,
         GOOD_DEPLOYMENT,
         deployment({"initContainers": [{"name": "migrate", "image": "x:1"}]}),
+    ),
+    ("k8s-security-context", DEPLOYMENT, GOOD_DEPLOYMENT, deployment({"hostNetwork": True})),
+    (
+        "k8s-security-context",
+        DEPLOYMENT,
+        GOOD_DEPLOYMENT,
+        deployment(securityContext={**HARDENED, "privileged": True}),
     ),
     (
         "k8s-resource-limits",
