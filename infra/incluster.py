@@ -30,10 +30,13 @@ RUN_AS = 10001
 @dataclass(frozen=True)
 class ImageProfile:
     """What this module knows of one image repository: full releases of its floating tags,
-    the paths it writes outside its data volume, and its size."""
+    the paths it writes outside its data volume, the env vars that must name a directory
+    below the volume's root, and its size."""
 
     tags: dict[str, str]  # floating tag (major or major.minor) -> a full release of it
     writable: tuple[str, ...] = ()
+    # env var -> subdirectory of the data volume it is set to, whatever the spec says.
+    below_root: dict[str, str] = field(default_factory=dict)
     requests: dict[str, str] = field(default_factory=lambda: {"cpu": "100m", "memory": "256Mi"})
     limits: dict[str, str] = field(default_factory=lambda: {"cpu": "500m", "memory": "512Mi"})
 
@@ -44,6 +47,8 @@ PROFILES: dict[str, ImageProfile] = {
         # The server's socket and lock file; /tmp also holds nss_wrapper's passwd for a UID
         # the image does not know.
         writable=("/var/run/postgresql",),
+        # initdb refuses a non-empty directory, and an ext4 volume's root holds lost+found.
+        below_root={"PGDATA": "pgdata"},
         requests={"cpu": "250m", "memory": "512Mi"},
         limits={"cpu": "1", "memory": "1Gi"},
     ),
@@ -55,6 +60,9 @@ PROFILES: dict[str, ImageProfile] = {
         # The image renders server.properties and copies log4j files into its config
         # directory at start, and logs under /opt/kafka/logs.
         writable=("/opt/kafka/config", "/opt/kafka/logs"),
+        # An ext4 volume's root holds lost+found, and Kafka refuses to start on a log
+        # directory holding anything but partitions ("Found directory .../lost+found").
+        below_root={"KAFKA_LOG_DIRS": "logs"},
         # The image's JVM heap is 1 GiB (KAFKA_HEAP_OPTS): the limit leaves room above it.
         requests={"cpu": "250m", "memory": "1536Mi"},
         limits={"cpu": "1", "memory": "2Gi"},
@@ -217,7 +225,8 @@ def _container(
     profile: ImageProfile,
     scratch: dict[str, str],
 ) -> k8s.core.v1.ContainerArgs:
-    env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
+    values = {**spec.env, **{k: f"{spec.data_path}/{d}" for k, d in profile.below_root.items()}}
+    env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in values.items()]
     env += [
         k8s.core.v1.EnvVarArgs(name=f"{var}_FILE", value=f"{SECRETS_MOUNT}/{key}")
         for var, key in spec.secret_env.items()

@@ -134,6 +134,16 @@ def test_database_password_is_a_file_not_an_env_value(plans: Callable[[str], Pla
     assert mount == {"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True}
 
 
+def test_kafka_logs_sit_below_the_volume_root(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: the broker's log directory is a child of its volume, so
+    an ext4 volume's lost+found never stops it starting."""
+    pod = only(plans("dev"), STATEFUL_SET, "streaming-statefulset").props["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    (data,) = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == "data"]
+    assert env["KAFKA_LOG_DIRS"] == f"{data}/logs"
+
+
 def test_kafka_memory_limit_holds_its_heap(plans: Callable[[str], Plan]) -> None:
     """Engine mocked with set_mocks: the broker's limit is above the image's 1 GiB heap."""
     pod = only(plans("dev"), STATEFUL_SET, "streaming-statefulset").props["spec"]["template"]
