@@ -24,7 +24,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 ESO_CHART = "external-secrets"
-ESO_VERSION = "0.19.2"
+# A current release (v2.9.0, August 2026) that serves external-secrets.io/v1.
+ESO_VERSION = "2.9.0"
 ESO_REPOSITORY = "https://charts.external-secrets.io"
 ESO_NAMESPACE = "external-secrets"
 ESO_API = "external-secrets.io/v1"

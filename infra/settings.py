@@ -542,7 +542,13 @@ class CreatedCluster(Model):
 
 
 class AdoptedCluster(Model):
-    """An existing EKS cluster the stack deploys into; the data tier joins its VPC."""
+    """An existing EKS cluster the stack deploys into; the data tier joins its VPC.
+
+    `subnetIds`: private subnets of that VPC in at least two zones, where the data tier's
+    subnet groups and MSK brokers go. `securityGroupId`: the group the services' pods carry
+    (the cluster security group for managed nodes). The cluster's own access (EKS access
+    entries for whoever runs `pulumi up`) is managed where the cluster is.
+    """
 
     name: Annotated[str, Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")]
     vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")]
