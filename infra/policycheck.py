@@ -86,6 +86,14 @@ def check_stack(
     return check_plan(plan_stack(stack, stacks_dir), config)
 
 
+def check_planned(
+    stack: str, plan: Sequence[PlannedResource], config_dir: Path | None = None
+) -> list[Finding]:
+    """The violations of an offline plan already computed for `stack` (for a gate that plans
+    every stack once), under `stack`'s pack config. Raises PolicyConfigError."""
+    return check_plan(plan, load_pack_config(stack, (*RULES, *STACK_RULES), config_dir))
+
+
 def blocking(findings: Sequence[Finding]) -> list[Finding]:
     """The findings that would stop `pulumi up`."""
     return [f for f in findings if f.blocking]
