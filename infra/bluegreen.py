@@ -3,8 +3,8 @@
 Per color: a Deployment labelled app/color/version, a Service `<name>-<color>`, a
 PodDisruptionBudget that always lets a node drain (none for a single replica) and (if set) a
 HorizontalPodAutoscaler. Per service: one ServiceAccount `<name>`, with the IRSA annotation
-when a role is given. Per configuration version
-(`config/<name>/v<N>.yaml`, validated first): an immutable ConfigMap `<name>-config-v<N>`;
+when a role is given. Per configuration version (`config/<name>/v<N>.yaml`, validated
+first): an immutable ConfigMap `<name>-config-v<N>`;
 each color's pods mount the one of the version that color runs (`configVersions`), at
 CONFIG_MOUNT, and carry it in the annotation `trading/config-version`.
 For the pair: a stable Service `<name>` on the active color, a preview Service
@@ -14,9 +14,10 @@ a release).
 
 Pods meet the `restricted` Pod Security Standard (non-root high UID, no privilege
 escalation, capabilities dropped, seccomp RuntimeDefault) with a read-only root filesystem
-and an emptyDir at /tmp; requests and limits, startup/readiness/liveness probes on the
-health path, and spread across zones and nodes. No API token is mounted: the services never
-call the Kubernetes API, and IRSA does not need one (see `ROLE_ANNOTATION`).
+and an emptyDir at /tmp; requests and limits; startup and readiness probes on the health
+path, liveness on the port; spread across zones (`kubernetes.zoneSpread`) and nodes. No API
+token is mounted: the services never call the Kubernetes API, and IRSA does not need one
+(see `ROLE_ANNOTATION`).
 Every child is parented to the component, so a provider given in `opts` reaches them all.
 """
 
