@@ -15,6 +15,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.incluster import InClusterServer, ServerSpec
+from infra.keys import data_key
 from infra.network import Network
 from infra.protection import stateful_opts
 from infra.settings import Cache as CacheSettings
@@ -47,13 +48,7 @@ class ManagedCache(pulumi.ComponentResource):
             # ElastiCache accepts an AUTH token only with encryption in transit.
             raise ValueError(f"{name}: an ElastiCache group needs cache.tls: true (AUTH, TLS)")
         has_replicas = settings.replicas >= 1
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{name}: Redis storage, snapshots and AUTH token secret",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=stateful_opts(self),
-        )
+        self.key = data_key(f"{name}-key", "Redis storage, snapshots and AUTH token secret", self)
         token = random.RandomPassword(
             f"{name}-auth-token", length=AUTH_TOKEN_LENGTH, special=False, opts=child
         )

@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from infra.incluster import InClusterServer, ServerSpec
+from infra.keys import data_key
 from infra.network import Network
 from infra.protection import stateful_opts
 from infra.settings import Database as DatabaseSettings
@@ -86,24 +87,26 @@ class ManagedDatabase(pulumi.ComponentResource):
         self._network = network
         self._logs_key_arn = logs_key_arn
         self._stack = pulumi.get_stack()
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{name}: PostgreSQL storage, Performance Insights, master secret",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=stateful_opts(self),
+        self.key = data_key(
+            f"{name}-key", "PostgreSQL storage, Performance Insights, master secret", self
         )
         major = settings.postgres_version.split(".")[0]
         self.parameters = aws.rds.ParameterGroup(
             f"{name}-params",
             family=f"postgres{major}",
-            description=f"{name}: TLS only, connections logged",
+            description=f"{name}: TLS only; connections, DDL and slow statements logged",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(
                     name="rds.force_ssl", value="1", apply_method="pending-reboot"
                 ),
                 aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1"),
                 aws.rds.ParameterGroupParameterArgs(name="log_disconnections", value="1"),
+                # Schema changes and statements over a second: an audit trail and the slow
+                # queries, without writing every order's values into the logs.
+                aws.rds.ParameterGroupParameterArgs(name="log_statement", value="ddl"),
+                aws.rds.ParameterGroupParameterArgs(
+                    name="log_min_duration_statement", value="1000"
+                ),
             ],
             opts=child,
         )
@@ -201,7 +204,8 @@ class ManagedDatabase(pulumi.ComponentResource):
             "kms_key_id": self.key.arn,
             "publicly_accessible": False,
             "vpc_security_group_ids": [self._network.data_sg.id],
-            "parameter_group_name": self.parameters.name,
+            # The group's id is its name (and lets offline checks see the link).
+            "parameter_group_name": self.parameters.id,
             "ca_cert_identifier": CA_CERTIFICATE,
             "iam_database_authentication_enabled": True,
             "performance_insights_enabled": True,
@@ -223,6 +227,7 @@ class ManagedDatabase(pulumi.ComponentResource):
             identifier=identifier,
             replicate_source_db=self.writer.identifier,
             instance_class=settings.instance_class,
+            multi_az=settings.multi_az,
             deletion_protection=settings.deletion_protection,
             # A replica holds no data of its own: the writer's backups and snapshot keep it.
             skip_final_snapshot=True,

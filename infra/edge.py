@@ -9,9 +9,12 @@ What the distribution enforces, and why:
   rest of the request (the origin's TLS certificate names its own host, not the alias);
 - a response-headers policy adds HSTS, X-Content-Type-Options and X-Frame-Options;
 - access logs go to an S3 bucket of the stack (standard logging needs ACLs enabled on it:
-  ownership BucketOwnerPreferred; CloudFront grants its log-delivery account itself);
+  ownership BucketOwnerPreferred; CloudFront grants its log-delivery account itself),
+  encrypted with a key of its own whose policy lets the log delivery service use it;
 - a WAFv2 web ACL guards it: `edge.webAclArn`, else one created here with AWS's managed
-  common, known-bad-inputs and IP-reputation rules and a per-IP rate limit;
+  common, known-bad-inputs (Log4j), IP-reputation and anonymous-IP rules (hosting
+  providers only counted: algorithmic clients run there) and a per-IP rate limit, logging
+  to an `aws-waf-logs-` group with the Authorization header redacted;
 - the origin is reached over HTTPS only, TLS 1.2;
 - optional geo restriction from `edge.geoRestriction`.
 CloudFront-scoped WAF resources exist only in us-east-1: the component has its own
@@ -23,6 +26,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from infra.keys import data_key
 from infra.settings import Edge as EdgeSettings
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
@@ -32,9 +36,24 @@ ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 HSTS_SECONDS = 63072000  # two years, what hstspreload.org asks for
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",  # Log4j and other known exploit payloads
     "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAnonymousIpList",
 )
+# Rules of those groups that only count: trading clients legitimately call the API from
+# cloud hosts, which the hosting-provider list would block.
+COUNT_ONLY = {"AWSManagedRulesAnonymousIpList": ("HostingProviderIPList",)}
+# CloudFront's log delivery writes to an SSE-KMS bucket only if the key lets it.
+LOG_DELIVERY_KEY_USE = {
+    "Sid": "CloudFrontLogDelivery",
+    "Effect": "Allow",
+    "Principal": {"Service": "delivery.logs.amazonaws.com"},
+    "Action": "kms:GenerateDataKey*",
+    "Resource": "*",
+}
+# WAF accepts CloudWatch log groups for its logs only under this prefix.
+WAF_LOG_PREFIX = "aws-waf-logs-"
+WAF_LOG_RETENTION_DAYS = 365
 
 
 def policy_name(stack: str, name: str, purpose: str) -> str:
@@ -66,7 +85,18 @@ def _managed_rule(priority: int, group: str) -> aws.wafv2.WebAclRuleArgs:
         ),
         statement=aws.wafv2.WebAclRuleStatementArgs(
             managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                vendor_name="AWS", name=group
+                vendor_name="AWS",
+                name=group,
+                rule_action_overrides=[
+                    aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs(
+                        name=rule,
+                        action_to_use=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseArgs(
+                            count=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseCountArgs()
+                        ),
+                    )
+                    for rule in COUNT_ONLY.get(group, ())
+                ]
+                or None,
             )
         ),
         visibility_config=_rule_visibility(group),
@@ -99,6 +129,7 @@ class EdgeCache(pulumi.ComponentResource):
         name: str,
         settings: EdgeSettings,
         origin_host: str,
+        logs_key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("trading:infra:Edge", name, None, opts)
@@ -107,6 +138,7 @@ class EdgeCache(pulumi.ComponentResource):
                 f"{name}: edge.certificateArn and edge.aliases are required for CloudFront"
             )
         self._name, self._settings, self._stack = name, settings, pulumi.get_stack()
+        self._logs_key_arn = logs_key_arn
         self.provider = aws.Provider(
             f"{name}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=self)
         )
@@ -171,7 +203,7 @@ class EdgeCache(pulumi.ComponentResource):
         name = policy_name(self._stack, self._name, "waf")
         rules = [_managed_rule(i, group) for i, group in enumerate(MANAGED_RULE_GROUPS)]
         rules.append(_rate_rule(len(rules), self._settings.rate_limit_per_5_minutes))
-        return aws.wafv2.WebAcl(
+        acl = aws.wafv2.WebAcl(
             f"{self._name}-waf",
             name=name,
             description=f"{self._name}: managed rules and a per-IP rate limit",
@@ -183,6 +215,28 @@ class EdgeCache(pulumi.ComponentResource):
             visibility_config=_visibility(name),
             opts=self._child,
         )
+        logs = aws.cloudwatch.LogGroup(
+            f"{self._name}-waf-logs",
+            name=f"{WAF_LOG_PREFIX}{name}",
+            retention_in_days=WAF_LOG_RETENTION_DAYS,
+            kms_key_id=self._logs_key_arn,
+            opts=self._child,
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{self._name}-waf-logs",
+            resource_arn=acl.arn,
+            log_destination_configs=[logs.arn],
+            # Bearer tokens must not land in the logs.
+            redacted_fields=[
+                aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
+                    single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(
+                        name="authorization"
+                    )
+                )
+            ],
+            opts=self._child,
+        )
+        return acl
 
     def _log_bucket(self) -> aws.s3.BucketV2:
         name, child = self._name, self._child
@@ -205,15 +259,19 @@ class EdgeCache(pulumi.ComponentResource):
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
             opts=child,
         )
-        # SSE-S3: CloudFront's log delivery cannot use a KMS key without a key-policy grant.
+        key = data_key(
+            f"{name}-logs-key", "CloudFront access logs", self, [LOG_DELIVERY_KEY_USE], child
+        )
         aws.s3.BucketServerSideEncryptionConfigurationV2(
             f"{name}-logs",
             bucket=bucket.id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationV2RuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    # One data key per bucket rather than per log file: fewer KMS calls.
+                    bucket_key_enabled=True,
                 )
             ],
             opts=child,

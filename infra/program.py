@@ -174,6 +174,8 @@ def _declare_aws(
             "edge",
             settings.edge,
             settings.kubernetes.ingress_host,
+            # The edge's WAF logs live in us-east-1: the logs key only serves its own region.
+            logs_key_arn=logs_key_arn if settings.aws.region == "us-east-1" else None,
             opts=on_aws,
         )
         if settings.edge.enabled

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.incluster import InClusterServer, ServerSpec
+from infra.keys import data_key
 from infra.network import Network
 from infra.protection import stateful_opts
 from infra.settings import Streaming as StreamingSettings
@@ -77,13 +78,7 @@ class ManagedStreaming(pulumi.ComponentResource):
                 f"{name}: streaming.brokers ({settings.brokers}) must be a multiple of the "
                 f"number of zones ({subnets}); MSK places the same number in each"
             )
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{name}: Kafka storage encryption",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=stateful_opts(self),
-        )
+        self.key = data_key(f"{name}-key", "Kafka storage encryption", self)
         self.configuration = aws.msk.Configuration(
             f"{name}-config",
             name=f"{pulumi.get_stack()}-{name}",

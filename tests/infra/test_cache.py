@@ -42,7 +42,7 @@ def test_slow_and_engine_logs_go_to_groups_that_expire(plans: Callable[[str], Pl
         assert entry["destinationType"] == "cloudwatch-logs" and entry["logFormat"] == "json"
         group = only(plan, "aws:cloudwatch/logGroup:LogGroup", f"cache-{entry['logType']}")
         assert entry["destination"] == f"cache-{entry['logType']}"  # the group's name
-        assert group.props["retentionInDays"] == 30
+        assert group.props["retentionInDays"] == 365
 
 
 def test_auth_token_is_stored_in_secrets_manager_with_the_cmk(

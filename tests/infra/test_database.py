@@ -3,6 +3,7 @@ engine mocked by set_mocks (infra.offline.plan_stack); settings are validated di
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -72,7 +73,7 @@ def test_exported_logs_land_in_groups_that_expire(plans: Callable[[str], Plan]) 
     for role in ("writer", "replica-1", "replica-2"):
         for log in LOG_EXPORTS:
             group = groups[f"/aws/rds/instance/production-trading-{role}/{log}"]
-            assert group["retentionInDays"] == 30
+            assert group["retentionInDays"] == 365
 
 
 def test_final_snapshot_name_is_unique_per_writer(plans: Callable[[str], Plan]) -> None:
@@ -118,3 +119,29 @@ def test_identifiers_follow_aws_rules() -> None:
 def test_bad_monitoring_settings_name_the_key(changes: dict[str, int], key: str) -> None:
     text = refused("production", "database", **changes)
     assert f"trading-platform:{key}" in text
+
+
+def test_keys_have_explicit_account_policies(plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: each data-tier key declares its policy (the account, through IAM)."""
+    plan = plans("production")
+    for name in ("database-key", "cache-key", "streaming-key"):
+        key = only(plan, KEY, name).props
+        statements = json.loads(key["policy"])["Statement"]
+        assert [s["Principal"] for s in statements] == [{"AWS": "arn:aws:iam::000000000000:root"}]
+        assert key["enableKeyRotation"] is True
+
+
+def test_ddl_and_slow_statements_are_logged(plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: the parameter group every instance uses logs DDL and statements
+    over a second, not every statement (orders' values stay out of the logs)."""
+    plan = plans("production")
+    group = only(plan, "aws:rds/parameterGroup:ParameterGroup", "database-params")
+    params = {p["name"]: p["value"] for p in group.props["parameters"]}
+    assert params["log_statement"] == "ddl"
+    assert params["log_min_duration_statement"] == "1000"
+    assert all(p["parameterGroupName"] == "database-params-id" for p in _instances(plan))
+
+
+def test_production_replicas_are_multi_az_too(plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: with database.multiAz every replica is Multi-AZ as well."""
+    assert all(p["multiAz"] is True for p in _instances(plans("production")))

@@ -3,6 +3,7 @@ engine mocked by set_mocks (infra.offline.plan_stack); settings validated direct
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -162,3 +163,55 @@ def test_names_follow_cloudfront_and_waf_rules() -> None:
     )
     with pytest.raises(ValueError, match="letters, digits"):
         policy_name("production", "edge", "api policy")
+
+
+def test_waf_logs_redact_authorization_and_hosting_ips_only_count(
+    plans: Callable[[str], Plan],
+) -> None:
+    """Under set_mocks: the web ACL logs to an aws-waf-logs- group (kept a year) without
+    bearer tokens; anonymous-IP rules block, except the hosting-provider list, which counts."""
+    plan = plans("production")
+    logging = only(
+        plan, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "edge-waf-logs"
+    ).props
+    assert logging["redactedFields"] == [{"singleHeader": {"name": "authorization"}}]
+    group = only(plan, "aws:cloudwatch/logGroup:LogGroup", "edge-waf-logs").props
+    assert group["name"] == "aws-waf-logs-production-edge-waf"
+    assert group["retentionInDays"] >= 365
+    rules = {r["name"]: r for r in only(plan, WAF, "edge-waf").props["rules"]}
+    anonymous = rules["AWSManagedRulesAnonymousIpList"]["statement"]
+    overrides = anonymous["managedRuleGroupStatement"]["ruleActionOverrides"]
+    assert overrides == [{"name": "HostingProviderIPList", "actionToUse": {"count": {}}}]
+    assert (
+        "ruleActionOverrides"
+        not in rules["AWSManagedRulesCommonRuleSet"]["statement"]["managedRuleGroupStatement"]
+    )
+
+
+def test_log_bucket_is_encrypted_with_a_key_log_delivery_may_use(
+    plans: Callable[[str], Plan],
+) -> None:
+    """Under set_mocks: SSE-KMS with the bucket's own rotating key, whose policy names the
+    account and CloudFront's log delivery service (nothing else)."""
+    plan = plans("production")
+    sse = only(
+        plan,
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+        "edge-logs",
+    ).props["rules"][0]
+    by_default = sse["applyServerSideEncryptionByDefault"]
+    assert by_default["sseAlgorithm"] == "aws:kms"
+    assert by_default["kmsMasterKeyId"].endswith("/edge-logs-key")
+    key = only(plan, "aws:kms/key:Key", "edge-logs-key").props
+    assert key["enableKeyRotation"] is True
+    principals = [s["Principal"] for s in json.loads(key["policy"])["Statement"]]
+    assert principals == [
+        {"AWS": "arn:aws:iam::000000000000:root"},
+        {"Service": "delivery.logs.amazonaws.com"},
+    ]
+
+
+def test_sanctioned_countries_are_refused_at_the_edge(plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: the stack file's geo restriction reaches the distribution."""
+    geo = only(plans("production"), CDN, "edge-cdn").props["restrictions"]["geoRestriction"]
+    assert geo == {"restrictionType": "blacklist", "locations": ["CU", "IR", "KP", "SY"]}

@@ -33,7 +33,7 @@ def test_cluster_is_iam_only_tls_cmk_logged_and_monitored(plans: Callable[[str],
     logs = kafka["loggingInfo"]["brokerLogs"]["cloudwatchLogs"]
     assert logs == {"enabled": True, "logGroup": "streaming-broker-logs"}
     group = only(plan, "aws:cloudwatch/logGroup:LogGroup", "streaming-broker-logs")
-    assert group.props["retentionInDays"] == 30
+    assert group.props["retentionInDays"] == 365
     assert kafka["enhancedMonitoring"] == "PER_TOPIC_PER_BROKER"
     assert kafka["kafkaVersion"] in MSK_KAFKA_VERSIONS
     assert only(plan, "aws:kms/key:Key", "streaming-key").props["enableKeyRotation"] is True
