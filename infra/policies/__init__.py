@@ -28,8 +28,16 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from infra.policies import buckets, data_tier, edge, eks, network, workloads
-from infra.policies.base import FSBP, AnyRule, Config, Props, Rule, StackResource, StackRule
-from infra.policies.config import defaults
+from infra.policies.base import (
+    FSBP,
+    AnyRule,
+    Config,
+    Props,
+    Rule,
+    StackResource,
+    StackRule,
+    defaults,
+)
 
 RULES: tuple[Rule, ...] = data_tier.RULES + edge.RULES + network.RULES + eks.RULES + workloads.RULES
 STACK_RULES: tuple[StackRule, ...] = (

@@ -97,6 +97,11 @@ class StackRule:
 AnyRule = Rule | StackRule
 
 
+def defaults(rule: AnyRule) -> dict[str, Any]:
+    """The rule's settings at their schema defaults."""
+    return {s.name: s.default for s in rule.settings}
+
+
 def get(props: Any, *path: str) -> Any:
     """`props[path[0]][path[1]]...`, or None where a level is missing or not a mapping."""
     value: Any = props

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.policies.base import AnyRule, Setting
+from infra.policies.base import AnyRule, Setting, defaults
 from infra.stackfile import PROJECT_ROOT, Problem
 
 CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
@@ -56,11 +56,6 @@ class PackConfig:
 def config_path(stack: str, config_dir: Path | None = None) -> Path:
     """The pack config file of `stack`."""
     return (config_dir or CONFIG_DIR) / f"{stack}.json"
-
-
-def defaults(rule: AnyRule) -> dict[str, Any]:
-    """The rule's settings at their schema defaults."""
-    return {s.name: s.default for s in rule.settings}
 
 
 def load_pack_config(

@@ -7,7 +7,10 @@ their `validate`, as the policy server would.
 
 from __future__ import annotations
 
+import ast
 import runpy
+import subprocess
+import sys
 from typing import Any
 
 import pulumi_policy
@@ -22,9 +25,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from infra.policies import ALL_RULES, RULES, STACK_RULES, policies, rule, violations
-from infra.policies.base import Rule, StackResource, StackRule
+from infra.policies.base import Rule, StackResource, StackRule, defaults
 from infra.policies.buckets import ACCESS_BLOCK
-from infra.policies.config import defaults
 from infra.policies.data_tier import MSK, RDS, RDS_PARAMS, REDIS
 from infra.policies.edge import CLOUDFRONT
 from infra.policies.eks import EKS
@@ -622,3 +624,12 @@ def test_unknown_ids_in_a_preview_fall_back_to_dependencies() -> None:
     reported: list[str] = []
     flow.validate(StackValidationArgs([vpc, log]), lambda m, _u: reported.append(m))
     assert reported == []
+
+
+def test_the_pack_imports_nothing_else_of_the_project() -> None:
+    """The pack's rules are self-contained (publishing the pack copies infra/policies only)."""
+    code = "import sys, infra.policies; print(sorted(m for m in sys.modules if 'infra' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = ast.literal_eval(out.stdout)
+    assert [m for m in loaded if m != "infra" and not m.startswith("infra.policies")] == []
+    assert "infra.policies.config" not in loaded
