@@ -162,3 +162,27 @@ def test_data_pods_admit_only_the_services(plans: Callable[[str], Plan]) -> None
             {"podSelector": {"matchLabels": {"trading/tier": "service"}}},
             {"podSelector": {"matchLabels": {"app": app}}},
         ]
+
+
+def test_the_restricted_check_catches_each_violation() -> None:
+    """No engine needed (plain data): the checker the workload tests rely on flags a pod
+    that breaks each rule, so a passing workload test means something."""
+    bare = {"containers": [{"name": "app", "image": "app"}]}
+    found = restricted_violations(bare)
+    for expected in (
+        "automountServiceAccountToken is not false",
+        "pod seccompProfile is not RuntimeDefault",
+        "pod runAsNonRoot is not true",
+        "app: allowPrivilegeEscalation is not false",
+        "app: capabilities do not drop ALL",
+        "app: root filesystem is writable",
+        "app: no cpu and memory limits",
+        "app: no startupProbe",
+        "app: image app is not pinned to a tag",
+        "app: no writable /tmp under a read-only root",
+    ):
+        assert expected in found
+    latest = {"containers": [{"name": "app", "image": "registry:5000/app:latest"}]}
+    assert "app: image registry:5000/app:latest is not pinned to a tag" in (
+        restricted_violations(latest)
+    )
