@@ -27,9 +27,12 @@ def is_writer(props: Props) -> bool:
 
 
 @only(RDS)
-def rds_encrypted(_t: str, props: Props, _c: Config) -> list[str]:
-    """RDS.3: storage encrypted at rest."""
-    return [] if props.get("storageEncrypted") is True else ["storageEncrypted must be true"]
+def rds_encrypted(_t: str, props: Props, config: Config) -> list[str]:
+    """RDS.3: storage encrypted at rest (with a customer-managed key, if required)."""
+    problems = [] if props.get("storageEncrypted") is True else ["storageEncrypted must be true"]
+    if config["requireCustomerManagedKey"] and not props.get("kmsKeyId"):
+        problems.append("kmsKeyId must name a customer-managed KMS key")
+    return problems
 
 
 @only(RDS_PARAMS)
@@ -105,11 +108,15 @@ def rds_copy_tags(_t: str, props: Props, _c: Config) -> list[str]:
 
 
 @only(RDS)
-def rds_performance_insights(_t: str, props: Props, _c: Config) -> list[str]:
-    """Performance Insights on every instance."""
-    if props.get("performanceInsightsEnabled") is True:
-        return []
-    return ["performanceInsightsEnabled must be true"]
+def rds_performance_insights(_t: str, props: Props, config: Config) -> list[str]:
+    """Performance Insights on every instance (its data encrypted with a customer-managed key,
+    if required: it holds query text)."""
+    problems = []
+    if props.get("performanceInsightsEnabled") is not True:
+        problems.append("performanceInsightsEnabled must be true")
+    if config["requireCustomerManagedKey"] and not props.get("performanceInsightsKmsKeyId"):
+        problems.append("performanceInsightsKmsKeyId must name a customer-managed KMS key")
+    return problems
 
 
 @only(RDS)
@@ -259,8 +266,9 @@ CLASSES = Setting(
 CMK = Setting("requireCustomerManagedKey", {"type": "boolean"}, True)
 
 RULES: tuple[Rule, ...] = (
-    Rule("rds-encrypted", "RDS storage encrypted", H,
-         "Set storageEncrypted=True (and kmsKeyId to the stack's key).", rds_encrypted, "RDS.3"),
+    Rule("rds-encrypted", "RDS storage encrypted with a customer-managed key", H,
+         "Set storageEncrypted=True and kmsKeyId to the stack's key.", rds_encrypted, "RDS.3",
+         (CMK,)),
     Rule("rds-force-ssl", "PostgreSQL accepts TLS only", H,
          "Add parameter rds.force_ssl=1 to the instance's parameter group.", rds_force_ssl),
     Rule("rds-not-public", "RDS not publicly accessible", C,
@@ -286,8 +294,8 @@ RULES: tuple[Rule, ...] = (
     Rule("rds-copy-tags-to-snapshots", "RDS copies tags to snapshots", L,
          "Set copyTagsToSnapshot=True.", rds_copy_tags, "RDS.17"),
     Rule("rds-performance-insights", "RDS Performance Insights", L,
-         "Set performanceInsightsEnabled=True (with performanceInsightsKmsKeyId).",
-         rds_performance_insights),
+         "Set performanceInsightsEnabled=True and performanceInsightsKmsKeyId.",
+         rds_performance_insights, None, (CMK,)),
     Rule("rds-enhanced-monitoring", "RDS enhanced monitoring", L,
          "Set monitoringInterval (e.g. 60) and monitoringRoleArn to a role with "
          "AmazonRDSEnhancedMonitoringRole.", rds_enhanced_monitoring, "RDS.6", (MONITORING,)),

@@ -59,6 +59,8 @@ GOOD_RDS: dict[str, Any] = {
     "autoMinorVersionUpgrade": True,
     "copyTagsToSnapshot": True,
     "performanceInsightsEnabled": True,
+    "performanceInsightsKmsKeyId": "arn:aws:kms:us-east-1:1:key/db",
+    "kmsKeyId": "arn:aws:kms:us-east-1:1:key/db",
     "monitoringInterval": 60.0,
     "monitoringRoleArn": "arn:aws:iam::1:role/rds-monitoring",
 }
@@ -173,6 +175,8 @@ GOOD_DEPLOYMENT = deployment()
 # (policy, resource type, a compliant resource, the change that breaks it)
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("rds-encrypted", RDS, GOOD_RDS, {"storageEncrypted": False}),
+    ("rds-encrypted", RDS, GOOD_RDS, {"kmsKeyId": None}),
+    ("rds-performance-insights", RDS, GOOD_RDS, {"performanceInsightsKmsKeyId": None}),
     (
         "rds-force-ssl",
         RDS_PARAMS,
