@@ -6,14 +6,19 @@ Resource tests run the program with the Pulumi engine mocked by pulumi.runtime.s
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pytest
 
 from infra.identity import kafka_statements, msk_arn, service_subject
+from infra.offline import RecordingMocks, engine_config
+from infra.program import run
 from infra.settings import Service
+from infra.stackfile import PROJECT
 from tests.infra.conftest import Plan, of_type, only
 
 CLUSTER_ARN = "arn:aws:kafka:us-east-1:000000000000:cluster/streaming-kafka/mock-uuid-1"
@@ -157,3 +162,35 @@ def test_producers_get_idempotent_writes_on_the_cluster() -> None:
     assert _allowed(statements, "kafka-cluster:WriteData") == {
         msk_arn(CLUSTER_ARN, "topic", "orders")
     }
+
+
+def test_stack_outputs_name_roles_and_delivered_secrets() -> None:
+    """Engine mocked with set_mocks: production exports its cluster, each service's IRSA
+    role and the Secret ESO keeps for it (what operators and the runbooks look up)."""
+    seen: dict[str, Any] = {}
+
+    def body() -> pulumi.Output[None]:
+        run()
+        stack = pulumi.runtime.get_root_resource()
+        assert stack is not None
+        outputs = stack.outputs  # type: ignore[attr-defined]
+        return pulumi.Output.from_input(outputs).apply(seen.update)
+
+    def go() -> None:
+        pulumi.runtime.set_mocks(RecordingMocks(), project=PROJECT, stack="production")
+        pulumi.runtime.set_all_config(engine_config("production"))
+        pulumi.runtime.test(body)()  # type: ignore[no-untyped-call]
+
+    contextvars.Context().run(go)
+    assert seen["cluster"] == {
+        "name": "trading-production",
+        "created": True,
+        "provider": "explicit",
+        "defaultProviders": "disabled",
+    }
+    assert seen["identity"]["roleArns"] == {
+        s: f"arn:aws:iam::000000000000:role/irsa-{s}" for s in SERVICES
+    }
+    assert seen["secrets"]["delivery"] == "external-secrets"
+    assert seen["secrets"]["secretNames"] == {s: f"{s}-data-credentials" for s in SERVICES}
+    assert ":secret:rds!" in seen["secrets"]["databaseSecretArn"]
