@@ -54,6 +54,7 @@ WAF_GLOBAL_WEB_ACL = (
 # Versions that exist where they run (AWS docs, Docker Hub), checked per substrate by
 # StackSettings. MSK: supported and not past end of support in 2026 (3.6.0 ended 2026-06-01,
 # 3.7.x 2026-09-01).
+MSK_MAX_ZONES = 3
 MSK_KAFKA_VERSIONS = ("3.8.x", "3.9.x", "4.0.x", "4.1.x")
 KAFKA_IMAGE_TAGS = ("3.7.0", "3.7.1", "3.8.0", "3.8.1", "3.9.0", "3.9.1", "4.0.0")
 ELASTICACHE_REDIS_VERSIONS = ("6.0", "6.2", "7.0", "7.1")
@@ -759,6 +760,21 @@ class StackSettings(Model):
                 "aws stacks need streaming.auth: iam and streaming.tls: true "
                 "(the services and runbooks connect with MSK IAM over SASL_SSL)",
             )
+        if not self.cache.tls:
+            raise KeyedError(
+                "cache.tls",
+                False,
+                "aws stacks need cache.tls: true (ElastiCache takes an AUTH token only with "
+                "encryption in transit)",
+            )
+        zones = self._broker_zones()
+        if self.streaming.brokers % zones:
+            raise KeyedError(
+                "streaming.brokers",
+                self.streaming.brokers,
+                f"MSK puts the same number of brokers in each of its {zones} zones: "
+                f"use a multiple of {zones}",
+            )
         edge = self.edge
         if not edge.enabled:
             return
@@ -789,6 +805,13 @@ class StackSettings(Model):
                 f"edge.aliases must not contain the origin host '{origin}' "
                 "(kubernetes.ingressHost): CloudFront would fetch from itself",
             )
+
+    def _broker_zones(self) -> int:
+        """How many zones MSK spreads brokers over: the data tier's subnets, at most 3."""
+        assert self.aws is not None
+        adopted = self.aws.cluster.adopted
+        subnets = len(adopted.subnet_ids) if adopted else len(self.aws.zones)
+        return min(MSK_MAX_ZONES, subnets)
 
     @property
     def router(self) -> str:

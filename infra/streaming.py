@@ -21,6 +21,7 @@ from infra.incluster import InClusterServer, ServerSpec
 from infra.keys import data_key
 from infra.network import Network
 from infra.protection import stateful_opts
+from infra.settings import MSK_MAX_ZONES
 from infra.settings import Streaming as StreamingSettings
 
 BROKER_VOLUME_GB = 100
@@ -72,12 +73,9 @@ class ManagedStreaming(pulumi.ComponentResource):
     ) -> None:
         super().__init__("trading:infra:Streaming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        subnets = len(network.broker_subnet_ids)
-        if settings.brokers % subnets:
-            raise ValueError(
-                f"{name}: streaming.brokers ({settings.brokers}) must be a multiple of the "
-                f"number of zones ({subnets}); MSK places the same number in each"
-            )
+        # MSK takes two or three client subnets (one per zone); the settings check that the
+        # broker count divides evenly over them.
+        subnets = network.broker_subnet_ids[:MSK_MAX_ZONES]
         self.key = data_key(f"{name}-key", "Kafka storage encryption", self)
         self.configuration = aws.msk.Configuration(
             f"{name}-config",
@@ -99,7 +97,7 @@ class ManagedStreaming(pulumi.ComponentResource):
             number_of_broker_nodes=settings.brokers,
             broker_node_group_info=aws.msk.ClusterBrokerNodeGroupInfoArgs(
                 instance_type=settings.instance_type,
-                client_subnets=network.broker_subnet_ids,
+                client_subnets=subnets,
                 security_groups=[network.data_sg.id],
                 storage_info=aws.msk.ClusterBrokerNodeGroupInfoStorageInfoArgs(
                     ebs_storage_info=aws.msk.ClusterBrokerNodeGroupInfoStorageInfoEbsStorageInfoArgs(

@@ -83,3 +83,23 @@ def test_bad_log_retention_names_the_key() -> None:
     assert "trading-platform:cache.logRetentionDays" in refused(
         "production", "cache", logRetentionDays=10
     )
+
+
+def test_aws_stacks_need_tls_for_the_cache() -> None:
+    assert "trading-platform:cache.tls" in refused("production", "cache", tls=False)
+
+
+def test_dev_runs_images_that_exist(plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: dev's in-cluster Redis and Kafka use published image tags (redis:7.1
+    and apache/kafka:3.6.0 never existed)."""
+    images = {
+        c["image"]
+        for r in plans("dev")
+        if r.type == "kubernetes:apps/v1:StatefulSet"
+        for c in r.props["spec"]["template"]["spec"]["containers"]
+    }
+    redis = next(i for i in images if i.startswith("redis:"))
+    kafka = next(i for i in images if i.startswith("apache/kafka:"))
+    assert redis.startswith("redis:7.0")  # pinned to a 7.0 release by infra.incluster
+    assert kafka == "apache/kafka:3.9.1"
+    assert not {"redis:7.1", "apache/kafka:3.6.0"} & images

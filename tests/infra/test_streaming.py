@@ -76,3 +76,17 @@ def test_aws_stacks_need_iam_and_tls() -> None:
     text = refused("production", "streaming", auth="none")
     assert "trading-platform:streaming.auth" in text and "MSK IAM" in text
     assert "streaming.auth" in refused("production", "streaming", tls=False)
+
+
+def test_brokers_divide_evenly_over_the_zones() -> None:
+    """MSK spreads brokers evenly over its (at most 3) zones: 4 brokers in 3 zones is refused."""
+    text = refused("production", "streaming", brokers=4)
+    assert "trading-platform:streaming.brokers" in text and "multiple of 3" in text
+    assert validate("production", "streaming", brokers=6).streaming.brokers == 6
+
+
+def test_brokers_use_at_most_three_subnets(plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: the cluster's client subnets are the data tier's, at most three."""
+    kafka = only(plans("production"), MSK, "streaming-kafka").props
+    subnets = kafka["brokerNodeGroupInfo"]["clientSubnets"]
+    assert 2 <= len(subnets) <= 3 and len(set(subnets)) == len(subnets)
