@@ -26,7 +26,7 @@ import pulumi_random as random
 from infra.incluster import InClusterServer, ServerSpec
 from infra.keys import data_key
 from infra.network import Network
-from infra.protection import stateful_opts
+from infra.protection import is_protected, stateful_opts
 from infra.settings import Database as DatabaseSettings
 
 ADMIN_USER = "trading_admin"
@@ -87,6 +87,8 @@ class ManagedDatabase(pulumi.ComponentResource):
         self._network = network
         self._logs_key_arn = logs_key_arn
         self._stack = pulumi.get_stack()
+        # Production's database is never deletable by one API call, whatever the file says.
+        self._deletion_protection = settings.deletion_protection or is_protected()
         self.key = data_key(
             f"{name}-key", "PostgreSQL storage, Performance Insights, master secret", self
         )
@@ -138,7 +140,7 @@ class ManagedDatabase(pulumi.ComponentResource):
             master_user_secret_kms_key_id=self.key.arn,
             multi_az=settings.multi_az,
             backup_retention_period=settings.backup_retention_days,
-            deletion_protection=settings.deletion_protection,
+            deletion_protection=self._deletion_protection,
             skip_final_snapshot=not keep_final_snapshot,
             final_snapshot_identifier=(
                 self.snapshot_suffix.hex.apply(lambda h: final_snapshot_name(writer_id, h))
@@ -228,7 +230,7 @@ class ManagedDatabase(pulumi.ComponentResource):
             replicate_source_db=self.writer.identifier,
             instance_class=settings.instance_class,
             multi_az=settings.multi_az,
-            deletion_protection=settings.deletion_protection,
+            deletion_protection=self._deletion_protection,
             # A replica holds no data of its own: the writer's backups and snapshot keep it.
             skip_final_snapshot=True,
             **self._hardening(self._log_groups(name, f"replica-{index + 1}", identifier)),

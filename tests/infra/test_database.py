@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import yaml
 
 from infra.database import LOG_EXPORTS, final_snapshot_name, instance_identifier
+from infra.offline import plan_stack
+from infra.stackfile import stack_path
 from tests.infra.conftest import Plan, of_type, only
 from tests.infra.settings_helpers import refused
 
@@ -145,3 +149,14 @@ def test_ddl_and_slow_statements_are_logged(plans: Callable[[str], Plan]) -> Non
 def test_production_replicas_are_multi_az_too(plans: Callable[[str], Plan]) -> None:
     """Under set_mocks: with database.multiAz every replica is Multi-AZ as well."""
     assert all(p["multiAz"] is True for p in _instances(plans("production")))
+
+
+def test_production_is_deletion_protected_whatever_the_file_says(tmp_path: Path) -> None:
+    """Under set_mocks: production with deletionProtection false still protects every
+    instance (RDS refuses DeleteDBInstance)."""
+    path = stack_path("production")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["config"]["trading-platform:database"]["deletionProtection"] = False
+    (tmp_path / path.name).write_text(yaml.safe_dump(doc), encoding="utf-8")
+    instances = _instances(plan_stack("production", tmp_path))
+    assert instances and all(p["deletionProtection"] is True for p in instances)
