@@ -1,7 +1,7 @@
 """The stack's guard rails: every rule of the policy pack, and their `pulumi_policy` form.
 
 Rules are plain data + functions (`base.Rule`, `base.StackRule`), one module per area:
-`data_tier` (RDS, ElastiCache, MSK), `edge` (CloudFront), `network` (EC2, KMS), `eks`,
+`rds`, `elasticache`, `msk`, `edge` (CloudFront), `network` (EC2, KMS), `eks`,
 `buckets` (S3), `workloads` (Kubernetes). `policies()` wraps them for `PolicyPack` (the
 entry file is `policy/__main__.py`); `infra.policycheck` runs the same rules over a stack's
 offline plan.
@@ -27,7 +27,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from infra.policies import buckets, data_tier, edge, eks, network, workloads
+from infra.policies import buckets, edge, eks, elasticache, msk, network, rds, workloads
 from infra.policies.base import (
     FSBP,
     AnyRule,
@@ -39,7 +39,15 @@ from infra.policies.base import (
     defaults,
 )
 
-RULES: tuple[Rule, ...] = data_tier.RULES + edge.RULES + network.RULES + eks.RULES + workloads.RULES
+RULES: tuple[Rule, ...] = (
+    rds.RULES
+    + elasticache.RULES
+    + msk.RULES
+    + edge.RULES
+    + network.RULES
+    + eks.RULES
+    + workloads.RULES
+)
 STACK_RULES: tuple[StackRule, ...] = (
     network.STACK_RULES + buckets.STACK_RULES + workloads.STACK_RULES
 )

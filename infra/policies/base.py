@@ -95,6 +95,8 @@ class StackRule:
 
 
 AnyRule = Rule | StackRule
+# A setting several rules share: whether encryption at rest must use a customer-managed key.
+CMK = Setting("requireCustomerManagedKey", {"type": "boolean"}, True)
 
 
 def defaults(rule: AnyRule) -> dict[str, Any]:

@@ -27,9 +27,10 @@ from pulumi_policy.proxy import unknown_checking_proxy
 from infra.policies import ALL_RULES, RULES, STACK_RULES, policies, rule, violations
 from infra.policies.base import Rule, StackResource, StackRule, defaults
 from infra.policies.buckets import ACCESS_BLOCK
-from infra.policies.data_tier import MSK, RDS, RDS_PARAMS, REDIS
 from infra.policies.edge import CLOUDFRONT
 from infra.policies.eks import EKS
+from infra.policies.elasticache import REDIS
+from infra.policies.msk import MSK
 from infra.policies.network import (
     DEFAULT_SG,
     FLOW_LOG,
@@ -40,6 +41,7 @@ from infra.policies.network import (
     SG_RULE,
     VPC,
 )
+from infra.policies.rds import RDS, RDS_PARAMS
 from infra.policies.workloads import NETWORK_POLICY
 from infra.stackfile import PROJECT_ROOT
 

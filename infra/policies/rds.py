@@ -1,4 +1,4 @@
-"""Rules of the data tier: RDS PostgreSQL, ElastiCache Redis, MSK Kafka.
+"""Rules of the database: RDS PostgreSQL instances and their parameter group.
 
 Inputs as pulumi-aws v6 declares them (camelCase). Where the provider's default is the
 compliant value (autoMinorVersionUpgrade defaults to true), an absent input passes; where
@@ -11,14 +11,11 @@ from fnmatch import fnmatch
 
 from pulumi_policy import Severity
 
-from infra.policies.base import Config, Props, Rule, Setting, get, items, only
+from infra.policies.base import CMK, Config, Props, Rule, Setting, items, only
 
 RDS = "aws:rds/instance:Instance"
 RDS_PARAMS = "aws:rds/parameterGroup:ParameterGroup"
-REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
-MSK = "aws:msk/cluster:Cluster"
 POSTGRES_LOGS = ("postgresql", "upgrade")
-REDIS_LOGS = ("slow-log", "engine-log")
 
 
 def is_writer(props: Props) -> bool:
@@ -140,121 +137,8 @@ def rds_instance_class(_t: str, props: Props, config: Config) -> list[str]:
     return [f"instanceClass {klass!r} is not in allowedInstanceClasses {allowed}"]
 
 
-@only(REDIS)
-def redis_backups(_t: str, props: Props, config: Config) -> list[str]:
-    """ElastiCache.1: automatic backups kept at least minSnapshotDays."""
-    days, minimum = props.get("snapshotRetentionLimit") or 0, config["minSnapshotDays"]
-    if days >= minimum:
-        return []
-    return [f"snapshotRetentionLimit is {days:g} days; at least {minimum} (minSnapshotDays)"]
-
-
-@only(REDIS)
-def redis_auto_minor_upgrade(_t: str, props: Props, _c: Config) -> list[str]:
-    """ElastiCache.2: automatic minor version upgrades (the provider's default is true)."""
-    if props.get("autoMinorVersionUpgrade") in (False, "false"):
-        return ["autoMinorVersionUpgrade must not be false"]
-    return []
-
-
-@only(REDIS)
-def redis_encrypted(_t: str, props: Props, config: Config) -> list[str]:
-    """ElastiCache.4/.5: encrypted at rest (with a customer-managed key) and in transit."""
-    flags = ("atRestEncryptionEnabled", "transitEncryptionEnabled")
-    problems = [f"{flag} must be true" for flag in flags if props.get(flag) is not True]
-    if config["requireCustomerManagedKey"] and not props.get("kmsKeyId"):
-        problems.append("kmsKeyId must name a customer-managed KMS key")
-    return problems
-
-
-@only(REDIS)
-def redis_auth(_t: str, props: Props, _c: Config) -> list[str]:
-    """ElastiCache.6: clients authenticate (AUTH token or RBAC user groups)."""
-    if props.get("authToken") or props.get("userGroupIds"):
-        return []
-    return ["set authToken or userGroupIds"]
-
-
-@only(REDIS)
-def redis_multi_az(_t: str, props: Props, _c: Config) -> list[str]:
-    """ElastiCache.3: automatic failover across zones."""
-    flags = ("multiAzEnabled", "automaticFailoverEnabled")
-    return [f"{flag} must be true" for flag in flags if props.get(flag) is not True]
-
-
-@only(REDIS)
-def redis_private(_t: str, props: Props, _c: Config) -> list[str]:
-    """ElastiCache.7: in a subnet group of the stack's VPC, not the default one."""
-    return [] if props.get("subnetGroupName") else ["subnetGroupName must be set"]
-
-
-@only(REDIS)
-def redis_logs(_t: str, props: Props, _c: Config) -> list[str]:
-    """Slow and engine logs delivered (CloudWatch Logs or Firehose)."""
-    delivered = {d.get("logType") for d in items(props.get("logDeliveryConfigurations"))}
-    missing = [log for log in REDIS_LOGS if log not in delivered]
-    return [f"logDeliveryConfigurations lacks {missing}"] if missing else []
-
-
-@only(MSK)
-def msk_encrypted_in_transit(_t: str, props: Props, _c: Config) -> list[str]:
-    """MSK.1: TLS between clients and brokers and between brokers."""
-    transit = get(props, "encryptionInfo", "encryptionInTransit") or {}
-    problems = []
-    if transit.get("clientBroker", "TLS") != "TLS":
-        problems.append(f"clientBroker is {transit.get('clientBroker')}; must be TLS")
-    if transit.get("inCluster") is False:
-        problems.append("encryptionInTransit.inCluster must not be false")
-    return problems
-
-
-@only(MSK)
-def msk_encrypted_at_rest(_t: str, props: Props, _c: Config) -> list[str]:
-    """Encrypted at rest with a customer-managed KMS key."""
-    if get(props, "encryptionInfo", "encryptionAtRestKmsKeyArn"):
-        return []
-    return ["encryptionInfo.encryptionAtRestKmsKeyArn must name a customer-managed key"]
-
-
-@only(MSK)
-def msk_authenticated(_t: str, props: Props, _c: Config) -> list[str]:
-    """MSK.6: no unauthenticated access; clients use IAM, SCRAM or mutual TLS."""
-    auth = props.get("clientAuthentication") or {}
-    problems = []
-    if auth.get("unauthenticated") is True:
-        problems.append("clientAuthentication.unauthenticated must not be true")
-    sasl = auth.get("sasl") or {}
-    if not (sasl.get("iam") or sasl.get("scram") or auth.get("tls")):
-        problems.append("clientAuthentication must enable sasl.iam, sasl.scram or tls")
-    return problems
-
-
-@only(MSK)
-def msk_not_public(_t: str, props: Props, _c: Config) -> list[str]:
-    """MSK.4: public access disabled."""
-    public = get(props, "brokerNodeGroupInfo", "connectivityInfo", "publicAccess", "type")
-    return [] if public in (None, "DISABLED") else [f"publicAccess.type is {public}"]
-
-
-@only(MSK)
-def msk_broker_logs(_t: str, props: Props, _c: Config) -> list[str]:
-    """Broker logs delivered to CloudWatch Logs, Firehose or S3."""
-    logs = get(props, "loggingInfo", "brokerLogs") or {}
-    if any(get(logs, sink, "enabled") is True for sink in ("cloudwatchLogs", "firehose", "s3")):
-        return []
-    return ["loggingInfo.brokerLogs must enable cloudwatchLogs, firehose or s3"]
-
-
-@only(MSK)
-def msk_enhanced_monitoring(_t: str, props: Props, _c: Config) -> list[str]:
-    """MSK.2: enhanced monitoring above DEFAULT."""
-    level = props.get("enhancedMonitoring") or "DEFAULT"
-    return [] if level != "DEFAULT" else ["enhancedMonitoring must be PER_BROKER or finer"]
-
-
 H, M, L, C = Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.CRITICAL
 BACKUP_DAYS = Setting("minBackupDays", {"type": "integer", "minimum": 1, "maximum": 35}, 7)
-SNAPSHOT_DAYS = Setting("minSnapshotDays", {"type": "integer", "minimum": 1, "maximum": 35}, 1)
 MONITORING = Setting(
     "maxMonitoringInterval", {"type": "integer", "enum": [1, 5, 10, 15, 30, 60]}, 60
 )
@@ -263,7 +147,6 @@ CLASSES = Setting(
     {"type": "array", "items": {"type": "string"}, "minItems": 1},
     ["db.r6g.*", "db.r7g.*", "db.m6g.*", "db.m7g.*", "db.t4g.*"],
 )
-CMK = Setting("requireCustomerManagedKey", {"type": "boolean"}, True)
 
 RULES: tuple[Rule, ...] = (
     Rule("rds-encrypted", "RDS storage encrypted with a customer-managed key", H,
@@ -302,39 +185,4 @@ RULES: tuple[Rule, ...] = (
     Rule("rds-allowed-instance-class", "RDS instance class is an allowed one", L,
          "Pick an instanceClass matching allowedInstanceClasses, or widen the list in the "
          "pack config.", rds_instance_class, None, (CLASSES,)),
-    Rule("elasticache-backups", "ElastiCache automatic backups", H,
-         "Set snapshotRetentionLimit to at least the stack's minSnapshotDays.", redis_backups,
-         "ElastiCache.1", (SNAPSHOT_DAYS,)),
-    Rule("elasticache-auto-minor-upgrade", "ElastiCache automatic minor upgrades", H,
-         "Remove autoMinorVersionUpgrade=false (the default is true).",
-         redis_auto_minor_upgrade, "ElastiCache.2"),
-    Rule("elasticache-encrypted", "ElastiCache encrypted at rest (CMK) and in transit", M,
-         "Set atRestEncryptionEnabled, transitEncryptionEnabled and kmsKeyId.",
-         redis_encrypted, "ElastiCache.4", (CMK,)),
-    Rule("elasticache-auth", "ElastiCache clients authenticate", M,
-         "Set authToken (from a RandomPassword kept in Secrets Manager) or userGroupIds.",
-         redis_auth, "ElastiCache.6"),
-    Rule("elasticache-multi-az", "ElastiCache fails over across zones", M,
-         "Set multiAzEnabled=True and automaticFailoverEnabled=True.", redis_multi_az,
-         "ElastiCache.3"),
-    Rule("elasticache-private", "ElastiCache in the stack's subnet group", H,
-         "Set subnetGroupName to the private subnet group.", redis_private, "ElastiCache.7"),
-    Rule("elasticache-logs", "ElastiCache slow and engine logs delivered", L,
-         "Add logDeliveryConfigurations for slow-log and engine-log.", redis_logs),
-    Rule("msk-encrypted-in-transit", "MSK TLS in transit", H,
-         "Set encryptionInfo.encryptionInTransit clientBroker=TLS, inCluster=True.",
-         msk_encrypted_in_transit, "MSK.1"),
-    Rule("msk-encrypted-at-rest", "MSK encrypted with a customer-managed key", M,
-         "Set encryptionInfo.encryptionAtRestKmsKeyArn to the stack's key.",
-         msk_encrypted_at_rest),
-    Rule("msk-authenticated", "MSK has no unauthenticated access", M,
-         "Set clientAuthentication.sasl.iam=True and unauthenticated=False.",
-         msk_authenticated, "MSK.6"),
-    Rule("msk-not-public", "MSK public access disabled", C,
-         "Leave connectivityInfo.publicAccess.type DISABLED.", msk_not_public, "MSK.4"),
-    Rule("msk-broker-logs", "MSK broker logs delivered", M,
-         "Set loggingInfo.brokerLogs.cloudwatchLogs {enabled: True, logGroup: ...}.",
-         msk_broker_logs),
-    Rule("msk-enhanced-monitoring", "MSK enhanced monitoring", L,
-         "Set enhancedMonitoring=PER_BROKER (or finer).", msk_enhanced_monitoring, "MSK.2"),
 )  # fmt: skip
