@@ -31,6 +31,9 @@ from infra.settings import Edge as EdgeSettings
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 CACHED_METHODS = ["GET", "HEAD"]
+# AWS managed cache policy "Managed-CachingDisabled": with no TTL, CloudFront refuses a
+# policy of our own that puts headers or query strings in the key.
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 # AWS managed origin-request policy "Managed-AllViewerExceptHostHeader".
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 HSTS_SECONDS = 63072000  # two years, what hstspreload.org asks for
@@ -173,7 +176,9 @@ class EdgeCache(pulumi.ComponentResource):
                 allowed_methods=ALL_METHODS,
                 cached_methods=CACHED_METHODS,
                 compress=True,
-                cache_policy_id=self._cache_policy().id,
+                cache_policy_id=(
+                    self._cache_policy().id if settings.max_ttl_seconds else CACHING_DISABLED
+                ),
                 origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST,
                 response_headers_policy_id=self._headers_policy().id,
             ),

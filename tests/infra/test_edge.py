@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import yaml
 
-from infra.edge import ALL_METHODS, ALL_VIEWER_EXCEPT_HOST, MANAGED_RULE_GROUPS, policy_name
+from infra.edge import (
+    ALL_METHODS,
+    ALL_VIEWER_EXCEPT_HOST,
+    CACHING_DISABLED,
+    MANAGED_RULE_GROUPS,
+    policy_name,
+)
+from infra.offline import plan_stack
+from infra.stackfile import stack_path
 from tests.infra.conftest import Plan, of_type, only
 from tests.infra.settings_helpers import refused, validate
 
@@ -215,3 +225,18 @@ def test_sanctioned_countries_are_refused_at_the_edge(plans: Callable[[str], Pla
     """Under set_mocks: the stack file's geo restriction reaches the distribution."""
     geo = only(plans("production"), CDN, "edge-cdn").props["restrictions"]["geoRestriction"]
     assert geo == {"restrictionType": "blacklist", "locations": ["CU", "IR", "KP", "SY"]}
+
+
+def test_an_edge_that_caches_nothing_uses_the_managed_caching_disabled_policy(
+    tmp_path: Path,
+) -> None:
+    """Under set_mocks: maxTtlSeconds 0 -> Managed-CachingDisabled, no policy of our own
+    (CloudFront refuses cache-key settings when nothing is cached)."""
+    path = stack_path("staging")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["config"]["trading-platform:edge"].update(defaultTtlSeconds=0, maxTtlSeconds=0)
+    (tmp_path / path.name).write_text(yaml.safe_dump(doc), encoding="utf-8")
+    plan = plan_stack("staging", tmp_path)
+    behavior = only(plan, CDN, "edge-cdn").props["defaultCacheBehavior"]
+    assert behavior["cachePolicyId"] == CACHING_DISABLED
+    assert of_type(plan, "aws:cloudfront/cachePolicy:CachePolicy") == []
