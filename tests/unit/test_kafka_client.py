@@ -109,3 +109,37 @@ def test_sample_services_take_msk_iam_from_their_environment(
     assert connection == KafkaConnection(BROKERS, "msk-iam", "eu-central-1")
     monkeypatch.delenv("TRADING_KAFKA_SECURITY")
     assert parse("market-data", []).kafka.security == "plaintext"
+
+
+def test_aws_stacks_hand_the_canary_msk_iam_and_their_region(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The release's step options: msk-iam with the stack's region on production, the
+    brokers from RUNBOOK_KAFKA_BOOTSTRAP; the local stack keeps plaintext to its broker."""
+    from infra.stackfile import load_stack
+    from runbooks.release import step_options
+
+    monkeypatch.setenv("RUNBOOK_KAFKA_BOOTSTRAP", BROKERS)
+    options = step_options(load_stack("production"))
+    assert options["kafka_security"] == "msk-iam"
+    assert options["aws_region"] == "us-east-1"
+    assert options["bootstrap_servers"] == BROKERS
+    assert step_options(load_stack("local")).get("kafka_security", "plaintext") == "plaintext"
+
+
+def test_canary_without_region_fails_with_a_message_not_a_crash() -> None:
+    """A misconfigured connection is a failed outcome saying why (the step contract)."""
+    from infra.settings import Color
+    from runbooks.steps.base import StepContext
+    from runbooks.steps.kafka_consumer import KafkaConsumerCanary
+
+    ctx = StepContext(
+        "production",
+        "market-data",
+        "1.4.1",
+        Color.BLUE,
+        Color.GREEN,
+        {"bootstrap_servers": BROKERS, "kafka_security": "msk-iam"},
+    )
+    outcome = KafkaConsumerCanary().verify(ctx)
+    assert outcome.ok is False and "needs the AWS region" in outcome.message
