@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra.keys import account_root_policy
 from infra.network import Vpc, _trust
 from infra.protection import stateful_opts
 from infra.settings import EKS_LOG_TYPES, AdoptedCluster, CreatedCluster
@@ -111,18 +112,8 @@ class Account:
 
         def render(args: list[str]) -> str:
             acct, part = args
-            statements: list[dict[str, object]] = [
-                {
-                    "Sid": "Account",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{part}:iam::{acct}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                }
-            ]
-            if for_logs:
-                statements.append(_logs_statement(acct, part, region))
-            return json.dumps({"Version": "2012-10-17", "Statement": statements})
+            extra = [_logs_statement(acct, part, region)] if for_logs else []
+            return account_root_policy(acct, part, extra)
 
         return pulumi.Output.all(self.id, self.partition).apply(render)
 

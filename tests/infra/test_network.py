@@ -6,6 +6,7 @@ Resource tests run the program with the Pulumi engine mocked by pulumi.runtime.s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,16 @@ def test_an_apostrophe_is_refused_before_aws_sees_it() -> None:
     assert sg_description("The data tier: from the services (pods)") == (
         "The data tier: from the services (pods)"
     )
+
+
+def test_logs_key_serves_only_this_accounts_log_groups(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: the logs key's policy lets the account administer it
+    and CloudWatch Logs of the stack's region use it for this account's log groups only."""
+    key = only(plans("production"), "aws:kms/key:Key", "logs-key").props
+    assert key["enableKeyRotation"] is True
+    account, logs = json.loads(key["policy"])["Statement"]
+    assert account["Principal"] == {"AWS": "arn:aws:iam::000000000000:root"}
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"]["ArnLike"] == {
+        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:000000000000:*"
+    }
