@@ -1,10 +1,11 @@
 """The Kubernetes schema gate: every manifest of the plan against a strict schema.
 
-Built-in kinds are validated by kubernetes-validate against the OpenAPI schema of
-`KUBERNETES_VERSION` in strict mode (an unknown field is an error, as with the API server's
-`fieldValidation=Strict`). Custom resources are validated against the CRD schemas vendored
-under `schemas/` (see its README), made strict the same way: every object schema that lists
-its properties and does not preserve unknown fields rejects others. CEL rules
+Built-in kinds are validated by kubernetes-validate against the OpenAPI schema of the
+Kubernetes release of the stack's EKS cluster (its `version`), else `KUBERNETES_VERSION`
+(dev's cluster is not declared), in strict mode (an unknown field is an error, as with the
+API server's `fieldValidation=Strict`). Custom resources are validated against the CRD
+schemas vendored under `schemas/` (see its README), made strict the same way: every object
+schema that lists its properties and does not preserve unknown fields rejects others. CEL rules
 (`x-kubernetes-validations`) are not evaluated: jsonschema has no CEL. A kind with neither
 schema is reported as unchecked, with the reason, never as passed.
 """
@@ -23,8 +24,9 @@ from infra.gates.render import Manifest, kubernetes_manifests
 from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource
 
-# The Kubernetes release the manifests must be valid for (kubernetes-validate ships it).
+# The release manifests must be valid for where the plan declares no cluster.
 KUBERNETES_VERSION = "1.33.0"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
 SCHEMAS = Path(__file__).with_name("schemas")
 
 
@@ -56,14 +58,22 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
-def validate_manifest(body: dict[str, Any]) -> list[str] | None:
+def cluster_version(plan: list[PlannedResource]) -> str:
+    """The Kubernetes release of the plan's EKS cluster, else `KUBERNETES_VERSION`."""
+    versions = {
+        str(r.props["version"]) for r in plan if r.type == EKS_CLUSTER and "version" in r.props
+    }
+    return f"{max(versions)}.0" if versions else KUBERNETES_VERSION
+
+
+def validate_manifest(body: dict[str, Any], version: str = KUBERNETES_VERSION) -> list[str] | None:
     """The schema errors of one manifest ([] when valid), or None when no schema covers it."""
     schema = crd_schemas().get((body.get("apiVersion", ""), body.get("kind", "")))
     if schema is not None:
         validator = jsonschema.Draft7Validator(schema)
         return [_where(e) for e in sorted(validator.iter_errors(body), key=str)]
     try:
-        kubernetes_validate.validate(body, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(body, version, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
         return None
     except kubernetes_validate.ValidationError as exc:
@@ -76,11 +86,13 @@ def _where(error: jsonschema.ValidationError) -> str:
     return f"{path}: {error.message}"
 
 
-def check_manifests(stack: str, manifests: list[Manifest]) -> GateResult:
-    """The gate's verdict on `manifests` of `stack`."""
+def check_manifests(
+    stack: str, manifests: list[Manifest], version: str = KUBERNETES_VERSION
+) -> GateResult:
+    """The gate's verdict on `manifests` of `stack`, for Kubernetes `version`."""
     result = GateResult("kubeschema", stack)
     for manifest in manifests:
-        errors = validate_manifest(manifest.body)
+        errors = validate_manifest(manifest.body, version)
         if errors is None:
             api = f"{manifest.body['apiVersion']} {manifest.body['kind']}"
             result.unchecked.append(f"{manifest.label}: no schema for {api} (not vendored)")
@@ -93,6 +105,8 @@ def check_manifests(stack: str, manifests: list[Manifest]) -> GateResult:
 def kubeschema_gate(stack: str, plan: list[PlannedResource]) -> GateResult:
     """Validate every Kubernetes manifest in `plan`."""
     manifests, not_manifests = kubernetes_manifests(plan)
-    result = check_manifests(stack, manifests)
+    version = cluster_version(plan)
+    result = check_manifests(stack, manifests, version)
+    result.note = f"Kubernetes {version.rsplit('.', 1)[0]}"
     result.unchecked += not_manifests
     return result

@@ -127,6 +127,19 @@ BLOCK_NAMES: dict[str, str] = {
 MAP_ATTRIBUTES = frozenset({"tags", "tagsAll", "labels", "serverProperties", "variables"})
 MOCK_ID = re.compile(r"^(?P<name>.+)-id$")
 PROVIDER = "registry.terraform.io/hashicorp/aws"
+# ARN service -> prefix of the Terraform types an ARN of that service names.
+ARN_SERVICES = {
+    "logs": "aws_cloudwatch_log_group",
+    "kms": "aws_kms_key",
+    "wafv2": "aws_wafv2_web_acl",
+    "s3": "aws_s3_bucket",
+    "secretsmanager": "aws_secretsmanager_secret",
+    "iam": "aws_iam_",
+    "kafka": "aws_msk_",
+    "rds": "aws_db_",
+    "elasticache": "aws_elasticache_",
+    "eks": "aws_eks_",
+}
 
 
 @dataclass(frozen=True)
@@ -232,10 +245,10 @@ def terraform_plan(plan: list[PlannedResource], region: str) -> tuple[dict[str, 
     """The plan's aws resources as `terraform show -json` output, and the aws resources left
     out because `TERRAFORM_TYPES` has no Terraform type for their token."""
     # The mocks' ids are `<logical name>-id`: what an id input refers to.
-    addresses: dict[str, str] = {}
+    addresses: dict[str, list[str]] = {}
     for res in plan:
         if (found := terraform_address(res)) is not None:
-            addresses.setdefault(res.name, found)
+            addresses.setdefault(res.name, []).append(found)
     planned, changes, config, unmapped = [], [], [], []
     for res in plan:
         if not res.type.startswith("aws:"):
@@ -245,7 +258,8 @@ def terraform_plan(plan: list[PlannedResource], region: str) -> tuple[dict[str, 
             unmapped.append(f"{res.type} {res.name}: no Terraform type known for this token")
             continue
         tf_type, name = address.split(".", 1)
-        values, expressions, unknown = _resolve_references(terraform_values(res.props), addresses)
+        others = {n: [a for a in found if a != address] for n, found in addresses.items()}
+        values, expressions, unknown = _resolve_references(terraform_values(res.props), others)
         head = {"address": address, "mode": "managed", "type": tf_type, "name": name}
         planned.append(
             {
@@ -290,21 +304,25 @@ def terraform_plan(plan: list[PlannedResource], region: str) -> tuple[dict[str, 
     return document, unmapped
 
 
-def _referenced(value: Any, addresses: dict[str, str]) -> str | None:
+def _referenced(value: Any, addresses: dict[str, list[str]]) -> str | None:
     """The address `value` refers to: a mock id `<name>-id`, or an ARN with `<name>` as a
-    path segment (the mocks build ARNs from logical names)."""
+    path segment (the mocks build ARNs from logical names). Where two resources share a
+    logical name, an ARN picks the one of its service (`ARN_SERVICES`)."""
     if not isinstance(value, str):
         return None
-    if (match := MOCK_ID.match(value)) and match["name"] in addresses:
-        return addresses[match["name"]]
-    if value.startswith("arn:"):
-        segments = re.split(r"[/:]", value)
-        return next((addresses[s] for s in segments[5:] if s in addresses), None)
+    if (match := MOCK_ID.match(value)) and addresses.get(match["name"]):
+        return addresses[match["name"]][0]
+    if not value.startswith("arn:"):
+        return None
+    segments = re.split(r"[/:]", value)
+    hint = ARN_SERVICES.get(segments[2], "") if len(segments) > 2 else ""
+    for candidates in (addresses[seg] for seg in segments[5:] if addresses.get(seg)):
+        return next((a for a in candidates if a.startswith(hint)), candidates[0])
     return None
 
 
 def _resolve_references(
-    values: dict[str, Any], addresses: dict[str, str]
+    values: dict[str, Any], addresses: dict[str, list[str]]
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Values that are other resources' ids or ARNs become references. At the top level they
     are unknown at plan time, with a `configuration` reference (checkov fills them in);
@@ -324,7 +342,7 @@ def _resolve_references(
     return known, expressions, unknown
 
 
-def _nested_references(value: Any, addresses: dict[str, str]) -> Any:
+def _nested_references(value: Any, addresses: dict[str, list[str]]) -> Any:
     if isinstance(value, dict):
         return {k: _inner(v, addresses) for k, v in value.items()}
     if isinstance(value, list):
@@ -332,7 +350,7 @@ def _nested_references(value: Any, addresses: dict[str, str]) -> Any:
     return value
 
 
-def _inner(value: Any, addresses: dict[str, str]) -> Any:
+def _inner(value: Any, addresses: dict[str, list[str]]) -> Any:
     if isinstance(value, (dict, list)):
         return _nested_references(value, addresses)
     ref = _referenced(value, addresses)

@@ -31,6 +31,7 @@ class GateResult:
     failures: list[Finding] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    note: str = ""  # what the gate checked against, e.g. the Kubernetes release
 
     @property
     def passed(self) -> bool:
@@ -43,4 +44,5 @@ class GateResult:
             parts.append(f"{len(self.skipped)} skipped")
         if self.unchecked:
             parts.append(f"{len(self.unchecked)} unchecked")
-        return f"{verdict} {self.gate:<10} {self.stack:<11} " + ", ".join(parts)
+        note = f" ({self.note})" if self.note else ""
+        return f"{verdict} {self.gate:<10} {self.stack:<11} " + ", ".join(parts) + note

@@ -56,6 +56,20 @@ def test_aws_resources_render_as_a_terraform_plan_with_references() -> None:
     assert unmapped == []
 
 
+def test_an_arn_refers_to_the_resource_of_its_service_when_two_share_a_name() -> None:
+    group = resource("aws:cloudwatch/logGroup:LogGroup", "waf-logs", name="aws-waf-logs-x")
+    logging = resource(
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        "waf-logs",
+        logDestinationConfigs=["arn:aws:logs:us-east-1:0:log-group:waf-logs"],
+    )
+    document, _ = terraform_plan([group, logging], "us-east-1")
+    config = document["configuration"]["root_module"]["resources"][1]["expressions"]
+    assert (
+        config["log_destination_configs"]["references"][-1] == "aws_cloudwatch_log_group.waf-logs"
+    )
+
+
 def test_an_aws_token_without_a_terraform_type_is_reported_not_dropped() -> None:
     _, unmapped = terraform_plan([resource("aws:foo/bar:Bar", "b")], "us-east-1")
     assert unmapped == ["aws:foo/bar:Bar b: no Terraform type known for this token"]

@@ -98,3 +98,10 @@ def test_every_manifest_of_the_stack_matches_its_schema(
     result = kubeschema_gate(stack, plans(stack))
     assert result.checked > 0
     assert result.failures == []
+
+
+def test_manifests_are_checked_against_the_release_of_the_stacks_eks_cluster() -> None:
+    eks = resource("aws:eks/cluster:Cluster", "cluster", version="1.34")
+    result = kubeschema_gate("t", [eks, deployment()])
+    assert result.note == "Kubernetes 1.34"
+    assert kubeschema_gate("t", [deployment()]).note == "Kubernetes 1.33"
