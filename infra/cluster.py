@@ -374,10 +374,15 @@ def kubernetes_provider(
 ) -> k8s.Provider:
     """The one Kubernetes provider of the stack: from the cluster's kubeconfig on aws
     stacks, else from the configured context. Raises StackFileError when neither is set."""
+    key = f"{PROJECT}:kubernetes.context"
     if kubeconfig_json is not None:
+        if settings.context is not None:
+            # Ignoring it would let an operator believe the stack deploys to that context.
+            allowed = "not allowed on aws stacks: the provider uses the stack's EKS cluster"
+            problem = Problem(key, repr(settings.context), allowed)
+            raise StackFileError(stack_path(pulumi.get_stack()), [problem])
         return k8s.Provider("cluster", kubeconfig=kubeconfig_json, namespace=settings.namespace)
     if settings.context is None:
-        key = f"{PROJECT}:kubernetes.context"
         allowed = "required on the kubernetes substrate: the kubeconfig context to deploy to"
         raise StackFileError(stack_path(pulumi.get_stack()), [Problem(key, "missing", allowed)])
     return k8s.Provider("cluster", context=settings.context, namespace=settings.namespace)

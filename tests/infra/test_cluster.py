@@ -185,6 +185,18 @@ def test_kubernetes_substrate_without_context_is_refused() -> None:
         declare("dev", lambda section: section.pop("context"), key="kubernetes")
 
 
+def test_aws_stack_refuses_a_kubeconfig_context() -> None:
+    """Engine mocked with set_mocks: a context on an aws stack would be silently ignored
+    (the provider uses the stack's cluster); the program refuses it instead."""
+
+    def edit(section: dict[str, Any]) -> None:
+        section["context"] = "someone-elses-cluster"
+
+    expected = r"(?s)Pulumi\.staging\.yaml.*kubernetes\.context.*not allowed on aws stacks"
+    with pytest.raises(StackFileError, match=expected):
+        declare("staging", edit, key="kubernetes")
+
+
 def test_adopted_cluster_is_used_not_created() -> None:
     """Engine mocked with set_mocks: with `adopted`, no VPC or EKS is created; the data tier
     joins the adopted VPC and subnets and admits the adopted security group only."""
