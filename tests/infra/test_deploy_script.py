@@ -8,13 +8,15 @@ import os
 import subprocess
 from pathlib import Path
 
+from infra.deploygate import ENV
 from infra.stackfile import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "scripts" / "deploy"
 
 
-def stub(path: Path, exit_code: int, record: Path) -> Path:
-    path.write_text(f'#!/bin/sh\necho "$@" >> {record}\nexit {exit_code}\n')
+def stub(path: Path, exit_code: int, record: Path, env: str = "") -> Path:
+    show = f'echo "{env}=${env}" >> {record}\n' if env else ""
+    path.write_text(f'#!/bin/sh\necho "$@" >> {record}\n{show}exit {exit_code}\n')
     path.chmod(0o755)
     return path
 
@@ -23,7 +25,7 @@ def deploy(tmp_path: Path, *args: str, check_exit: int = 0) -> tuple[int, list[s
     record = tmp_path / "calls"
     env = {
         **os.environ,
-        "PULUMI": str(stub(tmp_path / "pulumi", 0, record)),
+        "PULUMI": str(stub(tmp_path / "pulumi", 0, record, ENV)),
         "RUNBOOK": str(stub(tmp_path / "runbook", check_exit, record)),
     }
     done = subprocess.run([str(DEPLOY), *args], env=env, capture_output=True, check=False)
@@ -41,11 +43,14 @@ def test_up_always_carries_the_pack_and_the_stack_config(tmp_path: Path) -> None
         f"up --cwd {PROJECT_ROOT} --stack production --policy-pack {pack} "
         f"--policy-pack-config {config} --yes"
     )
+    # ... and tells the program so (infra/deploygate.py refuses to run without it).
+    assert calls[2] == f"{ENV}={config}"
 
 
 def test_preview_is_checked_the_same_way(tmp_path: Path) -> None:
     code, calls = deploy(tmp_path, "dev", "preview")
     assert code == 0 and calls[1].startswith("preview ") and "config/dev.json" in calls[1]
+    assert calls[2].endswith("policy/config/dev.json")
 
 
 def test_a_mandatory_violation_stops_before_pulumi(tmp_path: Path) -> None:
