@@ -218,7 +218,11 @@ class ManagedDatabase(pulumi.ComponentResource):
             "monitoring_role_arn": self.monitoring_role.arn if self.monitoring_role else None,
             "auto_minor_version_upgrade": True,
             "copy_tags_to_snapshot": True,
-            "opts": stateful_opts(self, pulumi.ResourceOptions(depends_on=log_groups)),
+            # Identifiers are fixed names, so a replacement (production refuses one: it is
+            # protected) must delete first; the final snapshot keeps the data.
+            "opts": stateful_opts(
+                self, pulumi.ResourceOptions(depends_on=log_groups, delete_before_replace=True)
+            ),
         }
 
     def _replica(self, name: str, index: int) -> aws.rds.Instance:

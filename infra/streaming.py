@@ -47,6 +47,11 @@ def server_properties(brokers: int) -> str:
     return "".join(f"{key}={value}\n" for key, value in properties.items())
 
 
+def configuration_name(stack: str, name: str, kafka_version: str) -> str:
+    """`<stack>-<name>-<version>` with dots as hyphens: MSK allows letters, digits and `-`."""
+    return f"{stack}-{name}-{kafka_version.replace('.', '-')}"
+
+
 def _client_authentication(auth: str) -> aws.msk.ClusterClientAuthenticationArgs:
     if auth == "none":
         return aws.msk.ClusterClientAuthenticationArgs(unauthenticated=True)
@@ -79,7 +84,9 @@ class ManagedStreaming(pulumi.ComponentResource):
         self.key = data_key(f"{name}-key", "Kafka storage encryption", self)
         self.configuration = aws.msk.Configuration(
             f"{name}-config",
-            name=f"{pulumi.get_stack()}-{name}",
+            # Named per Kafka version: an upgrade creates the next configuration before the
+            # cluster moves to it (one in use cannot be deleted or renamed).
+            name=configuration_name(pulumi.get_stack(), name, settings.kafka_version),
             description=f"{name}: explicit topics, replicated writes",
             kafka_versions=[settings.kafka_version],
             server_properties=server_properties(settings.brokers),

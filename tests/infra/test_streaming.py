@@ -50,7 +50,7 @@ def test_cluster_runs_its_own_configuration(plans: Callable[[str], Plan]) -> Non
     assert props["min.insync.replicas"] == "2"
     assert props["unclean.leader.election.enable"] == "false"
     assert config["kafkaVersions"] == ["3.9.x"]
-    assert config["name"] == "production-streaming"
+    assert config["name"] == "production-streaming-3-9-x"
     kafka = only(plan, MSK, "streaming-kafka").props
     assert kafka["configurationInfo"] == {
         "arn": "arn:aws:kafka:us-east-1:000000000000:configuration/streaming-config/mock-uuid-2",
