@@ -272,6 +272,34 @@ def check_tags(res: PlannedResource) -> list[Finding]:
     return findings
 
 
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+WAF_DESTINATIONS = {
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:s3/bucketV2:BucketV2": "bucket",
+    "aws:s3/bucket:Bucket": "bucket",
+}
+WAF_WORDING = (
+    "The name of a WAF logging destination (log group, bucket or Firehose stream) must start "
+    "with aws-waf-logs- (AWS WAF Developer Guide, Logging destinations)"
+)
+
+
+def check_waf_destinations(plan: list[PlannedResource]) -> list[Finding]:
+    """WAF logging destinations whose name does not start with `aws-waf-logs-`. A destination
+    is given by ARN; the mocks build ARNs from logical names, so it is found by that name."""
+    by_name = {(r.name, r.type): r for r in plan if r.type in WAF_DESTINATIONS}
+    findings = []
+    for config in (r for r in plan if r.type == WAF_LOGGING):
+        for arn in config.props.get("logDestinationConfigs") or []:
+            segments = set(re.split(r"[/:]", str(arn))[5:])
+            for (name, token), dest in by_name.items():
+                physical = dest.props.get(WAF_DESTINATIONS[token]) or name + AUTONAME_SUFFIX
+                if name in segments and not str(physical).startswith("aws-waf-logs-"):
+                    message = f"{physical!r} breaks AWS's rule: {WAF_WORDING}"
+                    findings.append(Finding(f"{token} {name}", WAF_DESTINATIONS[token], message))
+    return findings
+
+
 def awsnames_gate(
     stack: str, plan: list[PlannedResource], rules: tuple[Rule, ...] = RULES
 ) -> GateResult:
@@ -287,4 +315,5 @@ def awsnames_gate(
         result.failures += check_tags(res)
         for rule in by_token.get(res.type, []):
             result.failures += check_rule(rule, res)
+    result.failures += check_waf_destinations(plan)
     return result

@@ -62,3 +62,16 @@ def test_every_name_the_stack_declares_follows_aws_rules(
 ) -> None:
     result = awsnames_gate(stack, plans(stack))
     assert result.failures == []
+
+
+@pytest.mark.parametrize(("name", "passed"), [("aws-waf-logs-edge", True), ("edge-waf", False)])
+def test_a_waf_log_group_must_be_named_aws_waf_logs(name: str, passed: bool) -> None:
+    group = resource("aws:cloudwatch/logGroup:LogGroup", "waf-logs", name=name)
+    logging = resource(
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        "waf-logging",
+        logDestinationConfigs=["arn:aws:logs:us-east-1:000000000000:log-group:waf-logs"],
+    )
+    result = awsnames_gate("t", [group, logging])
+    assert result.passed is passed
+    assert passed or "aws-waf-logs-" in result.failures[0].message
