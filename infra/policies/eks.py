@@ -14,11 +14,19 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 @only(EKS)
-def private_endpoint(_t: str, props: Props, _c: Config) -> list[str]:
-    """EKS.1: the API endpoint is not public (the provider's default is public)."""
-    if get(props, "vpcConfig", "endpointPublicAccess") is False:
+def private_endpoint(_t: str, props: Props, config: Config) -> list[str]:
+    """EKS.1: the API endpoint is not public (the provider's default is public), unless the
+    pack config approves every CIDR it is open to (an operator VPN, CI runners)."""
+    vpc = props.get("vpcConfig") or {}
+    if vpc.get("endpointPublicAccess") is False:
         return []
-    return ["vpcConfig.endpointPublicAccess must be false"]
+    cidrs = list(vpc.get("publicAccessCidrs") or ["0.0.0.0/0"])  # AWS's default: anywhere
+    approved = config["approvedPublicCidrs"]
+    unapproved = [c for c in cidrs if c not in approved]
+    if not unapproved:
+        return []
+    return [f"public endpoint open to {unapproved}: set endpointPublicAccess=false, or "
+            f"approve the CIDRs in approvedPublicCidrs"]  # fmt: skip
 
 
 @only(EKS)
@@ -53,12 +61,13 @@ LOG_TYPES = Setting(
     {"type": "array", "items": {"type": "string"}},
     ["api", "audit", "authenticator"],
 )
+APPROVED = Setting("approvedPublicCidrs", {"type": "array", "items": {"type": "string"}}, [])
 MINIMUM = Setting("minimumVersion", {"type": "string", "pattern": r"^1\.\d+$"}, "1.31")
 
 RULES: tuple[Rule, ...] = (
     Rule("eks-private-endpoint", "EKS API endpoint not public", H,
          "Set vpcConfig endpointPublicAccess=False, endpointPrivateAccess=True; reach the "
-         "API from the VPC (CI runner, VPN or SSM).", private_endpoint, "EKS.1"),
+         "API from the VPC (CI runner, VPN or SSM).", private_endpoint, "EKS.1", (APPROVED,)),
     Rule("eks-secrets-encrypted", "EKS Secrets encrypted with KMS", M,
          "Set encryptionConfig {resources: ['secrets'], provider: {keyArn: <CMK>}}.",
          secrets_encrypted, "EKS.3"),

@@ -322,6 +322,12 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         {"fromPort": 0.0, "toPort": 65535.0},
     ),
     ("eks-private-endpoint", EKS, GOOD_EKS, {"vpcConfig": {"endpointPrivateAccess": True}}),
+    (
+        "eks-private-endpoint",
+        EKS,
+        GOOD_EKS,
+        {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}},
+    ),
     ("eks-secrets-encrypted", EKS, GOOD_EKS, {"encryptionConfig": {"resources": ["secrets"]}}),
     ("eks-control-plane-logs", EKS, GOOD_EKS, {"enabledClusterLogTypes": ["api"]}),
     ("eks-supported-version", EKS, GOOD_EKS, {"version": "1.29"}),
@@ -419,6 +425,16 @@ def test_settings_change_what_a_rule_asks() -> None:
     assert backups.check(RDS, GOOD_RDS, {"minBackupDays": 30}) != []
     opened = {"ingress": [{**HTTPS_IN, "fromPort": 8443.0, "toPort": 8443.0}]}
     assert ports.check(SECURITY_GROUP, opened, {"authorizedPorts": [443, 8443]}) == []
+
+
+def test_a_public_eks_endpoint_passes_only_on_approved_cidrs() -> None:
+    """Pure: the pack config, not the program, approves who may reach the API publicly."""
+    endpoint = rule("eks-private-endpoint")
+    assert isinstance(endpoint, Rule)
+    vpn = {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}}
+    assert endpoint.check(EKS, vpn, {"approvedPublicCidrs": ["203.0.113.0/24"]}) == []
+    anywhere = {"vpcConfig": {"endpointPublicAccess": True}}
+    assert endpoint.check(EKS, anywhere, {"approvedPublicCidrs": ["203.0.113.0/24"]}) != []
 
 
 def test_cronjob_pods_are_checked_and_jobs_need_no_probes() -> None:
