@@ -80,10 +80,10 @@ def _finding(rule: AnyRule, level: str, where: str, message: str) -> Finding:
 def check_stack(
     stack: str, stacks_dir: Path | None = None, config_dir: Path | None = None
 ) -> list[Finding]:
-    """The violations of `stack`'s offline plan. Raises StackFileError, LocalStackRefused,
-    PolicyConfigError (all before any rule runs)."""
-    config = load_pack_config(stack, (*RULES, *STACK_RULES), config_dir)
-    return check_plan(plan_stack(stack, stacks_dir), config)
+    """The violations of `stack`'s offline plan. Raises StackFileError or LocalStackRefused
+    (the stack's own problems come first), then PolicyConfigError, before any rule runs."""
+    plan = plan_stack(stack, stacks_dir)
+    return check_plan(plan, load_pack_config(stack, (*RULES, *STACK_RULES), config_dir))
 
 
 def check_planned(

@@ -146,7 +146,8 @@ def test_cli_checks_a_real_stack_and_refuses_local() -> None:
     result = CliRunner().invoke(CLI, ["policy", "check", "--stack", "production", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["blocking"] == 0
-    assert CliRunner().invoke(CLI, ["policy", "check", "--stack", "local"]).exit_code == 2
+    refused = CliRunner().invoke(CLI, ["policy", "check", "--stack", "local"])
+    assert refused.exit_code == 2 and "local" in refused.output and "json" not in refused.output
 
 
 def test_negative_control_a_weakened_production_file_is_stopped(tmp_path: Path) -> None:
