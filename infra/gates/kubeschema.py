@@ -7,7 +7,8 @@ API server's `fieldValidation=Strict`). Custom resources are validated against t
 schemas vendored under `schemas/` (see its README), made strict the same way: every object
 schema that lists its properties and does not preserve unknown fields rejects others. CEL rules
 (`x-kubernetes-validations`) are not evaluated: jsonschema has no CEL. A kind with neither
-schema is reported as unchecked, with the reason, never as passed.
+schema is reported as unchecked, with the reason, never as passed. Names, labels and port
+names are checked as the API server checks them (`kubenames.py`): no schema carries those.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 
+from infra.gates.kubenames import name_problems
 from infra.gates.render import Manifest, kubernetes_manifests
 from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource
@@ -99,6 +101,9 @@ def check_manifests(
             continue
         result.checked += 1
         result.failures += [Finding(manifest.label, "schema", e) for e in errors]
+        result.failures += [
+            Finding(manifest.label, "name", p) for p in name_problems(manifest.body)
+        ]
     return result
 
 
