@@ -9,6 +9,8 @@ schema that lists its properties and does not preserve unknown fields rejects ot
 (`x-kubernetes-validations`) are not evaluated: jsonschema has no CEL. A kind with neither
 schema is reported as unchecked, with the reason, never as passed. Names, labels and port
 names are checked as the API server checks them (`kubenames.py`): no schema carries those.
+A Helm release's `values` are checked against its chart version's vendored
+values.schema.json; the chart's templates are rendered at deploy time and are not checked.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from infra.offline import PlannedResource
 # The release manifests must be valid for where the plan declares no cluster.
 KUBERNETES_VERSION = "1.33.0"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 SCHEMAS = Path(__file__).with_name("schemas")
 
 
@@ -107,11 +110,33 @@ def check_manifests(
     return result
 
 
+def helm_values_errors(release: PlannedResource) -> list[str] | None:
+    """The errors of a Helm release's `values` against its chart's vendored
+    values.schema.json, made strict (a key the chart does not know is ignored by its
+    templates: a mistake), or None when that chart version's schema is not vendored."""
+    chart, version = release.props.get("chart"), release.props.get("version")
+    path = SCHEMAS / "helm" / f"{chart}-{version}" / "values.schema.json"
+    if not path.exists():
+        return None
+    schema = strict(json.loads(path.read_text()))
+    validator = jsonschema.Draft202012Validator(schema)
+    values = release.props.get("values") or {}
+    return [_where(e) for e in sorted(validator.iter_errors(values), key=str)]
+
+
 def kubeschema_gate(stack: str, plan: list[PlannedResource]) -> GateResult:
-    """Validate every Kubernetes manifest in `plan`."""
+    """Validate every Kubernetes manifest in `plan`, and Helm releases' values."""
     manifests, not_manifests = kubernetes_manifests(plan)
     version = cluster_version(plan)
     result = check_manifests(stack, manifests, version)
     result.note = f"Kubernetes {version.rsplit('.', 1)[0]}"
+    for release in (r for r in plan if r.type == HELM_RELEASE):
+        errors = helm_values_errors(release)
+        if errors is None:
+            continue  # stays in not_manifests: nothing checked it
+        label = f"{release.type} {release.name}"
+        not_manifests = [m for m in not_manifests if not m.startswith(label + ":")]
+        result.checked += 1
+        result.failures += [Finding(label, "values", e) for e in errors]
     result.unchecked += not_manifests
     return result

@@ -105,3 +105,24 @@ def test_manifests_are_checked_against_the_release_of_the_stacks_eks_cluster() -
     result = kubeschema_gate("t", [eks, deployment()])
     assert result.note == "Kubernetes 1.34"
     assert kubeschema_gate("t", [deployment()]).note == "Kubernetes 1.33"
+
+
+HELM = "kubernetes:helm.sh/v3:Release"
+
+
+@pytest.mark.parametrize(
+    ("values", "passed"), [({"installCRDs": True}, True), ({"installCRD": True}, False)]
+)
+def test_helm_values_are_checked_against_the_charts_vendored_schema(
+    values: dict[str, Any], passed: bool
+) -> None:
+    release = resource(HELM, "eso", chart="external-secrets", version="2.9.0", values=values)
+    result = kubeschema_gate("t", [release])
+    assert (result.checked, result.passed, result.unchecked) == (1, passed, [])
+
+
+def test_a_chart_version_without_a_vendored_schema_is_unchecked() -> None:
+    release = resource(HELM, "eso", chart="external-secrets", version="0.1.0", values={})
+    result = kubeschema_gate("t", [release])
+    assert result.checked == 0
+    assert "Helm chart" in result.unchecked[0]
