@@ -3,7 +3,8 @@
 checkov runs from its own tool venv (`.tools/checkov`, installed pinned by scripts/setup from
 `tools/checkov.txt`: its pins clash with the project's), once per stack on a folder holding
 that stack's manifests (`kubernetes` framework) and `terraform_plan` JSON, with
-`--skip-download` and no platform key, so it never reaches the network. A failed check fails
+`--skip-download`, no platform key and, where the machine allows it (root), in a network
+namespace of its own (`unshare -n`): it never reaches the network. A failed check fails
 the gate unless `checkov_skips.yaml` lists it, with the reason, for that stack.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,18 @@ def write_inputs(folder: Path, stack: str, plan: list[PlannedResource], region: 
     return left_out + unmapped
 
 
+@cache
+def no_network() -> tuple[str, ...]:
+    """`unshare -n --` where this machine lets us run a command without any network (root,
+    as in CI), so the gate is offline by construction; else nothing (--skip-download and no
+    platform key already keep checkov from calling out)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ()
+    probe = subprocess.run([unshare, "-n", "--", "true"], capture_output=True, check=False)
+    return (unshare, "-n", "--") if probe.returncode == 0 else ()
+
+
 def run_checkov(folder: Path) -> list[dict[str, Any]]:
     """checkov's JSON reports (one per framework) for the files in `folder`."""
     if not CHECKOV.exists():
@@ -80,6 +95,7 @@ def run_checkov(folder: Path) -> list[dict[str, Any]]:
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     env.pop("BC_API_KEY", None)  # never the platform: offline by construction
     args = [
+        *no_network(),
         str(CHECKOV),
         "--skip-download",
         "--quiet",
