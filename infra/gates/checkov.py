@@ -1,10 +1,10 @@
 """The checkov gate: checkov on each stack's rendered manifests and Terraform-shaped plan.
 
 checkov runs from its own tool venv (`.tools/checkov`, installed pinned by scripts/setup from
-`tools/checkov.txt`: resolved with the project, its pins would
-hold boto3 at 1.35 and kubernetes at 33 instead of 1.44 and 34), once per stack on a folder holding
-that stack's manifests (`kubernetes` framework) and `terraform_plan` JSON, with
-`--skip-download`, no platform key and, where the machine allows it (root), in a network
+`tools/checkov.txt`: resolved with the project, its pins would hold boto3 at 1.35 and
+kubernetes at 33 instead of 1.44 and 34), once per stack on a folder holding that stack's
+manifests (`kubernetes` framework) and `terraform_plan` JSON, with `--skip-download`, no
+platform key and, where the machine allows it (root), in a network
 namespace of its own (`unshare -n`): it never reaches the network. A failed check fails
 the gate unless `checkov_skips.yaml` lists it, with the reason, for that stack.
 """
