@@ -122,6 +122,11 @@ BLOCK_NAMES: dict[str, str] = {
     "egress": "egress",
     "inlinePolicies": "inline_policy",
     "statements": "statement",
+    "customHeaders": "custom_header",
+    "functionAssociations": "function_association",
+    "lambdaFunctionAssociations": "lambda_function_association",
+    "members": "member",
+    "replicas": "replica",
 }
 # Attributes that are maps in Terraform: kept as objects, their keys untouched.
 MAP_ATTRIBUTES = frozenset({"tags", "tagsAll", "labels", "serverProperties", "variables"})
