@@ -156,4 +156,10 @@ def checkov_gate(
         return result
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(one, plans))
+        results = list(pool.map(one, plans))
+    # A skip that matched nothing on any stack no longer excuses anything: say so.
+    used = {entry.split(" ", 1)[0] for result in results for entry in result.skipped}
+    stale = sorted(set(skips) - used)
+    for result in results if stale else ():
+        result.note = f"skips that matched nothing, remove them: {', '.join(stale)}"
+    return results
