@@ -18,6 +18,12 @@ and an emptyDir at /tmp; requests and limits; startup and readiness probes on th
 path, liveness on the port; spread across zones (`kubernetes.zoneSpread`) and nodes. No API
 token is mounted: the services never call the Kubernetes API, and IRSA does not need one
 (see `ROLE_ANNOTATION`).
+
+On aws stacks (`data` given, see `DataWiring`) each container reads the service's ESO-synced
+Secret `<name>-data-credentials` whole through `envFrom` (required: a pod without its
+credentials must not start), and gets the MSK IAM bootstrap brokers, the client security
+`msk-iam` and the region, under the names the services read (samples.options). Without
+`data` (dev) the containers carry no data-tier env, as before.
 Every child is parented to the component, so a provider given in `opts` reaches them all.
 """
 
@@ -35,6 +41,7 @@ from infra.settings import Kubernetes as KubernetesSettings
 from infra.stackfile import PROJECT, Problem, StackFileError, stack_path
 from runbooks.config import files as config_files
 from runbooks.config.registry import SCHEMAS as CONFIGURED
+from runbooks.kafka_client import Security
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
 CONFIG_MOUNT = "/etc/trading/config"
@@ -49,6 +56,8 @@ ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 SCRATCH = "/tmp"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
+# SASL_SSL with MSK IAM (runbooks.kafka_client): how clients on aws stacks connect.
+KAFKA_SECURITY: Security = "msk-iam"
 
 
 def doubled(quantity: str) -> str:
@@ -59,6 +68,35 @@ def doubled(quantity: str) -> str:
     number, unit = float(match.group(1)) * 2, match.group(2)
     text = str(int(number)) if number.is_integer() else f"{number:g}"
     return text + unit
+
+
+@dataclass(frozen=True)
+class DataWiring:
+    """How a service's pods on an aws stack reach the managed data tier.
+
+    `secret_name`: the Kubernetes Secret ESO keeps in sync (infra.secrets); `bootstrap_servers`:
+    the MSK brokers for IAM auth (port 9098); `region`: the cluster's, for the IAM signer.
+    """
+
+    secret_name: str
+    bootstrap_servers: pulumi.Input[str]
+    region: str
+
+    def env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        """The variables samples.options reads (TRADING_<NAME>, and AWS_REGION as boto does)."""
+        return [
+            k8s.core.v1.EnvVarArgs(name="TRADING_BOOTSTRAP_SERVERS", value=self.bootstrap_servers),
+            k8s.core.v1.EnvVarArgs(name="TRADING_KAFKA_SECURITY", value=KAFKA_SECURITY),
+            k8s.core.v1.EnvVarArgs(name="AWS_REGION", value=self.region),
+        ]
+
+    def env_from(self) -> list[k8s.core.v1.EnvFromSourceArgs]:
+        """The whole credentials Secret; required, so a pod never starts without it."""
+        return [
+            k8s.core.v1.EnvFromSourceArgs(
+                secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=self.secret_name, optional=False)
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -99,10 +137,12 @@ class BlueGreenService(pulumi.ComponentResource):
         cluster: KubernetesSettings,
         opts: pulumi.ResourceOptions | None = None,
         role_arn: pulumi.Input[str] | None = None,
+        data: DataWiring | None = None,
     ) -> None:
         super().__init__("trading:infra:BlueGreenService", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
         self._svc, self._ns, self._cluster = service, cluster.namespace, cluster
+        self._data = data
         self.names = PairNames(service.name)
         self.account = self._account(name, role_arn)
         self.config_maps = self._declare_config(name)
@@ -279,7 +319,9 @@ class BlueGreenService(pulumi.ComponentResource):
                     if config_map
                     else []
                 ),
+                *(self._data.env() if self._data else []),
             ],
+            env_from=self._data.env_from() if self._data else None,
             volume_mounts=mounts,
             # Liveness and readiness start only once the startup probe passed (up to 60 s),
             # so a slow start is never killed. The health path also checks the service's

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.bluegreen import BlueGreenService
+from infra.bluegreen import BlueGreenService, DataWiring
 from infra.cache import InClusterCache, ManagedCache
 from infra.cluster import AwsCluster, declare_aws_cluster, kubernetes_provider
 from infra.database import InClusterDatabase, ManagedDatabase
@@ -108,7 +108,8 @@ def declare(settings: StackSettings) -> None:
         endpoints, access = _declare_in_cluster(settings, in_namespace), None
     for svc in settings.services:
         role_arn = access.roles.role_arns[svc.name] if access else None
-        BlueGreenService(svc.name, svc, cluster, opts=in_namespace, role_arn=role_arn)
+        data = _data_wiring(settings, svc.name, access, endpoints)
+        BlueGreenService(svc.name, svc, cluster, opts=in_namespace, role_arn=role_arn, data=data)
     is_aws = settings.substrate is Substrate.AWS
     NamespacePolicies(
         "namespace-policies",
@@ -230,6 +231,19 @@ def _declare_access(
         "secret-delivery", names, namespace, region, secrets, opts=in_namespace
     )
     return Access(roles, secrets, delivery)
+
+
+def _data_wiring(
+    settings: StackSettings, service: str, access: Access | None, endpoints: Endpoints
+) -> DataWiring | None:
+    """What `service`'s pods read on an aws stack; None in dev (its in-cluster data tier)."""
+    if access is None or settings.aws is None:
+        return None
+    return DataWiring(
+        secret_name=access.delivery.secret_names[service],
+        bootstrap_servers=endpoints.brokers,
+        region=settings.aws.region,
+    )
 
 
 def _required_arn(arn: str | None) -> str:

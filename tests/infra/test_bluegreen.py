@@ -14,6 +14,7 @@ import pytest
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from infra.bluegreen import ROLE_ANNOTATION, BlueGreenService
+from infra.secrets import credentials_secret_name
 from infra.settings import Kubernetes, Service
 from infra.stackfile import PROJECT, load_stack
 from tests.infra.conftest import Plan, of_type, only
@@ -160,3 +161,42 @@ def test_explicit_provider_reaches_every_child() -> None:
     children = [(t, n, p) for t, n, _, p in seen if t.startswith("kubernetes:") and n != "cluster"]
     assert len(children) >= 8  # 2 Deployments, 4 Services, 2 PDBs, the account, the route
     assert all("::cluster::" in p for _, _, p in children), children
+
+
+def _containers(plan: Plan, service: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for color in ("blue", "green")
+        for c in only(plan, DEPLOYMENT, f"{service}-{color}").props["spec"]["template"]["spec"][
+            "containers"
+        ]
+    ]
+
+
+def test_production_pods_read_delivered_credentials_and_msk(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: each production container reads its service's
+    ESO-synced Secret whole (required) and the MSK IAM brokers, security and region."""
+    plan = plans("production")
+    settings = load_stack("production")
+    assert settings.aws is not None
+    for svc in settings.services:
+        for c in _containers(plan, svc.name):
+            assert c["envFrom"] == [
+                {"secretRef": {"name": credentials_secret_name(svc.name), "optional": False}}
+            ]
+            env = {e["name"]: e["value"] for e in c["env"]}
+            assert env["TRADING_KAFKA_SECURITY"] == "msk-iam"
+            assert env["AWS_REGION"] == settings.aws.region
+            assert env["TRADING_BOOTSTRAP_SERVERS"].endswith(":9098")  # MSK's IAM listener
+
+
+def test_dev_pods_reference_no_external_secret(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: dev has no ESO, so no container names its Secret or
+    MSK's settings."""
+    plan = plans("dev")
+    for svc in load_stack("dev").services:
+        for c in _containers(plan, svc.name):
+            assert "envFrom" not in c
+            names = {e["name"] for e in c["env"]}
+            assert names.isdisjoint({"TRADING_KAFKA_SECURITY", "AWS_REGION"})
+            assert credentials_secret_name(svc.name) not in str(c)
