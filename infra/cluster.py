@@ -3,10 +3,16 @@ resource uses.
 
 On aws stacks the cluster is either created by the stack (`aws.cluster.created`: EKS with a
 private API endpoint, secrets envelope-encrypted with a KMS key, every control-plane log
-type, a managed node group with IMDSv2 and encrypted disks, the IAM OIDC provider for IRSA)
-or adopted (`aws.cluster.adopted`: an existing EKS cluster given by config). Either way the
-program gets a `ClusterInfo`: VPC, subnets, the services' security group, the OIDC provider
-and a kubeconfig that authenticates with `aws eks get-token` (no long-lived credential).
+type, a managed node group with IMDSv2 and encrypted disks, the IAM OIDC provider for IRSA,
+and the VPC CNI add-on with network policy enabled) or adopted (`aws.cluster.adopted`: an
+existing EKS cluster given by config). Either way the program gets a `ClusterInfo`: VPC and
+its CIDR, subnets, the services' security group, the OIDC provider and a kubeconfig that
+authenticates with `aws eks get-token` (no long-lived credential).
+
+EKS enforces NetworkPolicies only when the VPC CNI add-on runs with `enableNetworkPolicy`;
+otherwise the API server accepts them and nothing enforces them. A created cluster gets
+the add-on so configured (`VPC_CNI_CONFIG`); an adopted cluster must have it already, which
+the operator ensures (see `AdoptedCluster` in infra.settings).
 
 On the kubernetes substrate the provider uses the configured kubeconfig context
 (`kubernetes.context`), never the operator's current one; default providers are disabled
@@ -36,6 +42,9 @@ NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
 NODE_POLICIES_ECR = "AmazonEC2ContainerRegistryReadOnly"
 AMI_TYPE = "AL2023_x86_64_STANDARD"
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VPC_CNI = "vpc-cni"
+# The add-on's schema takes the flag as a string, not a JSON boolean.
+VPC_CNI_CONFIG = json.dumps({"enableNetworkPolicy": "true"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class ClusterInfo:
 
     name: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
+    # The VPC's CIDR: where the services' egress to the data tier may go (infra.netpol).
+    vpc_cidr: pulumi.Output[str]
     subnet_ids: list[pulumi.Output[str]]
     services_sg_id: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
@@ -160,6 +171,7 @@ class EksCluster(pulumi.ComponentResource):
         subnet_ids: Sequence[pulumi.Input[str]],
         logs_key_arn: pulumi.Input[str],
         account: Account,
+        vpc_cidr: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("trading:infra:EksCluster", name, None, opts)
@@ -214,6 +226,17 @@ class EksCluster(pulumi.ComponentResource):
             ),
             opts=stateful_opts(self, pulumi.ResourceOptions(depends_on=[*attached, log_group])),
         )
+        self.network_addon = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=self.cluster.name,
+            addon_name=VPC_CNI,
+            configuration_values=VPC_CNI_CONFIG,
+            # EKS installs vpc-cni itself (self-managed): taking it over, and every later
+            # update, must overwrite its fields, or the network policy flag never lands.
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=child,
+        )
         self.node_group = self._node_group(name, settings, subnet_ids)
         for index, role_arn in enumerate(settings.admin_role_arns):
             self._admin(f"{name}-admin-{index + 1}", role_arn)
@@ -229,6 +252,7 @@ class EksCluster(pulumi.ComponentResource):
         self.info = ClusterInfo(
             name=self.cluster.name,
             vpc_id=self.cluster.vpc_config.apply(lambda c: _known(c.vpc_id, "VPC id")),
+            vpc_cidr=pulumi.Output.from_input(vpc_cidr),
             subnet_ids=[pulumi.Output.from_input(s) for s in subnet_ids],
             services_sg_id=self.cluster.vpc_config.apply(
                 lambda c: _known(c.cluster_security_group_id, "cluster security group")
@@ -329,6 +353,7 @@ def adopted_cluster(
     return ClusterInfo(
         name=pulumi.Output.from_input(settings.name),
         vpc_id=pulumi.Output.from_input(settings.vpc_id),
+        vpc_cidr=pulumi.Output.from_input(settings.vpc_cidr),
         subnet_ids=[pulumi.Output.from_input(s) for s in settings.subnet_ids],
         services_sg_id=pulumi.Output.from_input(settings.security_group_id),
         oidc_provider_arn=pulumi.Output.from_input(settings.oidc_provider_arn),
@@ -364,7 +389,14 @@ def declare_aws_cluster(settings: AwsSettings, provider: pulumi.ProviderResource
     assert created is not None  # the settings model requires exactly one
     vpc = Vpc("network", settings, key.arn, opts=opts)
     eks = EksCluster(
-        "cluster", created, settings.region, vpc.private_subnet_ids, key.arn, account, opts=opts
+        "cluster",
+        created,
+        settings.region,
+        vpc.private_subnet_ids,
+        key.arn,
+        account,
+        vpc.cidr,
+        opts=opts,
     )
     return AwsCluster(eks.info, vpc, key)
 

@@ -65,8 +65,9 @@ def msk_port(streaming: Streaming) -> int:
 def data_flows(
     settings: StackSettings, vpc_cidr: pulumi.Input[str] | None = None
 ) -> list[DataFlow]:
-    """Where the services reach the data tier: the in-cluster pods, or `vpc_cidr` (default:
-    the stack's `aws.network.vpcCidr`) on the managed services' ports."""
+    """Where the services reach the data tier: the in-cluster pods, or `vpc_cidr` on the
+    managed services' ports. `vpc_cidr`: the cluster's VPC (an adopted cluster's
+    `vpcCidr`); default: the stack's `aws.network.vpcCidr`, the VPC a created cluster gets."""
     if settings.substrate is Substrate.KUBERNETES:
         return [
             DataFlow(port=port, pods={"app": app, TIER_LABEL: DATA_TIER})

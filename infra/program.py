@@ -115,7 +115,7 @@ def declare(settings: StackSettings) -> None:
         "namespace-policies",
         cluster,
         settings.services,
-        data_flows(settings),
+        data_flows(settings, platform.cluster.info.vpc_cidr if platform else None),
         aws_apis=is_aws,
         opts=in_namespace,
     )

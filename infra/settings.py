@@ -547,8 +547,14 @@ class AdoptedCluster(Model):
 
     `subnetIds`: private subnets of that VPC in at least two zones, where the data tier's
     subnet groups and MSK brokers go. `securityGroupId`: the group the services' pods carry
-    (the cluster security group for managed nodes). The cluster's own access (EKS access
-    entries for whoever runs `pulumi up`) is managed where the cluster is.
+    (the cluster security group for managed nodes). `vpcCidr`: that VPC's CIDR, the only
+    destination of the services' egress to the data tier (infra.netpol). The cluster's own
+    access (EKS access entries for whoever runs `pulumi up`) is managed where the cluster is.
+
+    The operator must have network policy enabled in the cluster's VPC CNI add-on
+    (`enableNetworkPolicy: "true"` in the vpc-cni add-on's configuration): without it EKS
+    accepts the stack's NetworkPolicies and enforces none of them. A created cluster sets
+    it itself.
     """
 
     name: Annotated[str, Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")]
@@ -566,6 +572,7 @@ class AdoptedCluster(Model):
     oidc_issuer_url: Annotated[
         str, Field(pattern=r"^https://oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/[0-9A-Fa-f]+$")
     ]
+    vpc_cidr: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
 
 
 class Cluster(Model):
@@ -580,8 +587,8 @@ class Cluster(Model):
         if len(given) != 1:
             raise ValueError(
                 "set exactly one of `created` (an EKS cluster the stack creates) or "
-                f"`adopted` (name, vpcId, subnetIds, securityGroupId, oidcProviderArn, "
-                f"oidcIssuerUrl of an existing one); got {given or 'neither'}"
+                f"`adopted` (name, vpcId, vpcCidr, subnetIds, securityGroupId, "
+                f"oidcProviderArn, oidcIssuerUrl of an existing one); got {given or 'neither'}"
             )
         return self
 

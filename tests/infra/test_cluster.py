@@ -32,7 +32,10 @@ ADOPTED = {
         "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"
     ),
     "oidcIssuerUrl": "https://oidc.eks.us-east-1.amazonaws.com/id/ABC123",
+    "vpcCidr": "172.20.0.0/16",
 }
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ADDON = "aws:eks/addon:Addon"
 
 
 @dataclass(frozen=True)
@@ -292,3 +295,40 @@ def test_admin_roles_get_access_entries() -> None:
 
     staging = plan_of(declare("staging"))
     assert of_type(staging, "aws:eks/accessEntry:AccessEntry") == []
+
+
+def test_created_cluster_enforces_network_policies(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: a created cluster runs the VPC CNI add-on with
+    network policy enabled (else EKS enforces no NetworkPolicy), overwriting EKS's own."""
+    for stack in ("staging", "production"):
+        addon = only(plans(stack), ADDON, "cluster-vpc-cni").props
+        assert addon["addonName"] == "vpc-cni"
+        assert addon["clusterName"] == f"trading-{stack}"
+        assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+        assert addon["resolveConflictsOnCreate"] == "OVERWRITE"
+        assert addon["resolveConflictsOnUpdate"] == "OVERWRITE"
+
+
+def test_adopted_cluster_egress_goes_to_its_own_vpc() -> None:
+    """Engine mocked with set_mocks: with `adopted`, the services' egress to the data tier
+    is limited to the adopted VPC's CIDR, not the stack's unused `aws.network.vpcCidr`; no
+    add-on is created in a cluster the stack does not own."""
+    plan = plan_of(declare("production", adopt))
+    assert of_type(plan, ADDON) == []
+    cidrs = {
+        peer["ipBlock"]["cidr"]
+        for policy in of_type(plan, NETWORK_POLICY)
+        for rule in policy.props["spec"].get("egress", [])
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer and peer["ipBlock"]["cidr"] != "0.0.0.0/0"
+    }
+    assert cidrs == {ADOPTED["vpcCidr"]}
+
+
+def test_adopted_cluster_needs_its_vpc_cidr(tmp_path: Any) -> None:
+    """Settings only: an adopted cluster without `vpcCidr` is refused, naming the key."""
+    missing = {k: v for k, v in ADOPTED.items() if k != "vpcCidr"}
+    path = tmp_path / "Pulumi.production.yaml"
+    path.write_text(yaml.safe_dump(_with_cluster({"adopted": missing})), encoding="utf-8")
+    with pytest.raises(StackFileError, match=r"aws\.cluster\.adopted\.vpcCidr"):
+        load_stack_file(path)
