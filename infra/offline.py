@@ -54,8 +54,23 @@ ENVIRONMENT_KEYS = frozenset(
 )
 RELEASE_KEYS = frozenset({"image", "version", "weight"})
 NOT_SHAPE = SIZE_KEYS | ENVIRONMENT_KEYS | RELEASE_KEYS
-# httpTokens (IMDS "required"/"optional") is a setting, not a token.
-SECRET_KEY = re.compile(r"(?i)password|(?<!http)token|secret")
+# Inputs that carry a secret value, by exact (camelCase) name. Exact, not "contains
+# token/secret": httpTokens, secretName, secretRef, secretId, secretKey or
+# masterUserSecretKmsKeyId are settings and references the plan must show.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "masterPassword",
+        "authToken",
+        "token",
+        "secretString",
+        "secretBinary",
+        "privateKey",
+    }
+)
+# Every value under these keys of a Kubernetes Secret is secret, whatever its name.
+KUBERNETES_SECRET = "kubernetes:core/v1:Secret"
+KUBERNETES_SECRET_KEYS = frozenset({"data", "stringData"})
 INDEXED = re.compile(r"-\d+$")
 INDEX_IN_TEXT = re.compile(r"-\d+(?=$|[-/])")
 # How a secret input reaches the mocks: Pulumi's wire marker for a secret value.
@@ -167,7 +182,8 @@ class RecordingMocks(Mocks):
         self.resources: list[PlannedResource] = []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        self.resources.append(PlannedResource(args.typ, args.name, mask_secrets(args.inputs)))
+        masked = mask_inputs(args.typ, args.inputs)
+        self.resources.append(PlannedResource(args.typ, args.name, masked))
         fakes = _filled(FAKE_OUTPUTS.get(args.typ, {}), args.name)
         # AWS names physical resources itself (auto-naming): stand in with the logical name.
         named = {"name": args.name} if args.typ.startswith("aws:") else {}
@@ -186,8 +202,22 @@ def _filled(value: Any, name: str) -> Any:
     return value.format(name=name) if isinstance(value, str) else value
 
 
+def mask_inputs(type_: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """A resource's inputs as the plan shows them: `mask_secrets`, and for a Kubernetes
+    Secret every value of its `data` and `stringData` too (plain or not, they are the
+    secret)."""
+    masked: dict[str, Any] = mask_secrets(inputs)
+    if type_ == KUBERNETES_SECRET:
+        for key in KUBERNETES_SECRET_KEYS & masked.keys():
+            values = masked[key]
+            masked[key] = (
+                {k: SECRET_MASK for k in values} if isinstance(values, dict) else SECRET_MASK
+            )
+    return masked
+
+
 def mask_secrets(value: Any, key: str = "") -> Any:
-    """`value` with every Pulumi secret, and every string under a password/token/secret key,
+    """`value` with every Pulumi secret, and every string under a key of `SECRET_KEYS`,
     replaced by the mask."""
     if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_SIG_VALUE:
         return SECRET_MASK
@@ -195,7 +225,7 @@ def mask_secrets(value: Any, key: str = "") -> Any:
         return {k: mask_secrets(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_secrets(v, key) for v in value]
-    if isinstance(value, str) and SECRET_KEY.search(key):
+    if isinstance(value, str) and key in SECRET_KEYS:
         return SECRET_MASK
     return value
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from infra.incluster import RUN_AS, SECRETS_MOUNT, pinned_image
-from infra.stackfile import SECRET_MASK
 from tests.infra.conftest import Plan, of_type, only
 
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -128,8 +127,8 @@ def test_database_password_is_a_file_not_an_env_value(plans: Callable[[str], Pla
     }
     assert not any("valueFrom" in e for e in container["env"])
     (secret,) = [v["secret"] for v in pod["spec"]["volumes"] if "secret" in v]
-    # The plan masks any string under a key naming a secret, `secretName` included.
-    assert secret == {"secretName": SECRET_MASK, "defaultMode": 0o440}
+    # A Secret's name is a reference, not a secret: the plan shows it.
+    assert secret == {"secretName": "database-credentials", "defaultMode": 0o440}
     (mount,) = [m for m in container["volumeMounts"] if m["name"] == "secrets"]
     assert mount == {"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True}
 
