@@ -1,4 +1,5 @@
-"""Rules of the network and keys: security groups, default security groups, flow logs, KMS.
+"""Rules of the network and keys: security groups, default security groups, flow logs, KMS,
+and IMDSv2 on instances and launch templates.
 
 A permission reaches AWS three ways, all read here: inline `ingress`/`egress` of a
 SecurityGroup, an `ec2.SecurityGroupRule` of that type, and a
@@ -23,6 +24,8 @@ SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 KMS_KEY = "aws:kms/key:Key"
+INSTANCE = "aws:ec2/instance:Instance"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 ALL_PROTOCOLS = {"-1", "all"}
 # The ports AWS Security Hub's EC2.19 calls high-risk.
@@ -117,6 +120,19 @@ def key_rotation(resource_type: str, props: Props, _c: Config) -> list[str]:
     return ["enableKeyRotation must be true"]
 
 
+def imdsv2_required(resource_type: str, props: Props, _c: Config) -> list[str]:
+    """EC2.8 (instances) and EC2.170 (launch templates): metadataOptions.httpTokens is
+    "required", or the metadata service is disabled. Absent means AWS's default, which still
+    answers IMDSv1."""
+    if resource_type not in (INSTANCE, LAUNCH_TEMPLATE):
+        return []
+    options = props.get("metadataOptions") or {}
+    tokens = options.get("httpTokens")
+    if tokens == "required" or options.get("httpEndpoint") == "disabled":
+        return []
+    return [f"metadataOptions.httpTokens is {tokens!r}; it must be 'required' (IMDSv2 only)"]
+
+
 def default_sg_closed(resources: Sequence[StackResource], _c: Config) -> list[str]:
     """EC2.2: every VPC's default security group is adopted and has no rules."""
     adopted = [r for r in resources if r.type == DEFAULT_SG]
@@ -164,6 +180,9 @@ RULES: tuple[Rule, ...] = (
          "data tier's ports to the VPC).", egress_limited),
     Rule("kms-key-rotation", "KMS keys rotate yearly", M, "Set enableKeyRotation=True.",
          key_rotation, "KMS.4"),
+    Rule("ec2-imdsv2-required", "Instances and launch templates require IMDSv2", H,
+         "Set metadata_options with http_tokens='required' (and http_put_response_hop_limit=1 "
+         "on nodes, so pods cannot reach the node's role).", imdsv2_required, "EC2.8"),
 )  # fmt: skip
 
 STACK_RULES: tuple[StackRule, ...] = (

@@ -34,7 +34,9 @@ from infra.policies.msk import MSK
 from infra.policies.network import (
     DEFAULT_SG,
     FLOW_LOG,
+    INSTANCE,
     KMS_KEY,
+    LAUNCH_TEMPLATE,
     SECURITY_GROUP,
     SG_EGRESS,
     SG_INGRESS,
@@ -132,6 +134,14 @@ GOOD_SG_INGRESS: dict[str, Any] = {
     "cidrIpv6": "::/0",
 }
 GOOD_KEY: dict[str, Any] = {"enableKeyRotation": True, "description": "data"}
+GOOD_TEMPLATE: dict[str, Any] = {
+    "metadataOptions": {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1.0,
+    }
+}
+GOOD_INSTANCE: dict[str, Any] = {"instanceType": "t3.micro", **GOOD_TEMPLATE}
 GOOD_EKS: dict[str, Any] = {
     "version": "1.34",
     "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
@@ -306,6 +316,19 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("ec2-no-high-risk-ports", SG_INGRESS, GOOD_SG_INGRESS, {"ipProtocol": "-1"}),
     ("kms-key-rotation", KMS_KEY, GOOD_KEY, {"enableKeyRotation": False}),
     (
+        "ec2-imdsv2-required",
+        LAUNCH_TEMPLATE,
+        GOOD_TEMPLATE,
+        {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "optional"}},
+    ),
+    ("ec2-imdsv2-required", LAUNCH_TEMPLATE, GOOD_TEMPLATE, {"metadataOptions": None}),
+    (
+        "ec2-imdsv2-required",
+        INSTANCE,
+        GOOD_INSTANCE,
+        {"metadataOptions": {"httpTokens": "optional"}},
+    ),
+    (
         "ec2-egress-limited",
         SECURITY_GROUP,
         GOOD_SG,
@@ -405,6 +428,8 @@ def test_good_resources_pass_the_whole_pack() -> None:
         (SG_RULE, GOOD_SG_RULE),
         (SG_INGRESS, GOOD_SG_INGRESS),
         (KMS_KEY, GOOD_KEY),
+        (LAUNCH_TEMPLATE, GOOD_TEMPLATE),
+        (INSTANCE, GOOD_INSTANCE),
         (EKS, GOOD_EKS),
         (DEPLOYMENT, GOOD_DEPLOYMENT),
     ]
