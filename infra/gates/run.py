@@ -1,4 +1,10 @@
-"""Run the gates on stacks and report: the engine behind `make validate`."""
+"""Run the gates on stacks and report: the engine behind `make validate`.
+
+Each stack is planned once (`cached_plan`) and every gate reads that plan. The `policy`
+gate is the policy pack itself (`infra.policycheck.check_planned`, under the stack's pack
+config): it fails on the findings that would stop `pulumi up` (mandatory or remediate);
+advisory ones are listed as skipped (shown with -v).
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,40 @@ import yaml
 from infra.gates.awsnames import awsnames_gate
 from infra.gates.checkov import checkov_gate
 from infra.gates.kubeschema import kubeschema_gate
-from infra.gates.result import GateResult
+from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource, plan_stack
+from infra.policies.config import PolicyConfigError
+from infra.policycheck import check_planned
 from infra.stackfile import stack_path
 
 STACKS = ("dev", "staging", "production")  # local is not deployed by Pulumi
-GATES = ("kubeschema", "checkov", "awsnames")
+GATES = ("kubeschema", "checkov", "awsnames", "policy")
 PerStack = Callable[[str, list[PlannedResource]], GateResult]
-PER_STACK: dict[str, PerStack] = {"kubeschema": kubeschema_gate, "awsnames": awsnames_gate}
+
+
+def policy_gate(stack: str, plan: list[PlannedResource]) -> GateResult:
+    """The policy pack over `plan` under `stack`'s pack config: each blocking finding fails
+    the gate; a pack config that cannot be read fails it too, naming the file."""
+    result = GateResult("policy", stack, checked=len(plan))
+    try:
+        findings = check_planned(stack, plan)
+    except PolicyConfigError as exc:
+        result.failures.append(Finding("pack config", "config", str(exc)))
+        return result
+    for found in findings:
+        where, rule = found.resource, f"{found.policy} {found.level}"
+        if found.blocking:
+            result.failures.append(Finding(where, rule, f"{found.message} ({found.remediation})"))
+        else:
+            result.skipped.append(f"{found.policy} {where}: {found.level}: {found.message}")
+    return result
+
+
+PER_STACK: dict[str, PerStack] = {
+    "kubeschema": kubeschema_gate,
+    "awsnames": awsnames_gate,
+    "policy": policy_gate,
+}
 
 
 @cache
