@@ -1,5 +1,5 @@
-"""One private local stack for the judge's tests: a policy that judges latency from 1 ms,
-steady load, and a way to put any version with any faults on the old color."""
+"""One private local stack for the judge's tests: the local stack's latency floor, steady
+load, and a way to put any version with any faults on the old color."""
 
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ POLICY = {
     "consecutiveErrorLimit": 2,
     "inconclusiveLimit": 5,
     "metrics": {"provider": "prometheus", "minWindowSeconds": 5},
-    # Judge latency from 1 ms as the product does by default, not under the local 5 ms floor.
-    "thresholds": {"minRequests": 20, "p95LatencyFloorMs": 1},
+    # The floor this machine's noise justifies (stacks/Pulumi.local.yaml, benchmarks/README):
+    # at 1 ms, two healthy ~1.3 ms processes read 12% apart at p95 on a CI box and the noise
+    # test rolled back. The +40% test at ~30 ms is far above it.
+    "thresholds": {"minRequests": 20, "p95LatencyFloorMs": 5},
 }
 LOAD_RATE = 150.0  # at 40 ms, 16 workers still keep up (16 / 0.04 s = 400 req/s)
 _versions = itertools.count(1)
