@@ -19,9 +19,11 @@ path, liveness on the port; spread across zones (`kubernetes.zoneSpread`) and no
 token is mounted: the services never call the Kubernetes API, and IRSA does not need one
 (see `ROLE_ANNOTATION`).
 
-On aws stacks (`data` given, see `DataWiring`) each container reads the service's ESO-synced
-Secret `<name>-data-credentials` whole through `envFrom` (required: a pod without its
-credentials must not start), and gets the MSK IAM bootstrap brokers, the client security
+On aws stacks (`data` given, see `DataWiring`) each container mounts the service's ESO-synced
+Secret `<name>-data-credentials` read-only as files under `CREDENTIALS_MOUNT` (required: a pod
+without its credentials must not start; files, not env, because RDS rotates its password
+and a mounted Secret follows the rotation while an env var keeps the old value until the
+pod restarts), and gets the MSK IAM bootstrap brokers, the client security
 `msk-iam` and the region, under the names the services read (samples.options). Without
 `data` (dev) the containers carry no data-tier env, as before.
 Every child is parented to the component, so a provider given in `opts` reaches them all.
@@ -45,6 +47,7 @@ from runbooks.kafka_client import Security
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
 CONFIG_MOUNT = "/etc/trading/config"
+CREDENTIALS_MOUNT = "/etc/trading/credentials"  # the data-credentials Secret, a file per key
 CONFIG_FILE = "config.yaml"
 CONFIG_ANNOTATION = "trading/config-version"
 # IRSA: the EKS pod identity webhook sees this on a pod's ServiceAccount and injects
@@ -90,13 +93,20 @@ class DataWiring:
             k8s.core.v1.EnvVarArgs(name="AWS_REGION", value=self.region),
         ]
 
-    def env_from(self) -> list[k8s.core.v1.EnvFromSourceArgs]:
-        """The whole credentials Secret; required, so a pod never starts without it."""
-        return [
-            k8s.core.v1.EnvFromSourceArgs(
-                secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=self.secret_name, optional=False)
-            )
-        ]
+    def volume(self) -> k8s.core.v1.VolumeArgs:
+        """The whole credentials Secret as files; required, so a pod never starts without it."""
+        return k8s.core.v1.VolumeArgs(
+            name="credentials",
+            secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=self.secret_name, optional=False, default_mode=0o440
+            ),
+        )
+
+    def mount(self) -> k8s.core.v1.VolumeMountArgs:
+        """Where the container reads them (one file per key), read-only."""
+        return k8s.core.v1.VolumeMountArgs(
+            name="credentials", mount_path=CREDENTIALS_MOUNT, read_only=True
+        )
 
 
 @dataclass(frozen=True)
@@ -262,6 +272,8 @@ class BlueGreenService(pulumi.ComponentResource):
                     config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map),
                 )
             )
+        if self._data:
+            volumes.append(self._data.volume())
         return k8s.core.v1.PodSpecArgs(
             service_account_name=self.names.account,
             automount_service_account_token=False,
@@ -305,6 +317,8 @@ class BlueGreenService(pulumi.ComponentResource):
             mounts.append(
                 k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_MOUNT, read_only=True)
             )
+        if self._data:
+            mounts.append(self._data.mount())
         return k8s.core.v1.ContainerArgs(
             name=svc.name,
             image=f"{svc.image}:{svc.versions.of(color)}",
@@ -321,7 +335,6 @@ class BlueGreenService(pulumi.ComponentResource):
                 ),
                 *(self._data.env() if self._data else []),
             ],
-            env_from=self._data.env_from() if self._data else None,
             volume_mounts=mounts,
             # Liveness and readiness start only once the startup probe passed (up to 60 s),
             # so a slow start is never killed. The health path also checks the service's

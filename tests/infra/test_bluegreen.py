@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-from infra.bluegreen import ROLE_ANNOTATION, BlueGreenService
+from infra.bluegreen import CREDENTIALS_MOUNT, ROLE_ANNOTATION, BlueGreenService
 from infra.secrets import credentials_secret_name
 from infra.settings import Kubernetes, Service
 from infra.stackfile import PROJECT, load_stack
@@ -174,16 +174,28 @@ def _containers(plan: Plan, service: str) -> list[dict[str, Any]]:
 
 
 def test_production_pods_read_delivered_credentials_and_msk(plans: Callable[[str], Plan]) -> None:
-    """Engine mocked with set_mocks: each production container reads its service's
-    ESO-synced Secret whole (required) and the MSK IAM brokers, security and region."""
+    """Engine mocked with set_mocks: each production pod mounts its service's ESO-synced
+    Secret as read-only files (required; files follow RDS's rotation, env would not), never
+    as env, and its containers get the MSK IAM brokers, security and region."""
     plan = plans("production")
     settings = load_stack("production")
     assert settings.aws is not None
     for svc in settings.services:
-        for c in _containers(plan, svc.name):
-            assert c["envFrom"] == [
-                {"secretRef": {"name": credentials_secret_name(svc.name), "optional": False}}
+        for color in ("blue", "green"):
+            pod = only(plan, DEPLOYMENT, f"{svc.name}-{color}").props["spec"]["template"]["spec"]
+            secrets = [v["secret"] for v in pod["volumes"] if "secret" in v]
+            assert secrets == [
+                {
+                    "secretName": credentials_secret_name(svc.name),
+                    "optional": False,
+                    "defaultMode": 0o440,
+                }
             ]
+        for c in _containers(plan, svc.name):
+            assert "envFrom" not in c
+            mounts = {m["name"]: m for m in c["volumeMounts"]}
+            assert mounts["credentials"]["mountPath"] == CREDENTIALS_MOUNT
+            assert mounts["credentials"]["readOnly"] is True
             env = {e["name"]: e["value"] for e in c["env"]}
             assert env["TRADING_KAFKA_SECURITY"] == "msk-iam"
             assert env["AWS_REGION"] == settings.aws.region
