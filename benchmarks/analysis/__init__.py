@@ -97,7 +97,8 @@ def measure_detection(
             facts = [_facts(r, rate, scenario) for r, rate in zip(results, rates, strict=True)]
             figure, lines = _scenario(scenario, results, facts, out, seed)
             _write(windows_out, runs_out, results, lines)
-            figures.append(under_load(figure, {f"run_{i}": r for i, r in enumerate(rates)}))
+            achieved = {f"run_{i}": r for i, r in enumerate(rates)}
+            figures.append(under_load(figure, achieved, _rate(scenario)))
             if scenario.kind == "noise":
                 noise["noise_scenario_own_latency"] = _noise_points(results)
         for added in noise_levels:
@@ -122,13 +123,18 @@ def _workers(scenario: Scenario) -> int:
     """Enough threads for the load's rate at the slowest color's latency, 1.5 times over
     (each thread makes its own client: hundreds of them take seconds to start)."""
     seconds = scenario.new_latency_ms / 1000 + 0.01
-    return max(WORKERS, math.ceil(RATE * seconds * 1.5))
+    return max(WORKERS, math.ceil(_rate(scenario) * seconds * 1.5))
+
+
+def _rate(scenario: Scenario) -> float:
+    """What the load asks during `scenario`."""
+    return scenario.rate if scenario.rate is not None else RATE
 
 
 def _run_scenario(
     bench: BenchStack, scenario: Scenario, runs: int, rng: random.Random
 ) -> tuple[list[RunResult], list[float]]:
-    load = Load(bench.load_url, RATE, _workers(scenario)).start()
+    load = Load(bench.load_url, _rate(scenario), _workers(scenario)).start()
     results: list[RunResult] = []
     try:
         warm_up()

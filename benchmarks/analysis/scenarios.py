@@ -98,6 +98,8 @@ class Scenario:
     stop_provider: bool = False
     no_series: bool = False
     new_latency_ms: float = 0.0  # what the load must sustain (sizes its worker pool)
+    # Requests/s asked of the load; None: the benchmarks' RATE. Never below DESIGN_RATE.
+    rate: float | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,7 +108,7 @@ def _errors(name: str, increase: float) -> Scenario:
     return Scenario(name, "regression", Faults(error_rate=OLD_ERROR_RATE), new)
 
 
-def _latency(name: str, p95_ms: int) -> Scenario:
+def _latency(name: str, p95_ms: int, rate: float | None = None) -> Scenario:
     """Old color at about `p95_ms` (the service's own ~2 ms plus a sleep), new +40 %."""
     own = 2
     old, new = p95_ms - own, round(p95_ms * 1.4) - own
@@ -116,6 +118,7 @@ def _latency(name: str, p95_ms: int) -> Scenario:
         Faults(error_rate=OLD_ERROR_RATE, added_latency_ms=old),
         Faults(error_rate=OLD_ERROR_RATE, added_latency_ms=new),
         new_latency_ms=new,
+        rate=rate,
         notes={"target_old_p95_ms": p95_ms, "added_latency_ms": {"old": old, "new": new}},
     )
 
@@ -128,7 +131,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     _errors("errors_plus_20pp", 0.2),
     _latency("p95_plus_40pct_at_5ms", 5),
     _latency("p95_plus_40pct_at_30ms", 30),
-    _latency("p95_plus_40pct_at_100ms", 100),
+    # At 1,000 req/s and ~140 ms, 220 load threads and 140 requests in flight saturate the
+    # 2-core box (load average 11): the engine's own ticks came late. 600 req/s still meets
+    # the issue's 500.
+    _latency("p95_plus_40pct_at_100ms", 100, rate=600.0),
     Scenario(
         "provider_stopped",
         "no-data",
