@@ -74,23 +74,17 @@ RULES: tuple[Rule, ...] = (
         "characters: a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*",
         EC2,
     ),
-    _rule(
-        SG,
-        "ingress[].description",
-        rf"{RULE_CHARS}*",
-        255,
-        "Up to 255 characters in "
-        "length. Allowed characters are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=;{}!$*",
-        EC2_RULE,
-    ),
-    _rule(
-        SG,
-        "egress[].description",
-        rf"{RULE_CHARS}*",
-        255,
-        "Up to 255 characters in "
-        "length. Allowed characters are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=;{}!$*",
-        EC2_RULE,
+    *(
+        _rule(
+            SG,
+            f"{direction}[].description",
+            rf"{RULE_CHARS}*",
+            255,
+            "Up to 255 characters in "
+            "length. Allowed characters are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=;{}!$*",
+            EC2_RULE,
+        )
+        for direction in ("ingress", "egress")
     ),
     _rule(
         SGR,
