@@ -196,7 +196,11 @@ class EdgeCache(pulumi.ComponentResource):
                 ssl_support_method="sni-only",
                 minimum_protocol_version=settings.min_tls_version,
             ),
-            opts=self._child,
+            # A new bucket has ACLs disabled: CloudFront refuses it for standard logging
+            # until the ownership controls that enable them exist.
+            opts=pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(depends_on=[self._ownership])
+            ),
         )
         self.distribution_id: pulumi.Output[str] = self.distribution.id
         self.domain_name: pulumi.Output[str] = self.distribution.domain_name
@@ -258,7 +262,7 @@ class EdgeCache(pulumi.ComponentResource):
         # Standard logging writes through an ACL grant CloudFront adds to the bucket: ACLs
         # must stay enabled (BucketOwnerPreferred), and the ACL is not managed here so the
         # grant survives updates.
-        aws.s3.BucketOwnershipControls(
+        self._ownership = aws.s3.BucketOwnershipControls(
             f"{name}-logs",
             bucket=bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),

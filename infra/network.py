@@ -105,9 +105,14 @@ class Vpc(pulumi.ComponentResource):
                 route_table_id=public_rt.id,
                 opts=child,
             )
-            eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", opts=child)
+            # A NAT gateway created before the internet gateway is attached fails, and on
+            # destroy the attachment must outlive both (DependencyViolation otherwise).
+            after_igw = pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[igw])
+            )
+            eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", opts=after_igw)
             nat = aws.ec2.NatGateway(
-                f"{name}-nat-{zone}", subnet_id=public.id, allocation_id=eip.id, opts=child
+                f"{name}-nat-{zone}", subnet_id=public.id, allocation_id=eip.id, opts=after_igw
             )
             private = self._subnet(f"{name}-private-{zone}", zone, cidrs[index], False)
             route_table = aws.ec2.RouteTable(

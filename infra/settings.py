@@ -11,6 +11,7 @@ what a valid stack is.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from itertools import pairwise
@@ -45,6 +46,29 @@ def _log_retention(days: int) -> int:
 
 
 LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+
+
+def _vpc_cidr(longest: int) -> AfterValidator:
+    """An IPv4 network AWS accepts as a VPC's block: /16 (largest) to /`longest`."""
+
+    def check(text: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(text, strict=True)
+        except ValueError as err:
+            raise ValueError(f"an IPv4 network such as 10.40.0.0/16 ({err})") from None
+        if not 16 <= network.prefixlen <= longest:
+            raise ValueError(
+                f"a VPC block from /16 to /{longest} (AWS allows /16-/28; the stack carves "
+                "16 subnets of 4 bits more from a block it creates, and AWS's smallest is /28)"
+            )
+        return text
+
+    return AfterValidator(check)
+
+
+# A VPC the stack creates (its subnets are /prefix+4, at most /28) and one it adopts.
+CreatedVpcCidr = Annotated[str, _vpc_cidr(24)]
+AdoptedVpcCidr = Annotated[str, _vpc_cidr(28)]
 HOSTNAME = r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 # CloudFront takes certificates from ACM in us-east-1 only.
 ACM_CERTIFICATE_US_EAST_1 = r"^arn:aws:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$"
@@ -485,7 +509,7 @@ class Network(Model):
     given must be a zone of that region.
     """
 
-    vpc_cidr: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")] = "10.40.0.0/16"
+    vpc_cidr: CreatedVpcCidr = "10.40.0.0/16"
     zones: Annotated[tuple[str, ...], Field(min_length=2, max_length=6)] | None = None
     flow_log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
 
@@ -572,7 +596,7 @@ class AdoptedCluster(Model):
     oidc_issuer_url: Annotated[
         str, Field(pattern=r"^https://oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/[0-9A-Fa-f]+$")
     ]
-    vpc_cidr: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
+    vpc_cidr: AdoptedVpcCidr
 
 
 class Cluster(Model):

@@ -45,6 +45,30 @@ def test_zones_outside_the_region_are_refused(tmp_path: Path) -> None:
     assert "not in region 'eu-west-1'" in message and "us-east-1a" in message
 
 
+@pytest.mark.parametrize(
+    ("cidr", "why"),
+    [
+        ("10.0.0.0/8", "/16 to /24"),  # larger than AWS's /16
+        ("10.40.0.0/26", "/16 to /24"),  # its /30 subnets are smaller than AWS's /28
+        ("300.1.1.1/16", "IPv4 network"),  # once a ValueError traceback, exit 1
+        ("10.40.1.0/16", "IPv4 network"),  # host bits set
+    ],
+)
+def test_vpc_blocks_aws_refuses_are_refused(tmp_path: Path, cidr: str, why: str) -> None:
+    """Settings only: a VPC block AWS (or the subnet carving) refuses is a settings error
+    naming file and key, before anything is planned."""
+
+    def edit(aws: dict[str, Any]) -> None:
+        aws["network"]["vpcCidr"] = cidr
+
+    path = _stack_with_aws(tmp_path, edit)
+    with pytest.raises(StackFileError) as err:
+        load_stack_file(path)
+    message = str(err.value)
+    assert str(path) in message and f"{PROJECT}:aws.network.vpcCidr" in message
+    assert why in message
+
+
 def test_default_zones_come_from_the_region(tmp_path: Path) -> None:
     """Settings only: without `zones`, the region's a, b and c (never us-east-1's)."""
 
