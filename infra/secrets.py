@@ -33,7 +33,7 @@ REFRESH_INTERVAL = "15m"
 
 
 def credentials_secret_name(service: str) -> str:
-    """The Kubernetes Secret ESO keeps in sync for `service` (pods read it as env)."""
+    """The Kubernetes Secret ESO keeps in sync for `service` (pods mount it as files)."""
     return f"{service}-data-credentials"
 
 
