@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -102,12 +103,52 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
         time.sleep(interval)
 
 
+PRIVATE_PORTS = (20000, 21000)  # lowest port picked, and the least room kept below ephemeral
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
+    """A TCP port on 127.0.0.1 that nothing listens on, not handed out before by this process.
+
+    Picked below the kernel's ephemeral range: a port picked there can be taken by any
+    outgoing connection (a connection pool opens dozens) between picking and binding.
+    """
+    return free_port_block(1)
+
+
+def free_port_block(width: int, taken: set[int] | None = None) -> int:
+    """The first of `width` consecutive free ports below the ephemeral range, none in `taken`.
+
+    Raises RuntimeError when 200 random tries find no such block.
+    """
+    avoid = _handed_out | (taken or set())
+    low, high = PRIVATE_PORTS[0], _ephemeral_low() - width
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(low, high)
+        block = range(base, base + width)
+        if not avoid & set(block) and all(map(_bindable, block)):
+            _handed_out.update(block)
+            return base
+    raise RuntimeError(f"no {width} free port(s) between {low} and {high + width}")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return max(PRIVATE_PORTS[1], int(text.split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import select
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from runbooks.local.process import free_port
+
+__all__ = ["backend", "free_port", "running", "stop", "wait_until"]
+
 BACKEND_SCRIPT = Path(__file__).with_name("backend_server.py")
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (bound to 0, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(check: Callable[[], bool], what: str, deadline_seconds: float = 15.0) -> None:

@@ -15,7 +15,8 @@ from infra.settings import Color, LocalPorts, StackSettings
 from infra.stackfile import load_stack
 from runbooks.local import stack
 from runbooks.local.endpoints import LocalEndpoints, endpoints
-from runbooks.local.process import free_port, pid_alive, port_open, wait_until
+from runbooks.local.isolated import free_local_ports
+from runbooks.local.process import pid_alive, port_open, wait_until
 from runbooks.local.services import deploy_color
 from samples.options import Faults
 
@@ -26,8 +27,7 @@ def local_settings_on_free_ports() -> StackSettings:
     """The local stack file's settings, every port moved to a free one."""
     settings = load_stack("local")
     assert settings.local is not None
-    names = LocalPorts.model_fields
-    ports = LocalPorts(**{name: free_port() for name in names})
+    ports = LocalPorts.model_validate(free_local_ports())
     return settings.model_copy(update={"local": settings.local.model_copy(update={"ports": ports})})
 
 
