@@ -44,15 +44,18 @@ class Problem:
 
 
 class StackFileError(Exception):
-    """A stack file that cannot be used. Carries the file and every problem found in it."""
+    """A file of the stack that cannot be used: the stack file, or a file read with it (a
+    subclass sets `kind`, e.g. the policy pack config). Carries the file and every problem
+    found in it; exit 2 wherever it is reported (the CLI, `make validate`, scripts/deploy)."""
 
     exit_code = 2
+    kind = "stack file"
 
     def __init__(self, path: Path | str, problems: list[Problem]) -> None:
         self.path = str(path)
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: invalid stack file\n{lines}")
+        super().__init__(f"{self.path}: invalid {self.kind}\n{lines}")
 
 
 def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.policies.base import AnyRule, Setting, defaults
-from infra.stackfile import PROJECT_ROOT, Problem
+from infra.stackfile import PROJECT_ROOT, Problem, StackFileError
 
 CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -33,16 +33,11 @@ JSON_TYPES: Mapping[str, type | tuple[type, ...]] = {
 }
 
 
-class PolicyConfigError(Exception):
-    """A pack config file that cannot be used: the file and every problem in it."""
+class PolicyConfigError(StackFileError):
+    """A pack config file that cannot be used: the file and every problem in it. A
+    StackFileError, so everything that reports a bad stack file reports it alike (exit 2)."""
 
-    exit_code = 2
-
-    def __init__(self, path: Path | str, problems: list[Problem]) -> None:
-        self.path = str(path)
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: invalid policy pack config\n{lines}")
+    kind = "policy pack config"
 
 
 @dataclass(frozen=True)
@@ -68,38 +63,40 @@ def load_pack_config(
     except FileNotFoundError:
         known = sorted(p.name for p in path.parent.glob("*.json"))
         raise PolicyConfigError(
-            path, [Problem("(file)", "missing", f"existing: {known}")]
+            path, [Problem("(file)", "missing", f"existing pack configs: {known}")]
         ) from None
     except json.JSONDecodeError as err:
-        raise PolicyConfigError(path, [Problem("(file)", "not JSON", str(err))]) from None
+        raise PolicyConfigError(path, [Problem("(json)", "unparsable", str(err))]) from None
     return parse_pack_config(path, document, rules)
 
 
 def parse_pack_config(path: Path | str, document: Any, rules: Sequence[AnyRule]) -> PackConfig:
     """Validate `document` (the parsed file at `path`) against the rules' schemas."""
     if not isinstance(document, dict):
-        raise PolicyConfigError(path, [Problem("(file)", type(document).__name__, "an object")])
+        raise PolicyConfigError(
+            path, [Problem("(document)", type(document).__name__, "allowed: an object")]
+        )
     by_name = {r.name: r for r in rules}
     problems: list[Problem] = []
     default = document.get("all", DEFAULT_LEVEL)
     if default not in LEVELS:
-        problems.append(Problem("all", repr(default), f"one of {list(LEVELS)}"))
+        problems.append(Problem("all", repr(default), f"allowed: one of {list(LEVELS)}"))
     levels = {name: default for name in by_name}
     settings = {name: defaults(rule) for name, rule in by_name.items()}
     for key, value in document.items():
         if key == "all":
             continue
         if key not in by_name:
-            problems.append(Problem(key, "unknown policy", f"one of {sorted(by_name)}"))
+            problems.append(Problem(key, "unknown policy", f"allowed: one of {sorted(by_name)}"))
             continue
         entry = {"enforcementLevel": value} if isinstance(value, str) else value
         if not isinstance(entry, dict):
-            problems.append(Problem(key, repr(value), "a level or an object"))
+            problems.append(Problem(key, repr(value), "allowed: a level or an object"))
             continue
         level = entry.get("enforcementLevel", default)
-        if level not in LEVELS:
+        if "enforcementLevel" in entry and level not in LEVELS:  # a bad `all` is said once
             problems.append(
-                Problem(f"{key}.enforcementLevel", repr(level), f"one of {list(LEVELS)}")
+                Problem(f"{key}.enforcementLevel", repr(level), f"allowed: one of {list(LEVELS)}")
             )
         levels[key] = level
         problems += _check_settings(key, by_name[key].settings, entry)
@@ -119,11 +116,13 @@ def _check_settings(
             continue
         if key not in known:
             allowed = ["enforcementLevel", *sorted(known)]
-            problems.append(Problem(f"{policy}.{key}", "unknown setting", f"one of {allowed}"))
+            problems.append(
+                Problem(f"{policy}.{key}", "unknown setting", f"allowed: one of {allowed}")
+            )
             continue
         why = schema_problem(known[key].schema, value)
         if why:
-            problems.append(Problem(f"{policy}.{key}", repr(value), why))
+            problems.append(Problem(f"{policy}.{key}", repr(value), f"allowed: {why}"))
     return problems
 
 

@@ -20,7 +20,7 @@ from infra.offline import PlannedResource
 from infra.policies import ALL_RULES
 from infra.policies.config import PolicyConfigError, load_pack_config, parse_pack_config
 from infra.policycheck import Finding, blocking, check_plan, check_planned, check_stack
-from infra.stackfile import PROJECT_ROOT
+from infra.stackfile import PROJECT_ROOT, StackFileError
 from tests.infra.conftest import Plan
 
 CLI = typer.Typer()
@@ -82,6 +82,32 @@ def test_missing_config_file_lists_the_existing_ones(tmp_path: Path) -> None:
     (tmp_path / "dev.json").write_text("{}")
     with pytest.raises(PolicyConfigError, match=r"(?s)qa.json.*dev.json"):
         load_pack_config("qa", ALL_RULES, tmp_path)
+
+
+def test_a_bad_pack_config_is_a_stack_file_error_like_any_other() -> None:
+    """Pure: one error for a bad file of the stack, with the same exit code and layout."""
+    with pytest.raises(StackFileError) as caught:
+        parse({"all": "strict", "rds-backups": {"minBackupDays": 0}})
+    err = caught.value
+    assert isinstance(err, PolicyConfigError) and err.exit_code == 2
+    assert [p.key for p in err.problems] == ["all", "rds-backups.minBackupDays"]
+    assert str(err).splitlines() == [
+        "policy/config/x.json: invalid policy pack config",
+        "  - all: got 'strict'; allowed: one of ['advisory', 'mandatory', 'remediate', 'disabled']",
+        "  - rds-backups.minBackupDays: got 0; allowed: at least 1",
+    ]
+
+
+def test_cli_reports_a_bad_pack_config_with_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`runbook policy check` (which scripts/deploy runs) catches it as a StackFileError."""
+
+    def bad_config(_stack: str) -> list[Finding]:
+        raise PolicyConfigError("policy/config/qa.json", [])
+
+    monkeypatch.setattr(runbooks.cli.policy, "check_stack", bad_config)
+    result = CliRunner().invoke(CLI, ["policy", "check", "--stack", "qa"])
+    assert result.exit_code == 2
+    assert "policy/config/qa.json: invalid policy pack config" in result.output
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])
