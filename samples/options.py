@@ -10,13 +10,23 @@ re-read on SIGHUP.
 `--kafka-security msk-iam` (with `--aws-region`, default `$AWS_REGION`) connects to MSK
 with IAM over SASL_SSL, as pods on aws stacks do with their IRSA role; the default
 `plaintext` is for the local and in-cluster brokers.
+
+`--postgres-dsn-file FILE` / `--redis-url-file FILE` (`TRADING_POSTGRES_DSN_FILE`,
+`TRADING_REDIS_URL_FILE`) take the connection string from a file instead, as pods on aws
+stacks do: the strings hold the password and token, rendered by External Secrets Operator
+into files under /etc/trading/credentials (infra.secrets), so they never sit in argv or the
+environment. Each is exclusive with its plain option (flag or variable). The file is read
+once, at start; a missing, unreadable, non-UTF-8, empty or multi-line file stops the
+service with one line on stderr naming the option and the file, never its content, and
+exit status 2 (a usage error, as argparse's own).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runbooks.kafka_client import SECURITIES, KafkaConnection, Security
@@ -45,8 +55,8 @@ class Options:
     color: str
     version: str
     port: int
-    postgres_dsn: str
-    redis_url: str
+    postgres_dsn: str = field(repr=False)  # may hold a password
+    redis_url: str = field(repr=False)  # may hold the AUTH token
     bootstrap_servers: str
     cache_key_version: int
     quote_max_age: int
@@ -66,6 +76,46 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"TRADING_{name}", default)
 
 
+LOCAL_POSTGRES_DSN = "postgresql://postgres@127.0.0.1/trading"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def read_secret_file(prog: str, option: str, path: str) -> str:
+    """The one-line value in `path`, stripped; on any problem print one line naming
+    `option` and `path` (never the content) to stderr and exit 2."""
+
+    def fail(problem: str) -> SystemExit:
+        print(f"{prog}: error: {option} {path}: {problem}", file=sys.stderr)
+        return SystemExit(2)
+
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise fail("not UTF-8 text") from None
+    except OSError as exc:
+        raise fail(exc.strerror or type(exc).__name__) from None
+    if not text:
+        raise fail("empty")
+    if "\n" in text:
+        raise fail("more than one line")
+    return text
+
+
+def _connection(
+    parser: argparse.ArgumentParser, name: str, plain: str | None, file: str | None, default: str
+) -> str:
+    """The plain value, the file's, or the local default; both given is a usage error."""
+    flag = "--" + name.lower().replace("_", "-")
+    if plain is not None and file is not None:
+        parser.error(
+            f"{flag} (or TRADING_{name}) and {flag}-file (or TRADING_{name}_FILE) "
+            "are exclusive; give one"
+        )
+    if file is not None:
+        return read_secret_file(parser.prog, f"{flag}-file", file)
+    return plain if plain is not None else default
+
+
 def parse(service: str, argv: list[str] | None = None) -> Options:
     """Parse the flags of `service`; unset flags fall back to `TRADING_<NAME>` variables."""
     parser = argparse.ArgumentParser(prog=f"python -m samples.{service.replace('-', '_')}")
@@ -73,8 +123,10 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
     add("--color", choices=["blue", "green"], default=_env("COLOR", "blue"))
     add("--version", default=_env("VERSION", "0.0.0"))
     add("--port", type=int, default=int(_env("PORT", "8080")))
-    add("--postgres-dsn", default=_env("POSTGRES_DSN", "postgresql://postgres@127.0.0.1/trading"))
-    add("--redis-url", default=_env("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    add("--postgres-dsn", default=_env("POSTGRES_DSN", "") or None)
+    add("--postgres-dsn-file", default=_env("POSTGRES_DSN_FILE", "") or None, metavar="FILE")
+    add("--redis-url", default=_env("REDIS_URL", "") or None)
+    add("--redis-url-file", default=_env("REDIS_URL_FILE", "") or None, metavar="FILE")
     add("--bootstrap-servers", default=_env("BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     add("--kafka-security", choices=SECURITIES, default=_env("KAFKA_SECURITY", "plaintext"))
     add("--aws-region", default=os.environ.get("AWS_REGION") or None)
@@ -89,12 +141,16 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
     if not 0 <= ns.error_rate <= 1:
         parser.error(f"--error-rate must be within 0..1; got {ns.error_rate}")
     faults = Faults(ns.error_rate, ns.added_latency_ms, ns.fail_health, ns.crash_on_start)
+    dsn = _connection(
+        parser, "POSTGRES_DSN", ns.postgres_dsn, ns.postgres_dsn_file, LOCAL_POSTGRES_DSN
+    )
+    redis_url = _connection(parser, "REDIS_URL", ns.redis_url, ns.redis_url_file, LOCAL_REDIS_URL)
     return Options(
         ns.color,
         ns.version,
         ns.port,
-        ns.postgres_dsn,
-        ns.redis_url,
+        dsn,
+        redis_url,
         ns.bootstrap_servers,
         ns.cache_key_version,
         ns.quote_max_age,
