@@ -2,6 +2,8 @@
 
     checked()   load + shape check + lint: BadInput (exit 2) before anything is applied
     expand()    back up without stopping writers, run expand, validate the backup's rows
+                (the backup: pg_dump, or `Database.snapshots` such as an RDS snapshot,
+                which carries no row evidence, so nothing is validated against it)
     revert()    run the declared revert of an expand: every row written meanwhile is kept
     contract()  run the destructive clean-up (only once the release is promoted and baked;
                 the callers check that)
@@ -17,7 +19,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
@@ -36,14 +38,27 @@ class MigrationFailed(StepError):
     """A migration part could not run, or its result failed validation."""
 
 
+class Snapshots(Protocol):
+    """A whole-server backup taken in place of pg_dump (runbooks.migrations.rds_snapshot)."""
+
+    def take(self, release_label: str) -> str:
+        """Take one for `release_label`; its id (raises StepError)."""
+        ...
+
+    def restore_plan(self, snapshot_id: str) -> str:
+        """How an operator restores `snapshot_id`."""
+        ...
+
+
 @dataclass(frozen=True)
 class Database:
-    """Where migrations run and where their backups go."""
+    """Where migrations run and where their backups go (`snapshots`: instead of pg_dump)."""
 
     dsn: str
     backup_dir: Path
     pg_bin: Path = PG_BIN
     timeouts: Timeouts = field(default_factory=Timeouts)
+    snapshots: Snapshots | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,7 @@ def expand(db: Database, migration: Migration, applied_by: str) -> Result:
         return Result(f"{version} already {entry.state.value} {what}", mine, entry.backup_id)
     backup_id = entry.backup_id if entry is not None and entry.state is State.EXPANDING else None
     if backup_id is None:
-        backup_id = _backup(db)
+        backup_id = _backup(db, applied_by)
     _record(db, version, State.EXPANDING, backup_id, applied_by)
     statements = _run(db, migration, "expand", State.EXPANDED)
     checks = validate(db, backup_id)
@@ -102,8 +117,7 @@ def revert(db: Database, migration: Migration, applied_by: str | None = None) ->
         raise MigrationFailed(
             f"{version} was contracted: its expand can no longer be reverted; release a fix "
             f"forward, or as a last resort restore backup {entry.backup_id} "
-            f"(`runbook db restore --backup-id {entry.backup_id}`, which loses rows written "
-            "since)"
+            f"({_how_to_restore(db, entry.backup_id)}, which loses rows written since)"
         )
     if applied_by is not None and entry.applied_by not in (None, applied_by):
         return Result(f"{version} was applied by {entry.applied_by}; left as is", False)
@@ -140,6 +154,8 @@ def validate(db: Database, backup_id: str) -> list[RowCheck]:
     """Each table of the backup now against the backup's row evidence (tables without
     evidence left are skipped)."""
     manifest = load_manifest(db.backup_dir, backup_id)
+    if manifest is None and db.snapshots is not None:
+        return []  # a snapshot backup: no row evidence was recorded
     if manifest is None:
         raise MigrationFailed(f"backup {backup_id} is missing from {db.backup_dir}")
     checks = []
@@ -185,7 +201,13 @@ def _record(
         raise MigrationFailed(f"cannot write the migration ledger: {err}") from err
 
 
-def _backup(db: Database) -> str:
+def _backup(db: Database, release_label: str) -> str:
+    if db.snapshots is not None:
+        try:
+            return db.snapshots.take(release_label)
+        except StepError as err:
+            message = f"backup failed, nothing applied: {err.message}"
+            raise MigrationFailed(message, err.hint) from None
     try:
         return str(take_backup(db.dsn, db.backup_dir, db.pg_bin)["id"])
     except (psycopg.Error, subprocess.SubprocessError, OSError) as err:
@@ -193,6 +215,12 @@ def _backup(db: Database) -> str:
         if isinstance(detail, bytes):
             detail = detail.decode(errors="replace")
         raise MigrationFailed(f"backup failed, nothing applied: {str(detail).strip()}") from err
+
+
+def _how_to_restore(db: Database, backup_id: str | None) -> str:
+    if db.snapshots is not None:
+        return "see runbooks/migrations/rds_snapshot.py: a restore creates a new instance"
+    return f"`runbook db restore --backup-id {backup_id}`"
 
 
 def _run(db: Database, migration: Migration, part_name: str, done: State) -> int:

@@ -17,6 +17,13 @@ Options: `postgres_dsn`, `backup_dir` (required); `migration` (folder under
 `migrations_dir`, default: the release's version), `migrations_dir` (default
 "migrations"), `pg_bin_dir`, `pg_version`, and the policy's `lock_timeout_seconds`,
 `statement_timeout_seconds`, `lock_retries`.
+
+Backup: `backup_backend` "pg_dump" (default; under `backup_dir`) or "rds-snapshot" (aws
+stacks): an RDS snapshot of `rds_instance_id` (the stack's database writer) in
+`aws_region` (`aws_endpoint_url` for a stand-in), waited for at most `rds_wait_seconds`
+(default 3600) polling every `rds_poll_seconds` (default 30); its identifier is the
+`backup_id`. An RDS snapshot records no row evidence, so nothing is validated against it;
+restoring it creates a new instance (see runbooks/migrations/rds_snapshot.py).
 """
 
 from __future__ import annotations
@@ -24,11 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from runbooks.errors import RunbookError
+from runbooks.errors import BadInput, RunbookError
 from runbooks.migrations import operations
 from runbooks.migrations.backup import PG_BIN
 from runbooks.migrations.manifest import Migration
-from runbooks.migrations.operations import Database, Result
+from runbooks.migrations.operations import Database, Result, Snapshots
+from runbooks.migrations.rds_snapshot import RdsSnapshots
 from runbooks.migrations.runner import Timeouts
 from runbooks.steps.base import StepContext, StepOutcome
 from runbooks.steps.redact import dsn_password, redact
@@ -115,4 +123,33 @@ def database(ctx: StepContext) -> Database:
             statement_timeout_seconds=float(ctx.option("statement_timeout_seconds", 600.0)),
             lock_retries=int(ctx.option("lock_retries", 5)),
         ),
+        snapshots=snapshots(ctx),
+    )
+
+
+BACKUP_BACKENDS = ("pg_dump", "rds-snapshot")
+
+
+def snapshots(ctx: StepContext) -> Snapshots | None:
+    """The RDS snapshots the options ask for (`backup_backend`), or None for pg_dump."""
+    backend = str(ctx.option("backup_backend", "pg_dump"))
+    if backend not in BACKUP_BACKENDS:
+        known = ", ".join(BACKUP_BACKENDS)
+        raise BadInput(f"unknown backup_backend {backend!r}", hint=f"choose one of: {known}")
+    if backend == "pg_dump":
+        return None
+    missing = [key for key in ("rds_instance_id", "aws_region") if not ctx.option(key)]
+    if missing:
+        raise BadInput(
+            f"backup_backend rds-snapshot needs the option(s) {', '.join(missing)}",
+            hint="the stack's database writer instance and its region",
+        )
+    return RdsSnapshots(
+        str(ctx.option("rds_instance_id")),
+        str(ctx.option("aws_region")),
+        ctx.option("aws_endpoint_url"),
+        stack=ctx.stack,
+        service=ctx.service,
+        wait_seconds=float(ctx.option("rds_wait_seconds", 3600.0)),
+        poll_seconds=float(ctx.option("rds_poll_seconds", 30.0)),
     )

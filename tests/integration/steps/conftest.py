@@ -20,6 +20,7 @@ from runbooks.local.servers import (
     start_redis,
 )
 from runbooks.steps.base import StepContext
+from tests.integration.adapters.conftest import moto_endpoint  # noqa: F401  (moto server)
 
 
 @pytest.fixture(scope="module")
