@@ -10,8 +10,12 @@ Two backends, picked by the `edge_backend` option ("varnish" by default, or "clo
   `VARNISH_BAN_VCL` below, inside `sub vcl_recv`, with an `acl purgers`.
 
 - CloudFront (aws stacks): `create_invalidation` of `edge_paths` (default ["/*"]) on
-  `cloudfront_distribution_id`; with `edge_wait_seconds` > 0 it waits that long for the
-  invalidation to complete (otherwise it returns once it is accepted).
+  `cloudfront_distribution_id` (the stack output edge.distributionId), then boto3's
+  `invalidation_completed` waiter polls every `edge_poll_seconds` (default 20) for at most
+  `edge_wait_seconds` (default 600; 0 returns once the invalidation is accepted). Not
+  completed in time, or refused: a failed outcome naming the distribution, the
+  invalidation and its last status. `aws_region` (default us-east-1, where CloudFront's
+  API lives) and `aws_endpoint_url` (a stand-in) pick the endpoint.
 
 `undo` purges again: once traffic is back on the old version, pages the new version put in
 the cache must not be served either. Purging is idempotent.
@@ -19,6 +23,7 @@ the cache must not be served either. Purging is idempotent.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -29,10 +34,14 @@ import httpx
 from runbooks.steps.base import NoContract, StepContext, StepOutcome
 from runbooks.steps.redact import redact
 
+_AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
 DEFAULT_BAN_METHOD = "BAN"
 DEFAULT_BAN_HEADER = "X-Ban-Url"
 DEFAULT_BAN_VALUE = "."
 DEFAULT_PATHS = ("/*",)
+DEFAULT_WAIT_SECONDS = 600.0
+DEFAULT_POLL_SECONDS = 20.0
 # The rule the local stack's VCL must carry (inside `sub vcl_recv`, with an `acl purgers`).
 VARNISH_BAN_VCL = """\
     if (req.method == "BAN") {
@@ -103,18 +112,24 @@ class CloudFrontPurge:
         """No invalidation of the distribution is still in progress."""
         dist = ctx.option("cloudfront_distribution_id")
         try:
-            listing = self._cf().list_invalidations(DistributionId=dist)["InvalidationList"]
+            listing = self._cf(ctx).list_invalidations(DistributionId=dist)["InvalidationList"]
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
-            return StepOutcome.failure(self.name, f"cannot list invalidations of {dist}: {err}")
+            return StepOutcome.failure(
+                self.name, f"cannot list invalidations of {dist}: {_one_line(err)}"
+            )
         pending = [i["Id"] for i in listing.get("Items", []) if i["Status"] != "Completed"]
         if pending:
             return StepOutcome.failure(self.name, f"{dist}: invalidations in progress: {pending}")
         return StepOutcome.success(self.name, f"{dist}: no invalidation in progress")
 
-    def _cf(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("cloudfront")
-        return self._client
+    def _cf(self, ctx: StepContext) -> Any:
+        if self._client is not None:
+            return self._client
+        return boto3.client(
+            "cloudfront",
+            region_name=ctx.option("aws_region", "us-east-1"),
+            endpoint_url=ctx.option("aws_endpoint_url"),
+        )
 
     def _invalidate(self, ctx: StepContext, why: str) -> StepOutcome:
         dist = ctx.option("cloudfront_distribution_id")
@@ -123,26 +138,71 @@ class CloudFrontPurge:
         reference = f"{ctx.stack}-{ctx.service}-{ctx.version}-{why}-{time.time_ns()}"
         batch = {"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": reference}
         try:
-            cf = self._cf()
+            cf = self._cf(ctx)
             made = cf.create_invalidation(DistributionId=dist, InvalidationBatch=batch)
-            inval_id = made["Invalidation"]["Id"]
-            wait = float(ctx.option("edge_wait_seconds", 0))
-            if wait > 0:
-                cf.get_waiter("invalidation_completed").wait(
-                    DistributionId=dist,
-                    Id=inval_id,
-                    WaiterConfig={"Delay": 5, "MaxAttempts": max(1, int(wait // 5))},
+        except _AWS_ERRORS as err:
+            return StepOutcome.failure(
+                self.name, f"invalidation of {dist} failed: {_one_line(err)}"
+            )
+        inval_id = made["Invalidation"]["Id"]
+        wait = float(ctx.option("edge_wait_seconds", DEFAULT_WAIT_SECONDS))
+        if wait > 0:
+            waited = self._wait(cf, dist, inval_id, wait, ctx)
+            if waited:
+                return StepOutcome.failure(
+                    self.name,
+                    waited,
+                    backend="cloudfront",
+                    distribution_id=dist,
+                    invalidation_id=inval_id,
+                    paths=paths,
                 )
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
-            return StepOutcome.failure(self.name, f"invalidation of {dist} failed: {err}")
+        done = "completed" if wait > 0 else "accepted"
         return StepOutcome.success(
             self.name,
-            f"invalidated {paths} on {dist} ({inval_id})",
+            f"invalidated {paths} on {dist} ({inval_id}, {done})",
             backend="cloudfront",
             distribution_id=dist,
             invalidation_id=inval_id,
             paths=paths,
         )
+
+    def _wait(self, cf: Any, dist: str, inval_id: str, wait: float, ctx: StepContext) -> str:
+        """Wait for the invalidation to complete; "" when it did, else what went wrong."""
+        poll = max(1.0, float(ctx.option("edge_poll_seconds", DEFAULT_POLL_SECONDS)))
+        # The waiter sleeps between attempts: n attempts wait (n - 1) polls.
+        attempts = math.floor(wait / poll) + 1
+        try:
+            cf.get_waiter("invalidation_completed").wait(
+                DistributionId=dist,
+                Id=inval_id,
+                WaiterConfig={"Delay": poll, "MaxAttempts": attempts},
+            )
+        except botocore.exceptions.WaiterError as err:
+            answer: Any = err.last_response or {}
+            status = answer.get("Invalidation", {}).get("Status")
+            error = answer.get("Error", {})
+            last = (
+                f"last status {status}"
+                if status
+                else f"last answer {error.get('Code')}: {error.get('Message')}"
+            )
+            waited = poll * (attempts - 1)
+            return (
+                f"invalidation {inval_id} of {dist} not completed within {waited:.0f} s "
+                f"({last}); raise edge_wait_seconds, or check it in the CloudFront console"
+            )
+        except _AWS_ERRORS as err:
+            return f"waiting for invalidation {inval_id} of {dist} failed: {_one_line(err)}"
+        return ""
+
+
+def _one_line(err: Exception) -> str:
+    """A botocore error as one line: `Code: Message` for an AWS answer."""
+    if isinstance(err, botocore.exceptions.ClientError):
+        error = err.response.get("Error", {})
+        return f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip()
+    return " ".join(str(err).split())
 
 
 class EdgePurge(NoContract):
