@@ -162,6 +162,11 @@ class PlannedResource:
     name: str
     props: dict[str, Any]
 
+    @property
+    def label(self) -> str:
+        """`<type> <name>`: how every gate, policy finding and report names the resource."""
+        return f"{self.type} {self.name}"
+
 
 @dataclass(frozen=True)
 class Difference:

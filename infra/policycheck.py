@@ -60,8 +60,7 @@ def check_plan(plan: Sequence[PlannedResource], config: PackConfig) -> list[Find
             continue
         for res in plan:
             for message in rule.check(res.type, res.props, settings):
-                where = f"{res.type} {res.name}"
-                found.append(_finding(rule, level, where, message))
+                found.append(_finding(rule, level, res.label, message))
     resources = [offline_resource(r) for r in plan]
     for stack_rule in STACK_RULES:
         level = config.levels[stack_rule.name]

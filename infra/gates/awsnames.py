@@ -251,7 +251,7 @@ def check_rule(rule: Rule, res: PlannedResource) -> list[Finding]:
         text = value.lower() if rule.lowercase else value
         if len(text) > rule.max_len or not re.fullmatch(rule.pattern, text):
             message = f"{value!r} breaks AWS's rule: {rule.wording} ({rule.source})"
-            findings.append(Finding(f"{res.type} {res.name}", path, message))
+            findings.append(Finding(res.label, path, message))
     return findings
 
 
@@ -262,7 +262,7 @@ def check_tags(res: PlannedResource) -> list[Finding]:
     for key, value in tags.items() if isinstance(tags, dict) else ():
         if not TAG_KEY.fullmatch(str(key)) or not TAG_VALUE.fullmatch(str(value)):
             message = f"{key!r}={value!r} breaks AWS's rule: {TAG_WORDING} ({TAGS})"
-            findings.append(Finding(f"{res.type} {res.name}", f"tags.{key}", message))
+            findings.append(Finding(res.label, f"tags.{key}", message))
     return findings
 
 

@@ -134,7 +134,7 @@ def kubeschema_gate(stack: str, plan: list[PlannedResource]) -> GateResult:
         errors = helm_values_errors(release)
         if errors is None:
             continue  # stays in not_manifests: nothing checked it
-        label = f"{release.type} {release.name}"
+        label = release.label
         not_manifests = [m for m in not_manifests if not m.startswith(label + ":")]
         result.checked += 1
         result.failures += [Finding(label, "values", e) for e in errors]

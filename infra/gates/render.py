@@ -196,7 +196,7 @@ def kubernetes_manifests(plan: list[PlannedResource]) -> tuple[list[Manifest], l
                 if match and match["group"] == "helm.sh"
                 else "not a single manifest (provider, patch or list)"
             )
-            others.append(f"{res.type} {res.name}: {why}")
+            others.append(f"{res.label}: {why}")
             continue
         group, version = match["group"], match["version"]
         body = unmask(integral(dict(res.props)))
@@ -260,7 +260,7 @@ def terraform_plan(plan: list[PlannedResource], region: str) -> tuple[dict[str, 
             continue
         address = terraform_address(res)
         if address is None:
-            unmapped.append(f"{res.type} {res.name}: no Terraform type known for this token")
+            unmapped.append(f"{res.label}: no Terraform type known for this token")
             continue
         tf_type, name = address.split(".", 1)
         others = {n: [a for a in found if a != address] for n, found in addresses.items()}
