@@ -101,7 +101,8 @@ class RdsSnapshots:
         self._client = client or boto3.client("rds", region_name=region, endpoint_url=endpoint_url)
         self._tags = {"stack": stack, "service": service}
         self._poll = max(1.0, poll_seconds)
-        self._attempts = max(1, int(wait_seconds // self._poll))
+        # The waiter sleeps between attempts: n attempts wait (n - 1) polls.
+        self._attempts = max(0, int(wait_seconds // self._poll)) + 1
 
     def take(self, release_label: str) -> str:
         """Snapshot the instance for `release_label`, wait until available; its id."""
@@ -211,7 +212,7 @@ class RdsSnapshots:
         try:
             self._client.get_waiter(waiter).wait(WaiterConfig=config, **kwargs)
         except botocore.exceptions.WaiterError as err:
-            limit = self._poll * self._attempts
+            limit = self._poll * (self._attempts - 1)
             raise StepError(
                 f"{what} not available after {limit:.0f} s ({_one_line(err)})",
                 hint="see its status in the RDS console; raise rds_wait_seconds if it is slow",
