@@ -164,7 +164,9 @@ class KubeApiStandIn:
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> KubeApiStandIn:
         self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

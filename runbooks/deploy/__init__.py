@@ -1,0 +1,1 @@
+"""Deploy actions: put a version on one color of a service, and wait until it serves."""
