@@ -30,14 +30,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.keys import account_root_policy
-from infra.network import Vpc, _trust
+from infra.network import Vpc
 from infra.protection import stateful_opts
+from infra.roles import MANAGED_POLICY, role_with
 from infra.settings import EKS_LOG_TYPES, AdoptedCluster, CreatedCluster
 from infra.settings import Aws as AwsSettings
 from infra.settings import Kubernetes as KubernetesSettings
 from infra.stackfile import PROJECT, Problem, StackFileError, stack_path
 
-MANAGED_POLICY = "arn:aws:iam::aws:policy/"
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
 NODE_POLICIES_ECR = "AmazonEC2ContainerRegistryReadOnly"
 AMI_TYPE = "AL2023_x86_64_STANDARD"
@@ -184,17 +184,12 @@ class EksCluster(pulumi.ComponentResource):
             policy=account.key_policy(region),
             opts=stateful_opts(self),
         )
-        role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=json.dumps(_trust("eks.amazonaws.com")), opts=child
+        role, attached = role_with(
+            f"{name}-role",
+            "eks.amazonaws.com",
+            {f"{name}-role-cluster": MANAGED_POLICY + "AmazonEKSClusterPolicy"},
+            child,
         )
-        attached = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-role-cluster",
-                role=role.name,
-                policy_arn=MANAGED_POLICY + "AmazonEKSClusterPolicy",
-                opts=child,
-            )
-        ]
         # EKS writes to /aws/eks/<name>/cluster: declared first so retention and key hold.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -289,18 +284,12 @@ class EksCluster(pulumi.ComponentResource):
     ) -> aws.eks.NodeGroup:
         child = pulumi.ResourceOptions(parent=self)
         nodes = settings.node_group
-        role = aws.iam.Role(
-            f"{name}-nodes", assume_role_policy=json.dumps(_trust("ec2.amazonaws.com")), opts=child
+        role, attached = role_with(
+            f"{name}-nodes",
+            "ec2.amazonaws.com",
+            {f"{name}-nodes-{p}": MANAGED_POLICY + p for p in (*NODE_POLICIES, NODE_POLICIES_ECR)},
+            child,
         )
-        attached = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-nodes-{policy}",
-                role=role.name,
-                policy_arn=MANAGED_POLICY + policy,
-                opts=child,
-            )
-            for policy in (*NODE_POLICIES, NODE_POLICIES_ECR)
-        ]
         template = aws.ec2.LaunchTemplate(
             f"{name}-nodes",
             # IMDSv2 only, one hop: pods cannot borrow the node's role; they use IRSA.

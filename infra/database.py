@@ -15,7 +15,6 @@ deletion's snapshot still holds it). Timestamps would change the input on every 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -27,11 +26,12 @@ from infra.incluster import InClusterServer, ServerSpec
 from infra.keys import data_key
 from infra.network import Network
 from infra.protection import is_protected, stateful_opts
+from infra.roles import MANAGED_POLICY, role_with
 from infra.settings import Database as DatabaseSettings
 
 ADMIN_USER = "trading_admin"
 LOG_EXPORTS = ("postgresql", "upgrade")
-MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+MONITORING_POLICY = MANAGED_POLICY + "service-role/AmazonRDSEnhancedMonitoringRole"
 # The RSA 2048 CA RDS recommends; the 2019 CA expired in 2024.
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 
@@ -48,21 +48,6 @@ def instance_identifier(stack: str, database: str, role: str) -> str:
 def final_snapshot_name(identifier: str, suffix: str) -> str:
     """The final snapshot of `identifier`, made unique by `suffix` (hex; AWS allows 255)."""
     return f"{identifier}-final-{suffix}"
-
-
-def _monitoring_trust() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
 
 
 class ManagedDatabase(pulumi.ComponentResource):
@@ -169,17 +154,12 @@ class ManagedDatabase(pulumi.ComponentResource):
     def _monitoring_role(self, name: str, settings: DatabaseSettings) -> aws.iam.Role | None:
         if settings.monitoring_interval_seconds == 0:
             return None
-        role = aws.iam.Role(
+        role, _ = role_with(
             f"{name}-monitoring",
+            "monitoring.rds.amazonaws.com",
+            {f"{name}-monitoring": MONITORING_POLICY},
+            pulumi.ResourceOptions(parent=self),
             description=f"{name}: RDS Enhanced Monitoring publishes OS metrics",
-            assume_role_policy=_monitoring_trust(),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-monitoring",
-            role=role.name,
-            policy_arn=MONITORING_POLICY,
-            opts=pulumi.ResourceOptions(parent=self),
         )
         return role
 

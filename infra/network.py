@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from infra.roles import service_trust
 from infra.settings import Aws as AwsSettings
 
 # Data-tier ports the services may reach: postgres, redis, kafka IAM / SASL-SCRAM / TLS.
@@ -165,7 +166,7 @@ class Vpc(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=json.dumps(_trust("vpc-flow-logs.amazonaws.com")),
+            assume_role_policy=service_trust("vpc-flow-logs.amazonaws.com"),
             opts=child,
         )
         aws.iam.RolePolicy(
@@ -201,15 +202,6 @@ class Vpc(pulumi.ComponentResource):
             max_aggregation_interval=60,
             opts=child,
         )
-
-
-def _trust(service: str) -> dict[str, object]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-        ],
-    }
 
 
 class Network(pulumi.ComponentResource):
