@@ -32,7 +32,8 @@ Every child is parented to the component, so a provider given in `opts` reaches 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -78,12 +79,15 @@ class DataWiring:
     """How a service's pods on an aws stack reach the managed data tier.
 
     `secret_name`: the Kubernetes Secret ESO keeps in sync (infra.secrets); `bootstrap_servers`:
-    the MSK brokers for IAM auth (port 9098); `region`: the cluster's, for the IAM signer.
+    the MSK brokers for IAM auth (port 9098); `region`: the cluster's, for the IAM signer;
+    `files`: variable -> key of that Secret, e.g. TRADING_POSTGRES_DSN_FILE -> postgres-dsn
+    (infra.secrets.SecretDelivery.files): each variable names the key's file under the mount.
     """
 
     secret_name: str
     bootstrap_servers: pulumi.Input[str]
     region: str
+    files: Mapping[str, str] = field(default_factory=dict)
 
     def env(self) -> list[k8s.core.v1.EnvVarArgs]:
         """The variables samples.options reads (TRADING_<NAME>, and AWS_REGION as boto does)."""
@@ -91,6 +95,10 @@ class DataWiring:
             k8s.core.v1.EnvVarArgs(name="TRADING_BOOTSTRAP_SERVERS", value=self.bootstrap_servers),
             k8s.core.v1.EnvVarArgs(name="TRADING_KAFKA_SECURITY", value=KAFKA_SECURITY),
             k8s.core.v1.EnvVarArgs(name="AWS_REGION", value=self.region),
+            *(
+                k8s.core.v1.EnvVarArgs(name=env, value=f"{CREDENTIALS_MOUNT}/{key}")
+                for env, key in sorted(self.files.items())
+            ),
         ]
 
     def volume(self) -> k8s.core.v1.VolumeArgs:

@@ -23,7 +23,7 @@ from infra.identity import ServiceAccess, ServiceRoles
 from infra.netpol import NamespacePolicies, data_flows, pod_security_labels
 from infra.network import Network
 from infra.outputs import Endpoints, PlatformOutputs, export_outputs, export_platform
-from infra.secrets import DataSecrets, SecretDelivery
+from infra.secrets import DataEndpoints, DataSecrets, SecretDelivery
 from infra.settings import StackSettings, Substrate
 from infra.stackfile import PROJECT, settings_from_config
 from infra.streaming import InClusterStreaming, ManagedStreaming
@@ -227,8 +227,14 @@ def _declare_access(
         access,
         opts=on_aws,
     )
+    # Endpoints only: ESO renders the connection strings with the credentials in-cluster.
+    endpoints = DataEndpoints(
+        database=database.writer_endpoint,
+        database_name=database.writer.db_name.apply(_required_db_name),
+        cache=cache.endpoint,
+    )
     delivery = SecretDelivery(
-        "secret-delivery", names, namespace, region, secrets, opts=in_namespace
+        "secret-delivery", names, namespace, region, secrets, endpoints, opts=in_namespace
     )
     return Access(roles, secrets, delivery)
 
@@ -241,9 +247,17 @@ def _data_wiring(
         return None
     return DataWiring(
         secret_name=access.delivery.secret_names[service],
+        files=access.delivery.files[service],
         bootstrap_servers=endpoints.brokers,
         region=settings.aws.region,
     )
+
+
+def _required_db_name(name: str | None) -> str:
+    # The writer is always declared with db_name (infra.database); None is a provider bug.
+    if not name:
+        raise ValueError("RDS returned no database name for the writer")
+    return name
 
 
 def _required_arn(arn: str | None) -> str:

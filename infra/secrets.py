@@ -6,13 +6,37 @@ cache component stores), each under its component's customer-managed KMS key.
 
 How: External Secrets Operator (ESO). Each service gets a namespaced `SecretStore` that
 authenticates as the service's own ServiceAccount (its IRSA role, see infra.identity) and
-one `ExternalSecret` that syncs `<service>-data-credentials` with keys DATABASE_USERNAME,
-DATABASE_PASSWORD and REDIS_AUTH_TOKEN. Why not Kubernetes Secrets built from Pulumi
-secret outputs: RDS rotates its managed secret by itself (every 7 days by default), and a
-copy taken at `pulumi up` would hold a dead password until the next deploy; ESO re-reads
-Secrets Manager every `REFRESH_INTERVAL`, so rotations reach the pods without a deploy,
-and the plaintext never passes through Pulumi state for the database password. A store
+one `ExternalSecret` that fetches DATABASE_USERNAME, DATABASE_PASSWORD and REDIS_AUTH_TOKEN
+and syncs `<service>-data-credentials` from them (below). Why not Kubernetes Secrets built
+from Pulumi secret outputs: RDS rotates its managed secret by itself (every 7 days by
+default), and a copy taken at `pulumi up` would hold a dead password until the next
+deploy; ESO re-reads Secrets Manager every `REFRESH_INTERVAL`, so rotations reach the
+pods without a deploy, and the plaintext never passes through Pulumi state for the
+database password. A store
 per service (not one ClusterSecretStore) keeps a service from reading another's secrets.
+
+What the pods get: complete connection strings, not the raw credentials. The ExternalSecret's
+`target.template` (engine v2, Go templates) renders, inside the cluster, two keys the pods
+mount as files (infra.bluegreen.DataWiring) and the services read with
+`--postgres-dsn-file` / `--redis-url-file` (samples.options):
+- `postgres-dsn`: postgresql://<user>:<password>@<RDS writer host:port>/<database>?sslmode=require
+- `redis-url`: rediss://:<token>@<ElastiCache primary host:port>/0 (TLS: the group has
+  transit encryption; the ElastiCache certificate chains to Amazon's public CAs, which the
+  image's system trust store holds, so redis-py 6 verifies chain and hostname by default)
+User, password and token go through `urlquery`, so any character survives the URL. From
+Pulumi the templates take only endpoints and the database name (not secret); ESO fetches
+the password and token and renders them in the cluster, so no input, output or plan line
+of this component carries either. With mergePolicy `Replace` the Secret holds only the
+rendered keys: nothing reads the raw ones, so they are not mounted.
+
+Why `sslmode=require` and not `verify-full`: verify-full checks the server certificate
+against the RDS CA (rds-ca-rsa2048-g1 and friends), which is not in public trust stores;
+the service image does not ship Amazon's RDS bundle, so verify-full would refuse every
+connection. `require` encrypts (the parameter group sets rds.force_ssl=1, so plaintext is
+refused anyway) but does not authenticate the server; the traffic stays inside the VPC,
+between security groups that admit only the services. Moving to verify-full means adding
+the bundle to the image and `&sslrootcert=<path>` to `postgres_dsn_template`. No reader DSN
+is rendered: the sample services use the writer only.
 """
 
 from __future__ import annotations
@@ -30,6 +54,13 @@ ESO_REPOSITORY = "https://charts.external-secrets.io"
 ESO_NAMESPACE = "external-secrets"
 ESO_API = "external-secrets.io/v1"
 REFRESH_INTERVAL = "15m"
+# The keys ESO fetches (template variables) and the rendered keys (file names in the pod).
+USERNAME_KEY, PASSWORD_KEY, TOKEN_KEY = "DATABASE_USERNAME", "DATABASE_PASSWORD", "REDIS_AUTH_TOKEN"
+POSTGRES_DSN_KEY, REDIS_URL_KEY = "postgres-dsn", "redis-url"
+# The variables samples.options reads, naming the file each rendered key is mounted as.
+FILE_ENV = {POSTGRES_DSN_KEY: "TRADING_POSTGRES_DSN_FILE", REDIS_URL_KEY: "TRADING_REDIS_URL_FILE"}
+POSTGRES_SSLMODE = "require"  # why not verify-full: module doc
+REDIS_DB = 0
 
 
 def credentials_secret_name(service: str) -> str:
@@ -40,6 +71,42 @@ def credentials_secret_name(service: str) -> str:
 def store_name(service: str) -> str:
     """The SecretStore of `service`, authenticated as its ServiceAccount."""
     return f"{service}-aws"
+
+
+@dataclass(frozen=True)
+class DataEndpoints:
+    """Where the rendered connection strings point; none of it is secret.
+
+    `database`: the RDS writer as `host:port` (aws.rds.Instance.endpoint); `database_name`:
+    the writer's database; `cache`: the ElastiCache primary as `host:port`, None without a
+    cache secret (then no `redis-url` is rendered).
+    """
+
+    database: pulumi.Input[str]
+    database_name: pulumi.Input[str]
+    cache: pulumi.Input[str] | None
+
+
+def _escaped(key: str) -> str:
+    """The Go-template action that inserts fetched `key`, escaped for a URL."""
+    return "{{ ." + key + " | urlquery }}"
+
+
+def postgres_dsn_template(endpoints: DataEndpoints) -> pulumi.Output[str]:
+    """The ESO (engine v2) template of `postgres-dsn`: credentials filled in by ESO."""
+    user, password = _escaped(USERNAME_KEY), _escaped(PASSWORD_KEY)
+    return pulumi.Output.concat(
+        f"postgresql://{user}:{password}@",
+        endpoints.database,
+        "/",
+        endpoints.database_name,
+        f"?sslmode={POSTGRES_SSLMODE}",
+    )
+
+
+def redis_url_template(cache: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The ESO (engine v2) template of `redis-url`: the AUTH token filled in by ESO."""
+    return pulumi.Output.concat(f"rediss://:{_escaped(TOKEN_KEY)}@", cache, f"/{REDIS_DB}")
 
 
 @dataclass(frozen=True)
@@ -72,6 +139,7 @@ class SecretDelivery(pulumi.ComponentResource):
         namespace: str,
         region: str,
         secrets: DataSecrets,
+        endpoints: DataEndpoints,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("trading:infra:SecretDelivery", name, None, opts)
@@ -88,6 +156,8 @@ class SecretDelivery(pulumi.ComponentResource):
         )
         after = pulumi.ResourceOptions(parent=self, depends_on=[self.operator])
         self.secret_names: dict[str, str] = {}
+        # Per service: the variable samples.options reads -> the rendered key (file) it names.
+        self.files: dict[str, dict[str, str]] = {}
         for service in services:
             k8s.apiextensions.CustomResource(
                 f"{name}-{service}-store",
@@ -112,28 +182,50 @@ class SecretDelivery(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=credentials_secret_name(service), namespace=namespace
                 ),
-                spec=self._external_secret_spec(service, secrets),
+                spec=external_secret_spec(service, secrets, endpoints),
                 opts=after,
             )
             self.secret_names[service] = credentials_secret_name(service)
+            self.files[service] = {
+                FILE_ENV[key]: key for key in rendered_keys(secrets.redis_secret_arn is not None)
+            }
         self.register_outputs({"secretNames": self.secret_names})
 
-    @staticmethod
-    def _external_secret_spec(service: str, secrets: DataSecrets) -> dict[str, object]:
-        data: list[dict[str, object]] = [
-            {
-                "secretKey": env,
-                "remoteRef": {"key": secrets.database_secret_arn, "property": prop},
-            }
-            for env, prop in (("DATABASE_USERNAME", "username"), ("DATABASE_PASSWORD", "password"))
-        ]
-        if secrets.redis_secret_arn is not None:
-            data.append(
-                {"secretKey": "REDIS_AUTH_TOKEN", "remoteRef": {"key": secrets.redis_secret_arn}}
-            )
-        return {
-            "refreshInterval": REFRESH_INTERVAL,
-            "secretStoreRef": {"name": store_name(service), "kind": "SecretStore"},
-            "target": {"name": credentials_secret_name(service), "creationPolicy": "Owner"},
-            "data": data,
-        }
+
+def rendered_keys(with_redis: bool) -> tuple[str, ...]:
+    """The keys of the synced Secret (the files in the pod)."""
+    return (POSTGRES_DSN_KEY, REDIS_URL_KEY) if with_redis else (POSTGRES_DSN_KEY,)
+
+
+def external_secret_spec(
+    service: str, secrets: DataSecrets, endpoints: DataEndpoints
+) -> dict[str, object]:
+    """The ExternalSecret of `service`: fetch the credentials, render the connection strings.
+
+    The spec holds ARNs, endpoints and templates only; the values are fetched by ESO.
+    """
+    data: list[dict[str, object]] = [
+        {"secretKey": key, "remoteRef": {"key": secrets.database_secret_arn, "property": prop}}
+        for key, prop in ((USERNAME_KEY, "username"), (PASSWORD_KEY, "password"))
+    ]
+    rendered: dict[str, pulumi.Input[str]] = {POSTGRES_DSN_KEY: postgres_dsn_template(endpoints)}
+    if secrets.redis_secret_arn is not None:
+        if endpoints.cache is None:
+            raise ValueError(f"{service}: a Redis secret without a cache endpoint to render")
+        data.append({"secretKey": TOKEN_KEY, "remoteRef": {"key": secrets.redis_secret_arn}})
+        rendered[REDIS_URL_KEY] = redis_url_template(endpoints.cache)
+    return {
+        "refreshInterval": REFRESH_INTERVAL,
+        "secretStoreRef": {"name": store_name(service), "kind": "SecretStore"},
+        "target": {
+            "name": credentials_secret_name(service),
+            "creationPolicy": "Owner",
+            "template": {
+                "engineVersion": "v2",
+                "mergePolicy": "Replace",
+                "type": "Opaque",
+                "data": rendered,
+            },
+        },
+        "data": data,
+    }
