@@ -14,11 +14,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.stackfile import PROJECT_ROOT
+from infra.stackfile import PACK_CONFIG_DIR
 
 ENV = "TRADING_POLICY_PACK_CONFIG"
 LOCAL = "local"
-CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
+CONFIG_DIR = PACK_CONFIG_DIR
 
 
 class PolicyPackMissing(Exception):

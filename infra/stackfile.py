@@ -29,6 +29,8 @@ PROJECT = "trading-platform"
 STACKS = ("local", "dev", "staging", "production")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_MASK = "[secret]"
+# The policy pack's config of each stack, `<stack>.json` (infra.policies.config).
+PACK_CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,13 @@ class StackFileError(Exception):
     def __init__(self, path: Path | str, problems: list[Problem]) -> None:
         self.path = str(path)
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: invalid {self.kind}\n{lines}")
+        super().__init__(problems_message(path, self.kind, problems))
+
+
+def problems_message(path: Path | str, kind: str, problems: list[Problem]) -> str:
+    """`<path>: invalid <kind>`, then one line per problem: how every bad file is reported."""
+    lines = "".join(f"\n  - {p}" for p in problems)
+    return f"{path}: invalid {kind}{lines}"
 
 
 def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:

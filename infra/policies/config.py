@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.policies.base import AnyRule, Setting, defaults
-from infra.stackfile import PROJECT_ROOT, Problem, StackFileError
+from infra.stackfile import PACK_CONFIG_DIR, Problem, StackFileError
 
-CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
+CONFIG_DIR = PACK_CONFIG_DIR
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 DEFAULT_LEVEL = "mandatory"
 JSON_TYPES: Mapping[str, type | tuple[type, ...]] = {

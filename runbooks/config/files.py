@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from infra.stackfile import Problem
+from infra.stackfile import Problem, problems_message
 from runbooks.config.registry import schemas_for
 from runbooks.config.schema import ConfigModel, Document
 from runbooks.errors import BadInput
@@ -34,9 +34,8 @@ class ConfigFileError(BadInput):
     def __init__(self, path: Path | str, problems: list[Problem]) -> None:
         self.path = str(path)
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"{self.path}: invalid configuration\n{lines}",
+            problems_message(path, "configuration", problems),
             hint="fix the file, then run `runbook config validate`",
         )
 
