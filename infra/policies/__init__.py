@@ -2,9 +2,9 @@
 
 Rules are plain data + functions (`base.Rule`, `base.StackRule`), one module per area:
 `rds`, `elasticache`, `msk`, `edge` (CloudFront), `network` (EC2, KMS), `eks`,
-`buckets` (S3), `workloads` (Kubernetes). `policies()` wraps them for `PolicyPack` (the
-entry file is `policy/__main__.py`); `infra.policycheck` runs the same rules over a stack's
-offline plan.
+`buckets` (S3), `workloads` (Kubernetes), `gateways` (Gateway API). `policies()` wraps
+them for `PolicyPack` (the entry file is `policy/__main__.py`); `infra.policycheck` runs
+the same rules over a stack's offline plan.
 Enforcement and settings come from the pack config of the stack (`policy/config/*.json`,
 see `config.py`); the pack's default level is mandatory.
 """
@@ -27,7 +27,17 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from infra.policies import buckets, edge, eks, elasticache, msk, network, rds, workloads
+from infra.policies import (
+    buckets,
+    edge,
+    eks,
+    elasticache,
+    gateways,
+    msk,
+    network,
+    rds,
+    workloads,
+)
 from infra.policies.base import (
     FSBP,
     AnyRule,
@@ -47,6 +57,7 @@ RULES: tuple[Rule, ...] = (
     + network.RULES
     + eks.RULES
     + workloads.RULES
+    + gateways.RULES
 )
 STACK_RULES: tuple[StackRule, ...] = (
     network.STACK_RULES + buckets.STACK_RULES + workloads.STACK_RULES

@@ -183,6 +183,23 @@ def deployment(spec: dict[str, Any] | None = None, **container: Any) -> dict[str
 
 
 GOOD_DEPLOYMENT = deployment()
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+
+
+def gateway(namespaces: dict[str, Any]) -> dict[str, Any]:
+    """A Gateway whose HTTPS listener admits routes from `namespaces`."""
+    listener = {
+        "name": "https",
+        "port": 443.0,
+        "protocol": "HTTPS",
+        "allowedRoutes": {"namespaces": namespaces},
+    }
+    return {"spec": {"gatewayClassName": "envoy-gateway", "listeners": [listener]}}
+
+
+GOOD_GATEWAY = gateway(
+    {"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": "trading"}}}
+)
 
 # (policy, resource type, a compliant resource, the change that breaks it)
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
@@ -396,6 +413,14 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         DEPLOYMENT,
         GOOD_DEPLOYMENT,
         deployment({"automountServiceAccountToken": True}),
+    ),
+    ("k8s-gateway-routes-scoped", GATEWAY, GOOD_GATEWAY, gateway({"from": "All"})),
+    ("k8s-gateway-routes-scoped", GATEWAY, GOOD_GATEWAY, gateway({"from": "Selector"})),
+    (
+        "k8s-gateway-routes-scoped",
+        GATEWAY,
+        GOOD_GATEWAY,
+        gateway({"from": "Selector", "selector": {"matchLabels": {}}}),
     ),
 ]
 
