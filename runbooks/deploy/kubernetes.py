@@ -195,9 +195,9 @@ class KubernetesDeployer:
         return str(getattr(getattr(api_client, "configuration", None), "host", "?"))
 
 
-def default_apps_api() -> Any:
-    """AppsV1Api from the in-cluster config, else the local kubeconfig; DriverError when
-    neither can be loaded."""
+def default_apps_api(context: str | None = None) -> Any:
+    """AppsV1Api from the in-cluster config, else the local kubeconfig (at `context` when
+    given); DriverError when neither can be loaded (a malformed kubeconfig included)."""
     import yaml
     from kubernetes import client, config
 
@@ -205,7 +205,7 @@ def default_apps_api() -> Any:
         config.load_incluster_config()
     except config.ConfigException:
         try:
-            config.load_kube_config()
+            config.load_kube_config(context=context)
         except (config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise DriverError(
