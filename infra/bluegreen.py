@@ -32,7 +32,7 @@ Every child is parented to the component, so a provider given in `opts` reaches 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -156,8 +156,11 @@ class BlueGreenService(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         role_arn: pulumi.Input[str] | None = None,
         data: DataWiring | None = None,
+        route_after: Sequence[pulumi.Resource] = (),
     ) -> None:
         super().__init__("trading:infra:BlueGreenService", name, None, opts)
+        # The HTTPRoute waits for these (the Gateway and its CRDs, see infra.gateway).
+        self._route_after = list(route_after)
         self._child = pulumi.ResourceOptions(parent=self)
         self._svc, self._ns, self._cluster = service, cluster.namespace, cluster
         self._data = data
@@ -420,5 +423,5 @@ class BlueGreenService(pulumi.ComponentResource):
                 "hostnames": [cluster.ingress_host],
                 "rules": [{"backendRefs": backends}],
             },
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._route_after),
         )

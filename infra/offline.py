@@ -50,7 +50,16 @@ SIZE_KEYS = frozenset(
     }
 )
 ENVIRONMENT_KEYS = frozenset(
-    {"cidrBlock", "cidr", "domainName", "hostnames", "namespace", "aliases", "acmCertificateArn"}
+    {
+        "cidrBlock",
+        "cidr",
+        "domainName",
+        "hostname",
+        "hostnames",
+        "namespace",
+        "aliases",
+        "acmCertificateArn",
+    }
 )
 RELEASE_KEYS = frozenset({"image", "version", "weight"})
 NOT_SHAPE = SIZE_KEYS | ENVIRONMENT_KEYS | RELEASE_KEYS

@@ -6,6 +6,9 @@ database                  writerEndpoint, readerEndpoints
 cache                     endpoint
 streaming                 bootstrapBrokers, topics
 edge                      distributionId (None when the stack has no edge)
+gateway                   name, namespace, installed (bool: the stack installs it, see
+                          infra.gateway), addressCommand: prints the Gateway's address, at
+                          which the operator points kubernetes.ingressHost's DNS (CNAME)
 cluster (aws)             name, created (bool), provider ("explicit"), defaultProviders
 identity (aws)            roleArns.<service>: the IRSA role of the service's ServiceAccount
 secrets (aws)             delivery ("external-secrets"), databaseSecretArn,
@@ -20,7 +23,9 @@ from typing import Any
 import pulumi
 
 from infra.bluegreen import PairNames
+from infra.gateway import address_command
 from infra.settings import Color, StackSettings
+from infra.settings import Kubernetes as KubernetesSettings
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,19 @@ def export_outputs(settings: StackSettings, endpoints: Endpoints) -> None:
         },
     )
     pulumi.export("edge", {"distributionId": endpoints.distribution_id})
+
+
+def export_gateway(cluster: KubernetesSettings, installed: bool) -> None:
+    """Export where the services' routes attach (the `gateway` key of the module doc)."""
+    pulumi.export(
+        "gateway",
+        {
+            "name": cluster.gateway_name,
+            "namespace": cluster.gateway_namespace,
+            "installed": installed,
+            "addressCommand": address_command(cluster),
+        },
+    )
 
 
 def export_platform(platform: PlatformOutputs) -> None:

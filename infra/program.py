@@ -19,10 +19,17 @@ from infra.cache import InClusterCache, ManagedCache
 from infra.cluster import AwsCluster, declare_aws_cluster, kubernetes_provider
 from infra.database import InClusterDatabase, ManagedDatabase
 from infra.edge import EdgeCache
+from infra.gateway import PlatformGateway
 from infra.identity import ServiceAccess, ServiceRoles
 from infra.netpol import NamespacePolicies, data_flows, pod_security_labels
 from infra.network import Network
-from infra.outputs import Endpoints, PlatformOutputs, export_outputs, export_platform
+from infra.outputs import (
+    Endpoints,
+    PlatformOutputs,
+    export_gateway,
+    export_outputs,
+    export_platform,
+)
 from infra.secrets import DataEndpoints, DataSecrets, SecretDelivery
 from infra.settings import StackSettings, Substrate
 from infra.stackfile import PROJECT, settings_from_config
@@ -106,10 +113,23 @@ def declare(settings: StackSettings) -> None:
         endpoints, access = _declare_aws(settings, platform, in_namespace)
     else:
         endpoints, access = _declare_in_cluster(settings, in_namespace), None
+    # The routes attach to the Gateway: installed here, or already on the cluster.
+    gateway = (
+        PlatformGateway("gateway", cluster, opts=on_cluster) if settings.installs_gateway else None
+    )
+    route_after = [gateway.gateway] if gateway else []
     for svc in settings.services:
         role_arn = access.roles.role_arns[svc.name] if access else None
         data = _data_wiring(settings, svc.name, access, endpoints)
-        BlueGreenService(svc.name, svc, cluster, opts=in_namespace, role_arn=role_arn, data=data)
+        BlueGreenService(
+            svc.name,
+            svc,
+            cluster,
+            opts=in_namespace,
+            role_arn=role_arn,
+            data=data,
+            route_after=route_after,
+        )
     is_aws = settings.substrate is Substrate.AWS
     NamespacePolicies(
         "namespace-policies",
@@ -120,6 +140,7 @@ def declare(settings: StackSettings) -> None:
         opts=in_namespace,
     )
     export_outputs(settings, endpoints)
+    export_gateway(cluster, installed=gateway is not None)
     if platform is not None and access is not None:
         export_platform(
             PlatformOutputs(

@@ -617,6 +617,22 @@ class Cluster(Model):
         return self
 
 
+class Gateway(Model):
+    """The Gateway API side of the cluster: who installs the Gateway the routes attach to.
+
+    `install`: the stack installs Envoy Gateway, the GatewayClass `className` and the
+    Gateway (infra.gateway); null (the default) means yes on an aws stack that creates its
+    EKS cluster, no elsewhere (an adopted or dev cluster that already runs a Gateway says
+    nothing, or false). `tlsSecretName`: the kubernetes.io/tls Secret in
+    kubernetes.gatewayNamespace holding the certificate of kubernetes.ingressHost, which the
+    HTTPS listener serves to CloudFront (required when the stack installs the Gateway).
+    """
+
+    install: bool | None = None
+    class_name: DnsLabel = "envoy-gateway"
+    tls_secret_name: DnsLabel | None = None
+
+
 class Kubernetes(Model):
     """Where the services run on a Kubernetes substrate.
 
@@ -636,6 +652,7 @@ class Kubernetes(Model):
     # topology.kubernetes.io/zone label, as EKS nodes do); `preferred`: best effort, for
     # clusters whose nodes have no zone label (kind, minikube).
     zone_spread: Literal["required", "preferred"] = "required"
+    gateway: Gateway = Gateway()
 
 
 class Aws(Model):
@@ -836,6 +853,42 @@ class StackSettings(Model):
                 f"edge.aliases must not contain the origin host '{origin}' "
                 "(kubernetes.ingressHost): CloudFront would fetch from itself",
             )
+
+    @model_validator(mode="after")
+    def _gateway_installable(self) -> StackSettings:
+        if self.kubernetes is None or not self.installs_gateway:
+            return self
+        gateway = self.kubernetes.gateway
+        if gateway.tls_secret_name is None:
+            raise KeyedError(
+                "kubernetes.gateway.tlsSecretName",
+                None,
+                "the stack installs the Gateway (kubernetes.gateway.install, default true on an "
+                "aws stack that creates its cluster), so it needs kubernetes.gateway."
+                "tlsSecretName: the kubernetes.io/tls Secret (a DNS label) in "
+                f"kubernetes.gatewayNamespace '{self.kubernetes.gateway_namespace}' with the "
+                f"certificate of '{self.kubernetes.ingress_host}' that CloudFront's https-only "
+                "origin connects to; or set kubernetes.gateway.install: false",
+            )
+        if self.kubernetes.gateway_namespace == self.kubernetes.namespace:
+            raise KeyedError(
+                "kubernetes.gatewayNamespace",
+                self.kubernetes.gateway_namespace,
+                f"kubernetes.gatewayNamespace must differ from kubernetes.namespace "
+                f"'{self.kubernetes.namespace}' when the stack installs the Gateway: its proxies "
+                "run there, outside the services' default-deny policies",
+            )
+        return self
+
+    @property
+    def installs_gateway(self) -> bool:
+        """Whether the program installs the Gateway: `kubernetes.gateway.install`, else
+        true on an aws stack that creates its EKS cluster."""
+        if self.kubernetes is None or self.substrate is Substrate.LOCAL:
+            return False
+        if self.kubernetes.gateway.install is not None:
+            return self.kubernetes.gateway.install
+        return self.aws is not None and self.aws.cluster.created is not None
 
     def _broker_zones(self) -> int:
         """How many zones MSK spreads brokers over: the data tier's subnets, at most 3."""
