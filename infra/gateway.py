@@ -20,10 +20,12 @@ privilege escalation, ALL capabilities dropped and seccomp RuntimeDefault by def
 
 The Gateway has one listener, HTTPS on 443 for kubernetes.ingressHost, because CloudFront
 reaches it https-only (infra.edge): TLS terminates at the Gateway with the certificate in
-the kubernetes.io/tls Secret kubernetes.gateway.tlsSecretName in gatewayNamespace. The
-operator puts it there (`kubectl -n <gatewayNamespace> create secret tls <name> --cert
---key`, or cert-manager); until then the listener reports ResolvedRefs=False and serves
-nothing. The listener admits HTTPRoutes from the services' namespace only.
+the kubernetes.io/tls Secret kubernetes.gateway.tlsSecretName in gatewayNamespace.
+CloudFront accepts an origin certificate only from a publicly trusted CA that covers the
+origin's name (ingressHost): a self-signed one fails with 502. The operator puts it there
+(`kubectl -n <gatewayNamespace> create secret tls <name> --cert --key`, or cert-manager);
+until then the listener reports ResolvedRefs=False and serves nothing. The listener admits
+HTTPRoutes from the services' namespace only.
 
 After `pulumi up` the Gateway's address (the load balancer the proxies' Service gets) is in
 its status: the `gateway` stack output gives the command that reads it; point
