@@ -5,7 +5,9 @@ service's blue and green target groups with weights. `target_group` is a templat
 `{service}` and `{color}` giving each color's target-group name (looked up) or ARN (used
 as is). One `modify_listener` call changes both weights at once, so traffic never goes
 to nothing; the ALB stops sending new requests to a 0-weight group and lets in-flight
-ones finish. The split is read back with `describe_listeners`.
+ones finish. The split is read back with `describe_listeners` and verified: `set_weights`
+raises RouterError when what is live differs from what was asked, or when the listener
+also forwards to a target group of neither color.
 """
 
 from __future__ import annotations
@@ -58,9 +60,24 @@ class AwsAlbRouter:
                 f"cannot set ALB weights of {service} to {weights}: {exc}",
                 hint="check the listener ARN, the target groups and the IAM permissions",
             ) from exc
+        self._verify(service, weights)
+
+    def _verify(self, service: str, weights: Weights) -> None:
+        """What the listener forwards now is exactly `weights` to the two colors."""
+        mine = {self._group_arn(service, c) for c in Color}
+        others = [arn for arn, w in self._forward_weights(service).items() if arn not in mine and w]
+        if others:
+            raise RouterError(
+                f"ALB listener of {service} also forwards to {', '.join(sorted(others))}",
+                hint="another writer changed the listener; check its default action",
+            )
         live = self.get_weights(service)
         if live != weights:
-            raise RouterError(f"ALB listener of {service} is at {live}, asked {weights}")
+            raise RouterError(
+                f"ALB listener of {service} is at {live}, asked {weights}",
+                hint="another writer changed the listener, or the change did not apply; "
+                "read it with `aws elbv2 describe-listeners` and set the weights again",
+            )
 
     def get_weights(self, service: str) -> Weights:
         """The live split, read from the listener's forward action."""

@@ -70,3 +70,60 @@ def test_unknown_service_is_a_router_error(alb: tuple[AwsAlbRouter, str]) -> Non
     router, _ = alb
     with pytest.raises(RouterError, match="no ALB listener configured for service other"):
         router.get_weights("other")
+
+
+class _Dropping:
+    """The moto client, but `modify_listener` answers without changing anything (as when
+    another writer puts the listener back between our write and our read)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def modify_listener(self, **kwargs: Any) -> dict[str, Any]:
+        return {"Listeners": []}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_change_that_is_not_live_is_a_router_error(moto_endpoint: str) -> None:
+    service = f"svc{uuid.uuid4().hex[:8]}"
+    elbv2 = aws_client("elbv2", moto_endpoint)
+    listener = make_listener(elbv2, aws_client("ec2", moto_endpoint), service)
+    router = AwsAlbRouter({service: listener}, client=_Dropping(elbv2))  # type: ignore[arg-type]
+
+    with pytest.raises(RouterError, match=r"is at .*100.*asked .*60.*40") as raised:
+        router.set_weights(service, Weights(blue=60, green=40))
+
+    assert "set the weights again" in raised.value.hint
+    assert router.get_weights(service) == Weights(blue=100, green=0)
+
+
+def test_a_third_target_group_on_the_listener_is_a_router_error(
+    alb: tuple[AwsAlbRouter, str], moto_endpoint: str
+) -> None:
+    router, service = alb
+    elbv2 = aws_client("elbv2", moto_endpoint)
+    listener = router._listener(service)
+    vpc = elbv2.describe_target_groups(Names=[f"{service}-blue"])["TargetGroups"][0]["VpcId"]
+    stray = elbv2.create_target_group(Name=f"{service}-stray", Protocol="HTTP", Port=80, VpcId=vpc)[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    blue = elbv2.describe_target_groups(Names=[f"{service}-blue"])["TargetGroups"][0]
+    forward = {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [
+                {"TargetGroupArn": blue["TargetGroupArn"], "Weight": 50},
+                {"TargetGroupArn": stray, "Weight": 50},
+            ]
+        },
+    }
+
+    class _AddsStray(_Dropping):
+        def modify_listener(self, **kwargs: Any) -> dict[str, Any]:
+            return dict(elbv2.modify_listener(ListenerArn=listener, DefaultActions=[forward]))
+
+    checked = AwsAlbRouter({service: listener}, client=_AddsStray(elbv2))  # type: ignore[arg-type]
+    with pytest.raises(RouterError, match=f"also forwards to {stray}"):
+        checked.set_weights(service, Weights(blue=100, green=0))
