@@ -15,7 +15,7 @@ def deployment(
     generation: int = 2,
     desired: int | None = 3,
     containers: tuple[str, ...] = ("api",),
-    **status: int,
+    status: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     return {
         "metadata": {"name": "api-green", "generation": generation, "labels": {"version": "1"}},
@@ -26,7 +26,7 @@ def deployment(
                 "spec": {"containers": [{"name": c, "image": "img:1"} for c in containers]},
             },
         },
-        "status": status,
+        "status": status or {},
     }
 
 
@@ -85,7 +85,7 @@ def deployment(
 def test_a_rollout_is_available_only_as_kubectl_rollout_status_says(
     given: dict[str, int], available: bool
 ) -> None:
-    assert Rollout.of(deployment(**given)).available_now is available
+    assert Rollout.of(deployment(status=given)).available_now is available
 
 
 def test_unset_replicas_mean_one_as_the_api_server_defaults() -> None:
@@ -95,7 +95,7 @@ def test_unset_replicas_mean_one_as_the_api_server_defaults() -> None:
         "updated_replicas": 1,
         "available_replicas": 1,
     }
-    assert Rollout.of(deployment(desired=None, **status)).available_now
+    assert Rollout.of(deployment(desired=None, status=status)).available_now
 
 
 def test_the_patch_pins_the_container_and_sets_both_labels() -> None:
