@@ -7,24 +7,35 @@ load that churn cost a server process per request and tripled the services' p95 
 a new color that opened them under its first traffic read slower than the old one, which
 is start-up, not the version. Each connection is checked when taken, so a restarted
 database costs no request a dead connection.
+
+The DSN is a string or a callable the pool calls before each new connection
+(`samples.credential_files.DsnFile` reads the file ESO keeps current), so connections
+opened after a password rotation use the new password. When the callable fails (the file
+is unreadable), only that connection is not opened: the pool logs it and retries, the
+connections already open keep serving, and a request that finds none free fails with a
+PoolTimeout that says why new ones cannot be opened.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from samples.credential_files import SecretFileError
+
 
 class Pool:
-    """Up to `size` autocommit connections to `dsn`, shared by the service's threads."""
+    """Up to `size` autocommit connections to `dsn` (a string, or a callable giving the DSN
+    for each new connection), shared by the service's threads."""
 
-    def __init__(self, dsn: str, size: int = 24, timeout: float = 2.0) -> None:
+    def __init__(self, dsn: str | Callable[[], str], size: int = 24, timeout: float = 2.0) -> None:
         self.timeout = timeout
+        self._source = None if isinstance(dsn, str) else _DsnSource(dsn)
         self._pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
-            dsn,
+            self._source or dsn,
             min_size=size,
             max_size=size,
             kwargs={"autocommit": True, "connect_timeout": 2},
@@ -45,9 +56,18 @@ class Pool:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-        """An open connection for the duration of the block (PoolTimeout if none frees up)."""
-        with self._pool.connection(timeout=self.timeout) as conn:
-            yield conn
+        """An open connection for the duration of the block (PoolTimeout if none frees up;
+        its message names the DSN file's problem if that is why none could be opened)."""
+        taken = False
+        try:
+            with self._pool.connection(timeout=self.timeout) as conn:
+                taken = True
+                yield conn
+        except PoolTimeout as exc:
+            reason = self._source.error if self._source else None
+            if taken or reason is None:
+                raise
+            raise PoolTimeout(f"{exc}; new connections cannot be opened: {reason}") from exc
 
     def ping(self) -> None:
         """Raise unless the database answers `SELECT 1`."""
@@ -57,3 +77,21 @@ class Pool:
     def close(self) -> None:
         """Close every connection (the process is stopping)."""
         self._pool.close()
+
+
+class _DsnSource:
+    """Calls `read` for each new connection and keeps its last SecretFileError, if the
+    last call failed, for the message of a PoolTimeout."""
+
+    def __init__(self, read: Callable[[], str]) -> None:
+        self.read = read
+        self.error: SecretFileError | None = None
+
+    def __call__(self) -> str:
+        try:
+            dsn = self.read()
+        except SecretFileError as err:
+            self.error = err
+            raise
+        self.error = None
+        return dsn

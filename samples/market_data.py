@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         config = LiveConfig(SERVICE, options.config_path, metrics)
     except RunbookError as err:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): {err}")
-    pool = Pool(options.postgres_dsn)
+    pool = Pool(options.postgres_conninfo)
     pool.warm()
     service = MarketData(options, pool, metrics, config)
     config.reload_on_sighup()

@@ -16,9 +16,11 @@ with IAM over SASL_SSL, as pods on aws stacks do with their IRSA role; the defau
 stacks do: the strings hold the password and token, rendered by External Secrets Operator
 into files under /etc/trading/credentials (infra.secrets), so they never sit in argv or the
 environment. Each is exclusive with its plain option (flag or variable). The file is read
-once, at start; a missing, unreadable, non-UTF-8, empty or multi-line file stops the
-service with one line on stderr naming the option and the file, never its content, and
-exit status 2 (a usage error, as argparse's own).
+at start: a missing, unreadable, non-UTF-8, empty or multi-line file stops the service
+with one line on stderr naming the option and the file, never its content, and exit
+status 2 (a usage error, as argparse's own). The services read it again for every new
+connection (`samples.credential_files`), so a rotated password or token is picked up
+without a restart.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runbooks.kafka_client import SECURITIES, KafkaConnection, Security
+from samples.credential_files import DsnFile, SecretFileError, read_one_line
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,13 @@ class Options:
     config_path: Path | None = None
     kafka_security: str = "plaintext"
     aws_region: str | None = None
+    postgres_dsn_file: Path | None = None  # postgres_dsn was read from it at start
+    redis_url_file: Path | None = None  # redis_url was read from it at start
+
+    @property
+    def postgres_conninfo(self) -> str | DsnFile:
+        """What the pool connects with: the DSN file, read per new connection, if given."""
+        return DsnFile(self.postgres_dsn_file) if self.postgres_dsn_file else self.postgres_dsn
 
     @property
     def kafka(self) -> KafkaConnection:
@@ -83,22 +93,11 @@ LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 def read_secret_file(prog: str, option: str, path: str) -> str:
     """The one-line value in `path`, stripped; on any problem print one line naming
     `option` and `path` (never the content) to stderr and exit 2."""
-
-    def fail(problem: str) -> SystemExit:
-        print(f"{prog}: error: {option} {path}: {problem}", file=sys.stderr)
-        return SystemExit(2)
-
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError:
-        raise fail("not UTF-8 text") from None
-    except OSError as exc:
-        raise fail(exc.strerror or type(exc).__name__) from None
-    if not text:
-        raise fail("empty")
-    if "\n" in text:
-        raise fail("more than one line")
-    return text
+        return read_one_line(option, path)
+    except SecretFileError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _connection(
@@ -158,4 +157,6 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
         Path(ns.config) if ns.config else None,
         ns.kafka_security,
         ns.aws_region,
+        Path(ns.postgres_dsn_file) if ns.postgres_dsn_file else None,
+        Path(ns.redis_url_file) if ns.redis_url_file else None,
     )

@@ -32,6 +32,7 @@ from runbooks.config.trading_api import TradingApiV2
 from runbooks.errors import RunbookError
 from runbooks.kafka_client import client_config
 from samples import options as opts
+from samples.credential_files import redis_client
 from samples.db import Pool
 from samples.live_config import LiveConfig
 from samples.web import Request, Response, Routes, ServiceMetrics, serve
@@ -200,12 +201,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): injected crash on start")
     metrics = ServiceMetrics(SERVICE, options.color, options.version)
     config = _live_config(options, metrics)
-    pool = Pool(options.postgres_dsn)
+    pool = Pool(options.postgres_conninfo)
     pool.warm()
     api = TradingApi(
         options,
         pool,
-        redis.Redis.from_url(options.redis_url, socket_timeout=2),
+        redis_client(options.redis_url, options.redis_url_file, socket_timeout=2),
         Producer(
             client_config(options.kafka)
             | {
