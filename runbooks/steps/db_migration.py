@@ -4,7 +4,8 @@ contract after promotion. See runbooks/migrations for the mechanism.
 - `apply`: the migration is checked (shape, lint), the database backed up from an exported
   snapshot (writers never wait), the expand run with the policy's lock and statement
   timeouts, and every row of the backup validated. Data: `backup_id`, `migrated` (False when
-  the version was already applied by someone else: then this release must not revert it).
+  the version was already applied by someone else: then this release must not revert it),
+  `backup_backend` (what `backup_id` names: a pg_dump backup or an RDS snapshot).
 - `undo`: the migration's declared revert, which drops only what the expand added, so
   every row written by either color during the canary is kept. Without journaled data (a
   crash before it was journaled) the ledger says whether this release applied it.
@@ -48,11 +49,12 @@ class DbMigration:
     name = "db-migration"
 
     def apply(self, ctx: StepContext) -> StepOutcome:
-        """Back up and expand; data: backup_id, migrated."""
+        """Back up and expand; data: backup_id, backup_backend, migrated."""
+        backend = str(ctx.option("backup_backend", "pg_dump"))
         return self._do(
             ctx,
             lambda db, m: operations.expand(db, m, ctx.version),
-            lambda r: {"migrated": r.changed},
+            lambda r: {"migrated": r.changed, "backup_backend": backend},
         )
 
     def undo(self, ctx: StepContext, applied: StepOutcome) -> StepOutcome:

@@ -208,6 +208,7 @@ def test_step_journals_the_snapshot_as_its_backup(
 
     assert applied.ok, applied.message
     snapshot_id = applied.data["backup_id"]
+    assert applied.data["backup_backend"] == "rds-snapshot"
     assert applied.data["migrated"] is True and "client_ref" in _columns(dsn)
     found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0]
     assert (found["Status"], found["DBInstanceIdentifier"]) == ("available", writer)
