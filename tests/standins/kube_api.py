@@ -31,7 +31,9 @@ over HTTP on a free loopback port, and keeps what was written:
   unavailableReplicas 1.
 
 Objects are seeded with `seed(obj)`, which fills the fields the API server fills (metadata,
-a few defaults, a complete Deployment status). `requests` records what the client sent.
+a few defaults, a complete Deployment status). `requests` records what the client sent and
+the answers. `write_kubeconfig(path)` points a kubeconfig at the server, for code that loads
+its configuration as it would for a cluster.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 
 import jsonpatch
@@ -187,6 +190,23 @@ class KubeApiStandIn:
         from kubernetes import client
 
         return client.Configuration(host=self.host)
+
+    def write_kubeconfig(self, path: Path, context: str = "stand-in") -> Path:
+        """A kubeconfig at `path` whose `context` (also the current one) is this server, for
+        code that loads its client configuration the way it would for a cluster."""
+        cluster = {"name": context, "cluster": {"server": self.host}}
+        user = {"name": context, "user": {"token": "stand-in"}}
+        entry = {"name": context, "context": {"cluster": context, "user": context}}
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [user],
+            "contexts": [entry],
+            "current-context": context,
+        }
+        path.write_text(json.dumps(config))  # JSON is YAML
+        return path
 
     # -- test-side access (no HTTP, no controller) ---------------------------------------------
     def seed(self, obj: dict[str, Any]) -> dict[str, Any]:

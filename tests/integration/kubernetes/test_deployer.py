@@ -218,3 +218,21 @@ def test_no_cluster_credentials_is_one_line_not_a_config_traceback(
     assert caught.value.message.startswith("no Kubernetes cluster to deploy to: ")
     assert "\n" not in caught.value.message
     assert "KUBECONFIG" in caught.value.hint
+
+
+def test_without_an_api_given_the_kubeconfig_is_used(
+    kube: KubeApiStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubernetes.config import kube_config
+
+    seed_pair(kube)
+    path = kube.write_kubeconfig(tmp_path / "config")
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    # loading a kubeconfig sets the client's process-wide default configuration
+    monkeypatch.setattr(client.Configuration, "_default", None)
+
+    KubernetesDeployer(NAMESPACE, poll_seconds=0.02).deploy(SERVICE, Color.GREEN, "1.1.0", IMAGE)
+
+    assert live(kube)["metadata"]["labels"]["version"] == "1.1.0"
+    assert kube.requests[0].method == "GET"
