@@ -4,9 +4,9 @@ Each role trusts only the cluster's OIDC provider, for exactly one ServiceAccoun
 `system:serviceaccount:<namespace>:<service>` with audience `sts.amazonaws.com`. What it may
 do:
 - MSK with IAM auth (when `streaming.auth` is `iam`): connect to and describe the stack's
-  cluster; read and describe the topics the service `consumes`; write to every declared
-  topic (the settings do not yet say which topics a service produces), idempotently;
-  describe and join consumer groups whose names start with the service's name;
+  cluster; read and describe the topics the service `consumes` and describe and join
+  consumer groups whose names start with the service's name; write, idempotently, to the
+  topics it `produces` (only those: a service that produces nothing writes nowhere);
 - Secrets Manager: GetSecretValue on its own secrets only (the ARNs handed to it), and
   kms:Decrypt on the key those secrets are encrypted with, only through Secrets Manager.
 
@@ -69,10 +69,9 @@ def msk_arn(cluster_arn: str, kind: str, name: str) -> str:
     return f"{prefix}:{kind}/{rest}/{name}"
 
 
-def kafka_statements(
-    cluster_arn: str, service: Service, topics: Sequence[str]
-) -> list[dict[str, Any]]:
-    """MSK IAM statements for `service` on the cluster `cluster_arn`."""
+def kafka_statements(cluster_arn: str, service: Service) -> list[dict[str, Any]]:
+    """MSK IAM statements for `service` on the cluster `cluster_arn`: read what it
+    `consumes`, write what it `produces`."""
     statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Action": list(KAFKA_CLUSTER_ACTIONS), "Resource": cluster_arn}
     ]
@@ -91,12 +90,12 @@ def kafka_statements(
                 "Resource": msk_arn(cluster_arn, "group", f"{service.name}*"),
             }
         )
-    if topics:
+    if service.produces:
         statements.append(
             {
                 "Effect": "Allow",
                 "Action": list(KAFKA_WRITE_ACTIONS),
-                "Resource": [msk_arn(cluster_arn, "topic", t) for t in topics],
+                "Resource": [msk_arn(cluster_arn, "topic", t) for t in service.produces],
             }
         )
         # Producers are idempotent by default (Kafka >= 3.0); with WriteData on some topics
@@ -188,7 +187,6 @@ class ServiceAccess:
         key_arns: Sequence[pulumi.Input[str]],
     ) -> None:
         self._region = region
-        self._topics = [t.name for t in streaming.topics]
         self._kafka = kafka_cluster_arn if streaming.auth == "iam" else None
         self._secrets = secret_arns
         self._keys = key_arns
@@ -205,7 +203,7 @@ class ServiceAccess:
         def render(args: list[Any]) -> str:
             kafka, *rest = args
             own, used_keys = rest[: len(secrets)], rest[len(secrets) :]
-            statements = kafka_statements(kafka, svc, self._topics) if kafka else []
+            statements = kafka_statements(kafka, svc) if kafka else []
             statements += secret_statements(own, used_keys, self._region)
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 

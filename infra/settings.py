@@ -200,6 +200,8 @@ class Service(Model):
     resources: Resources = Resources()
     autoscaling: Autoscaling | None = None
     consumes: tuple[str, ...] = ()
+    # Topics the service writes to: its IRSA role may write these and no others.
+    produces: tuple[str, ...] = ()
 
     @property
     def active_version(self) -> str:
@@ -263,11 +265,26 @@ class Cache(Model):
 
 
 class Topic(Model):
-    """One Kafka topic."""
+    """One Kafka topic.
+
+    `replicationFactor` defaults to min(3, streaming.brokers) and `minInsyncReplicas` to one
+    less than the replication factor (at least 1): with acks=all a write then survives the
+    loss of a broker, and a broker can be patched without stopping producers.
+    """
 
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9._-]{1,249}$")]
     partitions: Annotated[int, Field(ge=1, le=1000)] = 3
     retention_hours: Annotated[int, Field(ge=1, le=8760)] = 168
+    replication_factor: Annotated[int, Field(ge=1, le=30)] | None = None
+    min_insync_replicas: Annotated[int, Field(ge=1, le=30)] | None = None
+
+    def replication(self, brokers: int) -> int:
+        """The replication factor on a cluster of `brokers` brokers."""
+        return self.replication_factor or min(3, brokers)
+
+    def min_insync(self, brokers: int) -> int:
+        """min.insync.replicas on a cluster of `brokers` brokers."""
+        return self.min_insync_replicas or max(1, self.replication(brokers) - 1)
 
 
 class Streaming(Model):
@@ -751,14 +768,16 @@ class StackSettings(Model):
             )
         topics = {t.name for t in self.streaming.topics}
         for index, svc in enumerate(self.services):
-            unknown = sorted(set(svc.consumes) - topics)
-            if unknown:
-                raise KeyedError(
-                    f"services[{index}].consumes",
-                    unknown,
-                    f"service '{svc.name}' consumes unknown topic(s); "
-                    f"declared topics: {sorted(topics)}",
-                )
+            for key, listed in (("consumes", svc.consumes), ("produces", svc.produces)):
+                unknown = sorted(set(listed) - topics)
+                if unknown:
+                    raise KeyedError(
+                        f"services[{index}].{key}",
+                        unknown,
+                        f"service '{svc.name}' {key} unknown topic(s); "
+                        f"declared topics (streaming.topics): {sorted(topics)}",
+                    )
+        self._topic_replication()
         if self.edge.enabled and self.edge.origin_service not in names:
             raise KeyedError(
                 "edge.originService",
@@ -767,6 +786,38 @@ class StackSettings(Model):
                 f"services: {names}",
             )
         return self
+
+    def _topic_replication(self) -> None:
+        brokers = self.streaming.brokers
+        # MSK restarts brokers one at a time to patch them: with min.insync.replicas equal
+        # to the replication factor, every acks=all write to a partition on that broker fails.
+        strict = self.substrate is Substrate.AWS
+        for index, topic in enumerate(self.streaming.topics):
+            key = f"streaming.topics[{index}]"
+            factor, in_sync = topic.replication(brokers), topic.min_insync(brokers)
+            if factor > brokers:
+                raise KeyedError(
+                    f"{key}.replicationFactor",
+                    factor,
+                    f"topic '{topic.name}': replicationFactor {factor} exceeds the "
+                    f"{brokers} broker(s) of streaming.brokers; allowed: 1 to {brokers}",
+                )
+            if in_sync > factor or (strict and factor > 1 and in_sync >= factor):
+                top = factor - 1 if strict and factor > 1 else factor
+                raise KeyedError(
+                    f"{key}.minInsyncReplicas",
+                    in_sync,
+                    f"topic '{topic.name}': minInsyncReplicas {in_sync} with replication "
+                    f"factor {factor}; allowed: 1 to {top} (on aws one broker at a time is "
+                    "patched, and writes must go on meanwhile)",
+                )
+            if strict and factor < min(2, brokers):
+                raise KeyedError(
+                    f"{key}.replicationFactor",
+                    factor,
+                    f"topic '{topic.name}': replicationFactor 1 on {brokers} MSK brokers loses "
+                    f"acknowledged records with a broker; allowed: 2 to {brokers}",
+                )
 
     @model_validator(mode="after")
     def _data_tier_exists_where_it_runs(self) -> StackSettings:

@@ -64,7 +64,7 @@ def test_consumer_reads_only_its_topics_and_groups(plans: Callable[[str], Plan])
     own consumer groups; trading-api, which consumes nothing, may read nothing."""
     plan = plans("production")
     reads = _allowed(_policy(plan, "market-data"), "kafka-cluster:ReadData")
-    assert reads == {msk_arn(CLUSTER_ARN, "topic", t) for t in ("order-events", "market-ticks")}
+    assert reads == {msk_arn(CLUSTER_ARN, "topic", "order-events")}
     groups = _allowed(_policy(plan, "market-data"), "kafka-cluster:AlterGroup")
     assert groups == {msk_arn(CLUSTER_ARN, "group", "market-data*")}
     assert _allowed(_policy(plan, "trading-api"), "kafka-cluster:ReadData") == set()
@@ -152,16 +152,39 @@ def test_msk_arns_follow_the_cluster_arn() -> None:
     assert service_subject("trading", "api") == "system:serviceaccount:trading:api"
 
 
-def test_producers_get_idempotent_writes_on_the_cluster() -> None:
-    """Pure function: a service that writes gets WriteDataIdempotently on the cluster."""
-    svc = Service.model_validate(
-        {"name": "api", "image": "x", "port": 80, "versions": {"blue": "1", "green": "1"}}
-    )
-    statements = kafka_statements(CLUSTER_ARN, svc, ["orders"])
+def _service(**extra: Any) -> Service:
+    base = {"name": "api", "image": "x", "port": 80, "versions": {"blue": "1", "green": "1"}}
+    return Service.model_validate(base | extra)
+
+
+def test_producers_write_only_what_they_produce() -> None:
+    """Pure function: a service that produces gets WriteData on those topics only, and
+    WriteDataIdempotently on the cluster; it reads nothing it does not consume."""
+    statements = kafka_statements(CLUSTER_ARN, _service(produces=("orders",)))
     assert _allowed(statements, "kafka-cluster:WriteDataIdempotently") == {CLUSTER_ARN}
     assert _allowed(statements, "kafka-cluster:WriteData") == {
         msk_arn(CLUSTER_ARN, "topic", "orders")
     }
+    assert _allowed(statements, "kafka-cluster:ReadData") == set()
+
+
+def test_a_service_that_produces_nothing_writes_nowhere() -> None:
+    """Pure function: consumes only -> ReadData and groups, no WriteData of any kind."""
+    statements = kafka_statements(CLUSTER_ARN, _service(consumes=("orders",)))
+    assert _allowed(statements, "kafka-cluster:WriteData") == set()
+    assert _allowed(statements, "kafka-cluster:WriteDataIdempotently") == set()
+    assert _allowed(statements, "kafka-cluster:ReadData") == {
+        msk_arn(CLUSTER_ARN, "topic", "orders")
+    }
+
+
+def test_stack_grants_writes_to_the_producer_only(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: on production trading-api may write order-events
+    (what samples/trading_api.py produces) and market-data, a pure consumer, nothing."""
+    plan = plans("production")
+    writes = _allowed(_policy(plan, "trading-api"), "kafka-cluster:WriteData")
+    assert writes == {msk_arn(CLUSTER_ARN, "topic", "order-events")}
+    assert _allowed(_policy(plan, "market-data"), "kafka-cluster:WriteData") == set()
 
 
 def test_stack_outputs_name_roles_and_delivered_secrets() -> None:
