@@ -39,6 +39,7 @@ SIZE_KEYS = frozenset(
         "defaultTtl",
         "maxTtl",
         "partitions",
+        "partitionCount",
         "backupRetentionPeriod",
         "storage",
         "bakeSeconds",

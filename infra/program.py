@@ -34,6 +34,7 @@ from infra.secrets import DataEndpoints, DataSecrets, SecretDelivery
 from infra.settings import StackSettings, Substrate
 from infra.stackfile import PROJECT, settings_from_config
 from infra.streaming import InClusterStreaming, ManagedStreaming
+from infra.topics import InClusterTopics, ManagedTopics
 
 # `notifications` is left out on purpose: the engine hands the program secrets decrypted,
 # which the settings model rightly refuses as plain text, and the program declares nothing
@@ -191,6 +192,8 @@ def _declare_aws(
     streaming = ManagedStreaming(
         "streaming", settings.streaming, network, logs_key_arn=logs_key_arn, opts=on_aws
     )
+    # The brokers create no topic on first use: each declared one is created after the cluster.
+    ManagedTopics("topics", settings.streaming, streaming.cluster_arn, settings.aws.region)
     edge = (
         EdgeCache(
             "edge",
@@ -294,6 +297,13 @@ def _declare_in_cluster(settings: StackSettings, opts: pulumi.ResourceOptions) -
     database = InClusterDatabase("database", settings.database, namespace, opts=opts)
     cache = InClusterCache("cache", settings.cache, namespace, opts=opts)
     streaming = InClusterStreaming("streaming", settings.streaming, namespace, opts=opts)
+    InClusterTopics(
+        "streaming-topics",
+        settings.streaming,
+        namespace,
+        broker="streaming",
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[streaming])),
+    )
     return Endpoints(
         writer=database.writer_endpoint,
         readers=database.reader_endpoints,

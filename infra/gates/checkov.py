@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from infra.gates.render import kubernetes_manifests, terraform_plan
+from infra.gates.render import kubernetes_manifests, terraform_plan, unrendered
 from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource
 from infra.stackfile import PROJECT_ROOT
@@ -74,7 +74,7 @@ def write_inputs(folder: Path, stack: str, plan: list[PlannedResource], region: 
         (folder / name).write_text(yaml.safe_dump(manifest.body, sort_keys=False))
     document, unmapped = terraform_plan(plan, region)
     (folder / f"{stack}.tfplan.json").write_text(json.dumps(document, indent=1))
-    return left_out + unmapped
+    return left_out + unmapped + unrendered(plan)
 
 
 @cache

@@ -246,6 +246,24 @@ def _tf_value(key: str, value: Any) -> Any:
     return value
 
 
+# Token prefixes the gates render (aws: as Terraform, kubernetes: as manifests), and those
+# that declare nothing in a cloud (the project's components, Pulumi's providers, values
+# pulumi-random keeps in the state).
+RENDERED_PACKAGES = ("aws:", "kubernetes:")
+NOT_CLOUD_RESOURCES = ("trading:", "pulumi:", "random:")
+
+
+def unrendered(plan: list[PlannedResource]) -> list[str]:
+    """Resources of other providers (aws-native, ...), which no offline gate can render:
+    listed with the reason, so a gate reports them as unchecked instead of passing them
+    over in silence."""
+    return [
+        f"{res.label}: no offline checker for the {res.type.split(':', 1)[0]} provider"
+        for res in plan
+        if not res.type.startswith(RENDERED_PACKAGES + NOT_CLOUD_RESOURCES)
+    ]
+
+
 def terraform_plan(plan: list[PlannedResource], region: str) -> tuple[dict[str, Any], list[str]]:
     """The plan's aws resources as `terraform show -json` output, and the aws resources left
     out because `TERRAFORM_TYPES` has no Terraform type for their token."""
