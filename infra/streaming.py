@@ -7,9 +7,10 @@ group that expires, reports per-topic-per-broker metrics, and runs a configurati
 own: no topic is created by accident, and a write is acknowledged only once two replicas
 hold it (a broker can be lost, or patched, without losing an acknowledged record).
 
-Topics are not declared here: the runbooks create them against the broker; the program
-exports them so both sides read one list. `topic_arn_prefix` and `group_arn_prefix` are
-what the services' IAM policies (IRSA) append topic and group names to.
+Topics are not declared here: infra/topics.py creates the stack file's topics after the
+cluster (MSK's topic API on aws, a Job against the broker in dev). `topic_arn_prefix` and
+`group_arn_prefix` are what the services' IAM policies (IRSA) append topic and group names
+to.
 """
 
 from __future__ import annotations
