@@ -7,12 +7,15 @@ exercised for their calls, not for their patience."""
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from moto.rds import models as rds_models
 
 from runbooks.errors import StepError
 from runbooks.migrations import ledger
@@ -137,6 +140,32 @@ def test_a_missing_instance_is_one_clear_line(moto_endpoint: str) -> None:
     assert "\n" not in message and "Traceback" not in message
     assert "rds_instance_id" in raised.value.hint
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_a_snapshot_not_available_in_time_is_a_step_error_naming_it(
+    rds: Any, writer: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto makes snapshots available at once; here they stay "creating", as a large one on
+    AWS does for minutes, so the waiter's bound is what ends the wait."""
+    original = rds_models.DBSnapshot.__init__
+
+    def creating(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.status = "creating"
+
+    monkeypatch.setattr(rds_models.DBSnapshot, "__init__", creating)
+    snapshots = RdsSnapshots(writer, "us-east-1", client=rds, poll_seconds=1, wait_seconds=2)
+
+    started = time.monotonic()
+    with pytest.raises(StepError) as raised:
+        snapshots.take("1.4.0")
+
+    assert 1.5 <= time.monotonic() - started < 10
+    message = raised.value.message
+    assert re.search(rf"snapshot release-{writer}-1-4-0-\S+ not available after 2 s", message)
+    assert "\n" not in message and "rds_wait_seconds" in raised.value.hint
+    mine = rds.describe_db_snapshots(DBInstanceIdentifier=writer, SnapshotType="manual")
+    assert [s["Status"] for s in mine["DBSnapshots"]] == ["creating"]  # left to the operator
 
 
 def test_restoring_a_missing_snapshot_is_a_step_error(writer: str, moto_endpoint: str) -> None:
