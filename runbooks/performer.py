@@ -20,6 +20,7 @@ from runbooks.core.state import (
     Analyse,
     ApplyReleaseStep,
     ContractReleaseStep,
+    Deploy,
     EventKind,
     NotifyEvent,
     SamplePair,
@@ -82,15 +83,18 @@ class Performer:
         context: StepContext,
         applied: Callable[[str], StepOutcome | None],
         versions: Mapping[Color, str] | None = None,
+        faults: Mapping[str, Any] | None = None,
     ) -> None:
         self.backends = backends
         self.context = context
         self.applied = applied
         self.versions = dict(versions or {})  # what each color runs in this release
+        self.faults = dict(faults or {})  # a drill's faults for the deployed version
 
     def perform(self, action: Action) -> Performed:
         """Carry out `action`; failures come back as a result with ok=False."""
         handlers: dict[type, Callable[[Any], Performed]] = {
+            Deploy: self._deploy,
             SetWeights: self._set_weights,
             Analyse: self._analyse,
             ApplyReleaseStep: self._apply_step,
@@ -103,6 +107,10 @@ class Performer:
             return handlers[type(action)](action)
         except RunbookError as err:
             return Performed(ActionResult(action, False, err.message))
+
+    def _deploy(self, action: Deploy) -> Performed:
+        self.backends.driver.deploy(action.service, action.color, action.version, self.faults)
+        return Performed(ActionResult(action, True, f"{action.version} serving on {action.color}"))
 
     def _set_weights(self, action: SetWeights) -> Performed:
         self.backends.router.set_weights(action.service, action.weights)

@@ -47,6 +47,7 @@ from runbooks.core.state import (
     ApplyReleaseStep,
     ContractReleaseStep,
     Decision,
+    Deploy,
     EventKind,
     Finish,
     Intent,
@@ -187,7 +188,7 @@ def _hear(state: ReleaseState, intent: Intent, now: float) -> Move:
 
 
 def _on_pause(state: ReleaseState, intent: Intent, now: float) -> Move | None:
-    if state.phase not in (P.PENDING, P.APPLYING_STEPS, P.PROGRESSING):
+    if state.phase not in (P.PENDING, P.DEPLOYING, P.APPLYING_STEPS, P.PROGRESSING):
         return None
     return _pause(state, _by_operator("paused", intent))
 
@@ -230,6 +231,7 @@ def _by_operator(what: str, intent: Intent) -> str:
 def _advance(state: ReleaseState, now: float) -> Move:
     rules: dict[ReleasePhase, Callable[[ReleaseState, float], Move]] = {
         P.PENDING: _start,
+        P.DEPLOYING: _deployed,
         P.APPLYING_STEPS: _apply_next_release_step,
         P.PROGRESSING: _progress,
         P.PAUSED: _hold,
@@ -251,8 +253,15 @@ def _start(state: ReleaseState, now: float) -> Move:
         f"releasing {plan.service} {plan.version} to {plan.new_color} "
         f"({plan.strategy}, weights {weights}; was {plan.old_version} on {plan.old_color})"
     )
-    deploy = _stack_state(plan, plan.old_color, plan.old_weights)
-    return state.evolve(phase=P.APPLYING_STEPS), (NotifyEvent(EventKind.STARTED, message), deploy)
+    deploy = Deploy(plan.service, plan.new_color, plan.version)
+    return state.evolve(phase=P.DEPLOYING), (NotifyEvent(EventKind.STARTED, message), deploy)
+
+
+def _deployed(state: ReleaseState, now: float) -> Move:
+    plan = state.plan
+    # The new version serves on the idle color: the stack's record says so before any step.
+    declared = _stack_state(plan, plan.old_color, plan.old_weights)
+    return state.evolve(phase=P.APPLYING_STEPS), (declared,)
 
 
 def _apply_next_release_step(state: ReleaseState, now: float) -> Move:

@@ -26,6 +26,7 @@ __all__ = [
     "ApplyReleaseStep",
     "ContractReleaseStep",
     "Decision",
+    "Deploy",
     "EventKind",
     "Finish",
     "Intent",
@@ -49,6 +50,7 @@ class ReleasePhase(StrEnum):
     """Where a release stands."""
 
     PENDING = "pending"  # nothing done yet
+    DEPLOYING = "deploying"  # the new version is being put on the idle color
     APPLYING_STEPS = "applying-steps"  # release steps (migration, cache bump...) going on
     PROGRESSING = "progressing"  # a traffic step is baking and being analysed
     PAUSED = "paused"  # operator pause or inconclusive analysis: no progress
@@ -114,6 +116,18 @@ class EventKind(StrEnum):
     RETRYING = "retrying"
     IGNORED = "ignored"
     CONTRACT_FAILED = "contract-failed"
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """Put `version` of the service on the idle `color`, and wait until it serves.
+
+    Safe to repeat: a deploy killed half-way is performed again on resume.
+    """
+
+    service: str
+    color: Color
+    version: str
 
 
 @dataclass(frozen=True)
@@ -192,7 +206,8 @@ class Finish:
 
 
 Action: TypeAlias = (
-    ApplyReleaseStep
+    Deploy
+    | ApplyReleaseStep
     | ContractReleaseStep
     | UndoReleaseStep
     | SetWeights
@@ -203,6 +218,7 @@ Action: TypeAlias = (
     | Finish
 )
 _ACTION_TYPES: tuple[type[Action], ...] = (
+    Deploy,
     ApplyReleaseStep,
     ContractReleaseStep,
     UndoReleaseStep,

@@ -1,5 +1,6 @@
 """The stack-driver plug-in area: where a stack's release state is recorded between runs.
 
+The driver performs the engine's `Deploy` action: it puts a version on the idle color.
 After a release the engine writes the service's active color, the version in each color and
 the traffic split back through the driver, so the next `pulumi up` (or `local up`) keeps the
 release instead of undoing it. The driver also turns the secret references of a stack file
@@ -10,10 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
-from infra.settings import Color, ConfigVersions, EnvRef, SecretRef, Service, Versions
+from infra.settings import (
+    Color,
+    ConfigVersions,
+    EnvRef,
+    SecretRef,
+    Service,
+    StackSettings,
+    Versions,
+)
 from runbooks.core.model import Weights
+from runbooks.outputs import StackOutputs
 
 WEBHOOK_KEY = "notifications.webhookUrl"
 
@@ -65,12 +75,31 @@ class ServiceState:
         )
 
 
+Faults: TypeAlias = Mapping[str, Any]
+"""Faults a drill injects into a deployed version (samples.options.Faults fields)."""
+
+
 class StackDriver(Protocol):
-    """Reads and writes one stack's release state; resolves its secrets.
+    """Deploys versions on one stack, reads and writes its release state, resolves its secrets.
 
     Failures raise `runbooks.errors.DriverError` (never with a secret in the message);
     an unknown service raises `BadInput`.
     """
+
+    def deploy(self, service: str, color: Color, version: str, faults: Faults) -> None:
+        """Run `version` of `service` on `color` and return once it serves; safe to repeat.
+
+        `faults` are for drills on the local stack; other drivers refuse any (BadInput).
+        """
+        ...
+
+    def applied(self, settings: StackSettings) -> StackSettings:
+        """`settings` with the release state this driver recorded applied to its services."""
+        ...
+
+    def read_outputs(self, stack: str) -> StackOutputs:
+        """The stack's outputs (runbooks.outputs); DriverError when they cannot be read."""
+        ...
 
     def read_release_state(self, service: str) -> ServiceState:
         """The recorded state of `service`: the last one written, else the declared one."""

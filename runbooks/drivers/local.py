@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from infra.settings import EnvRef, SecretRef, Service, Split, StackSettings
-from runbooks.drivers.base import WEBHOOK_KEY, ServiceState
+from infra.settings import Color, EnvRef, SecretRef, Service, Split, StackSettings
+from runbooks.drivers.base import WEBHOOK_KEY, Faults, ServiceState
 from runbooks.errors import BadInput, DriverError
+from runbooks.outputs import StackOutputs
 
 STATE_FILE = "stack-state.json"
 
@@ -86,6 +87,46 @@ class LocalDriver:
     def __init__(self, settings: StackSettings, state_dir: Path) -> None:
         self.settings = settings
         self.state_dir = state_dir
+
+    def applied(self, settings: StackSettings) -> StackSettings:
+        """`settings` with the state file's services applied (`local up` brings those)."""
+        return apply_state(settings, load_state(self.state_dir))
+
+    def read_outputs(self, stack: str) -> StackOutputs:
+        """The local stack's addresses (`local.*`), computed from its settings."""
+        from runbooks.local.endpoints import endpoints
+
+        ends = endpoints(self.settings, self.state_dir)
+        local = {
+            "stateDir": str(ends.state_dir),
+            "adminSocket": str(ends.admin_socket),
+            "prometheusUrl": ends.prometheus_url,
+            "edgeUrl": ends.edge_url,
+            "haproxyStatsUrl": ends.haproxy_stats_url,
+            "postgresDsn": ends.postgres_dsn,
+            "redisUrl": ends.redis_url,
+            "bootstrapServers": ends.bootstrap_servers,
+        }
+        return StackOutputs.of(
+            stack,
+            {"local": local},
+            f"the local stack's state dir {ends.state_dir}",
+            resolve_secret=self.resolve_secret,
+        )
+
+    def deploy(self, service: str, color: Color, version: str, faults: Faults) -> None:
+        """Replace the process of `color` with one at `version` (runbooks.local.services)."""
+        from runbooks.local.services import deploy_color
+        from samples.options import Faults as DrillFaults
+
+        try:
+            drill = DrillFaults(**faults)
+        except TypeError as err:
+            raise BadInput(f"unknown fault: {err}", hint="see samples.options.Faults") from None
+        try:
+            deploy_color(self.settings, self.state_dir, service, color, version, drill)
+        except OSError as err:
+            raise DriverError(f"could not start {service} {version} on {color}: {err}") from err
 
     def read_release_state(self, service: str) -> ServiceState:
         recorded = load_state(self.state_dir).get(service)

@@ -7,17 +7,30 @@ from __future__ import annotations
 
 import os
 
-from infra.settings import EnvRef, SecretRef, StackSettings
-from runbooks.drivers.base import WEBHOOK_KEY, ServiceState
+from infra.settings import Color, EnvRef, SecretRef, StackSettings
+from runbooks.drivers.base import WEBHOOK_KEY, Faults, ServiceState
 from runbooks.errors import BadInput
+from runbooks.outputs import StackOutputs
 
 
 class NopDriver:
-    """Reads what was written in this process, else what `settings` declare."""
+    """Reads what was written in this process, else what `settings` declare; records deploys."""
 
     def __init__(self, settings: StackSettings | None = None) -> None:
         self.settings = settings
         self.written: dict[str, ServiceState] = {}
+        self.deployed: list[tuple[str, Color, str]] = []
+
+    def applied(self, settings: StackSettings) -> StackSettings:
+        """`settings` as declared: this driver keeps nothing between runs."""
+        return settings
+
+    def read_outputs(self, stack: str) -> StackOutputs:
+        """No outputs: backends that need one say which."""
+        return StackOutputs(stack, {}, "the nop driver (no outputs)", self.resolve_secret)
+
+    def deploy(self, service: str, color: Color, version: str, faults: Faults) -> None:
+        self.deployed.append((service, color, version))
 
     def read_release_state(self, service: str) -> ServiceState:
         if service in self.written:

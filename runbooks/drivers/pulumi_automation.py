@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from pulumi.automation import ConfigValue
 
-from infra.settings import EnvRef, SecretRef, Service
+from infra.settings import Color, EnvRef, SecretRef, Service, StackSettings
 from infra.stackfile import PROJECT, PROJECT_ROOT
-from runbooks.drivers.base import WEBHOOK_KEY, ServiceState
+from runbooks.drivers.base import WEBHOOK_KEY, Faults, ServiceState
 from runbooks.errors import BadInput, DriverError
+from runbooks.outputs import StackOutputs
 
 SERVICES_KEY = f"{PROJECT}:services"
 
@@ -37,6 +38,8 @@ class ConfigStack(Protocol):
         self, config: MutableMapping[str, ConfigValue], *, path: bool = False
     ) -> None: ...
 
+    def outputs(self) -> MutableMapping[str, Any]: ...
+
 
 StackFactory = Callable[[str, Path], ConfigStack]
 
@@ -49,19 +52,67 @@ def select_stack(stack: str, work_dir: Path) -> ConfigStack:
     return selected
 
 
+class Deployer(Protocol):
+    """Puts an image version on one color's Deployment (runbooks.deploy.kubernetes)."""
+
+    def deploy(self, service: str, color: Color, version: str, image: str) -> None: ...
+
+
 class PulumiDriver:
-    """Release state in the Pulumi config of stack `stack` of the project at `work_dir`.
+    """Release state in the Pulumi config of stack `stack` of the project at `work_dir`;
+    deploys through `deployer` on the stack's cluster.
 
     `stack_factory` selects the stack (default: the Automation API); tests inject a fake.
+    `deployer` builds the deployer on first use (so reading state needs no cluster);
+    `images` maps each service to its image repository (the stack file's `image`).
     """
 
     def __init__(
-        self, stack: str, work_dir: Path = PROJECT_ROOT, stack_factory: StackFactory = select_stack
+        self,
+        stack: str,
+        work_dir: Path = PROJECT_ROOT,
+        stack_factory: StackFactory = select_stack,
+        deployer: Callable[[], Deployer] | None = None,
+        images: Mapping[str, str] | None = None,
     ) -> None:
         self.stack_name = stack
         self.work_dir = work_dir
         self._factory = stack_factory
         self._stack: ConfigStack | None = None
+        self._make_deployer = deployer
+        self._deployer: Deployer | None = None
+        self._images = dict(images or {})
+
+    def deploy(self, service: str, color: Color, version: str, faults: Faults) -> None:
+        """Set the color's image to `version` and wait for its rollout (the Deployment
+        rolls now, like Argo Rollouts; the config write-back keeps `pulumi up` from undoing
+        it)."""
+        if faults:
+            raise BadInput(
+                f"faults {sorted(faults)} can only be injected on the local stack",
+                hint="drop --fault options for this stack",
+            )
+        if service not in self._images:
+            raise BadInput(f"no service '{service}' in stack '{self.stack_name}'")
+        if self._make_deployer is None:
+            raise DriverError(f"stack '{self.stack_name}' has no deployer configured")
+        self._deployer = self._deployer or self._make_deployer()
+        self._deployer.deploy(service, color, version, self._images[service])
+
+    def applied(self, settings: StackSettings) -> StackSettings:
+        """`settings` as the stack file has them: the write-back lands in that file."""
+        return settings
+
+    def read_outputs(self, stack: str) -> StackOutputs:
+        """The stack's outputs (`pulumi stack output`); secret outputs are left out."""
+        raw = self._call("read the outputs of", lambda s: s.outputs())
+        values = {k: v.value for k, v in raw.items() if not getattr(v, "secret", False)}
+        return StackOutputs.of(
+            self.stack_name,
+            values,
+            f"the Pulumi outputs of stack '{self.stack_name}'",
+            resolve_secret=self.resolve_secret,
+        )
 
     def read_release_state(self, service: str) -> ServiceState:
         _, entry = self._find(service)

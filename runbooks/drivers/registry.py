@@ -1,9 +1,14 @@
-"""The stack drivers by name. Every factory takes `stack` and `settings`, so the engine
-calls `DRIVERS.create(name, stack=..., settings=...)` whatever the driver; backend options
-(`state_dir`, `work_dir`, `stack_factory`) are optional. Unknown names raise UnknownName."""
+"""The stack drivers by name. `DRIVERS.create(name, stack=..., settings=...)` with optional
+backend options (`state_dir`, `work_dir`, `stack_factory`, `deployer`); `open_driver(stack,
+settings)` builds the stack's own driver (`driver_for`). Unknown names raise UnknownName.
+
+The driver is what reads a stack's outputs, so it is built from the settings alone; every
+other backend is built from the settings and the outputs the driver read.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from infra.settings import StackSettings
@@ -11,7 +16,7 @@ from infra.stackfile import PROJECT_ROOT
 from runbooks.drivers.base import StackDriver
 from runbooks.drivers.local import LocalDriver
 from runbooks.drivers.nop import NopDriver
-from runbooks.drivers.pulumi_automation import PulumiDriver, StackFactory, select_stack
+from runbooks.drivers.pulumi_automation import Deployer, PulumiDriver, StackFactory, select_stack
 from runbooks.registry import Registry
 
 
@@ -27,9 +32,21 @@ def _pulumi(
     settings: StackSettings,
     work_dir: Path = PROJECT_ROOT,
     stack_factory: StackFactory = select_stack,
+    deployer: Callable[[], Deployer] | None = None,
 ) -> StackDriver:
-    """The Automation API driver of `stack`."""
-    return PulumiDriver(stack, work_dir, stack_factory)
+    """The Automation API driver of `stack`, deploying on the stack's cluster."""
+    images = {s.name: s.image for s in settings.services}
+    return PulumiDriver(
+        stack, work_dir, stack_factory, deployer or (lambda: _kubernetes(settings)), images
+    )
+
+
+def _kubernetes(settings: StackSettings) -> Deployer:
+    """Deploys by setting the idle color's image on the stack's cluster."""
+    from runbooks.deploy.kubernetes import KubernetesDeployer
+
+    namespace = settings.kubernetes.namespace if settings.kubernetes else "trading"
+    return KubernetesDeployer(namespace)
 
 
 def _nop(stack: str, settings: StackSettings | None = None) -> StackDriver:
@@ -45,3 +62,8 @@ def driver_for(settings: StackSettings) -> str:
 DRIVERS: Registry[StackDriver] = Registry(
     "stack driver", {"local": _local, "pulumi": _pulumi, "nop": _nop}
 )
+
+
+def open_driver(stack: str, settings: StackSettings) -> StackDriver:
+    """The stack's own driver, as `driver_for` names it."""
+    return DRIVERS.create(driver_for(settings), stack=stack, settings=settings)

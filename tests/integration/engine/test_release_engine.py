@@ -111,13 +111,18 @@ def rollback_set_weights(events: Sequence[Event], old: Color) -> Event:
 
 
 def start_and_kill_on_step_two(stack: Stack, version: str) -> tuple[str, float]:
-    """Start a rollout, SIGKILL its engine while step 2 bakes; the release id and kill time."""
+    """Start a rollout, SIGKILL its engine while step 2 bakes; the release id and kill time.
+
+    Baking means decided AND live: the decision is journaled before its weights are set, so
+    a kill right after the decision would find step 1's weights still live.
+    """
+    new = stack.active_color().other
     before = newest_release(stack.journal())
     proc = stack.start(*rollout_args(version))
     try:
         release_id = await_new_release(stack, before, proc=proc)
         poll(
-            lambda: in_progress_on_step(stack, release_id, 1),
+            lambda: in_progress_on_step(stack, release_id, 1) and stack.weights().of(new) == 50,
             timeout=60,
             what="the rollout to bake step 2",
         )
@@ -344,10 +349,16 @@ def test_release_steps_are_undone_newest_first(stack: Stack, load: Load) -> None
     assert (bump["data"]["previous"], bump["data"]["new"]) == (7, 8)
 
 
+def deploy_events(stack: Stack, release_id: str) -> set[str]:
+    """The journal kinds (action.started/done/failed) of the release's Deploy action."""
+    events = stack.journal().events(release_id)
+    return {e.kind for e in events if (e.data.get("action") or {}).get("type") == "Deploy"}
+
+
 def deploying(stack: Stack, release_id: str) -> bool:
-    """Whether the release journaled `deploy.started` and not yet its end."""
-    kinds = {e.kind for e in stack.journal().events(release_id)}
-    return "deploy.started" in kinds and not kinds & {"deploy.done", "deploy.failed"}
+    """Whether the release's Deploy action started and has not ended."""
+    kinds = deploy_events(stack, release_id)
+    return "action.started" in kinds and not kinds & {"action.done", "action.failed"}
 
 
 def test_engine_killed_while_keeping_old_color_warm_is_rolled_back(
@@ -393,7 +404,7 @@ def test_engine_killed_while_deploying_is_redeployed_on_resume(stack: Stack, loa
     finally:
         proc.kill()
         proc.communicate()
-    assert "deploy.done" not in {e.kind for e in stack.journal().events(release_id)}
+    assert "action.done" not in deploy_events(stack, release_id)
     for pid in color_pids(stack, old.other):  # the half-deployed color dies with its engine
         os.kill(pid, signal.SIGKILL)
     poll(lambda: not color_pids(stack, old.other), 10, "the half-deployed color to die")

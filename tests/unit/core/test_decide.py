@@ -15,6 +15,7 @@ from runbooks.core.state import (
     Analyse,
     ApplyReleaseStep,
     ContractReleaseStep,
+    Deploy,
     EventKind,
     Finish,
     Intent,
@@ -335,7 +336,7 @@ def test_given_an_intent_that_does_not_apply_when_decided_then_it_is_ignored_wit
     assert NotifyEvent(EventKind.IGNORED, "resume ignored: the release is pending") in (
         decision.actions
     )
-    assert decision.state.phase is ReleasePhase.APPLYING_STEPS
+    assert decision.state.phase is ReleasePhase.DEPLOYING
 
 
 def test_given_a_journaled_state_when_restored_then_decide_continues_identically() -> None:
@@ -488,3 +489,38 @@ def test_given_the_last_step_then_latency_is_not_judged_on_the_old_colors_leftov
     assert state.phase is ReleasePhase.PROMOTED
     last_step = [m for s in sim.states if s.step.weight == 100 for m in s.history]
     assert any("not judged" in m.message for m in last_step if m.metric == "p95-latency")
+
+
+def test_given_a_release_when_started_then_it_deploys_before_declaring_or_applying_anything() -> (
+    None
+):
+    sim = Sim(traffic=Traffic())
+    sim.run(release())
+
+    deploy = Deploy("trading-api", Color.GREEN, "2.0.0")
+    declared = sim.actions(WriteStackState)[0]
+    first_step = ApplyReleaseStep(RELEASE_STEPS[0])
+    assert sim.index(deploy) < sim.index(declared) < sim.index(first_step)
+    assert outcome(sim) is Outcome.PROMOTED
+
+
+def test_given_a_deploy_that_fails_when_decided_then_nothing_else_is_done_and_it_rolls_back() -> (
+    None
+):
+    sim = Sim(
+        traffic=Traffic(),
+        fails=lambda a: "image pull failed" if isinstance(a, Deploy) else None,
+    )
+    sim.run(release())
+
+    assert sim.actions(WriteStackState) == []
+    assert sim.actions(ApplyReleaseStep) == []
+    assert sim.actions(SetWeights) == [SetWeights("trading-api", OLD_WEIGHTS)]
+    finish = sim.actions(Finish)[-1]
+    assert isinstance(finish, Finish) and "image pull failed" in finish.message
+    assert outcome(sim) is Outcome.ROLLED_BACK
+
+
+def test_given_a_deploy_action_when_journaled_then_it_round_trips() -> None:
+    deploy = Deploy("trading-api", Color.GREEN, "2.0.0")
+    assert action_from_dict(json.loads(json.dumps(action_to_dict(deploy)))) == deploy
