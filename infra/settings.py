@@ -433,6 +433,8 @@ class Metrics(Model):
 
     provider: Literal["prometheus", "haproxy", "http", "cloudwatch", "nop"] = "prometheus"
     url: str | None = None
+    # cloudwatch: the ALB whose target groups carry the colors (ARN or `app/<name>/<id>`)
+    load_balancer: Annotated[str, Field(min_length=1)] | None = None
     min_window_seconds: Annotated[float, Field(ge=0, le=3600)] = 0
     queries: Queries = Queries()
 
@@ -447,6 +449,18 @@ class Migrations(Model):
     # Contract runs this long after promotion, and never before the old color is retired
     # (scaleDownDelaySeconds); null: only by hand, with `runbook db contract`.
     contract_after_seconds: Annotated[float, Field(ge=0, le=86400)] | None = 0.0
+
+
+class Alb(Model):
+    """The aws-alb router: per service, the listener whose forward action it weighs.
+
+    `target_group` names each color's target group (`{service}` and `{color}` filled in).
+    """
+
+    listener_arns: Annotated[
+        dict[str, Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:")]], Field(min_length=1)
+    ]
+    target_group: Annotated[str, Field(min_length=1)] = "{service}-{color}"
 
 
 class Rollout(Model):
@@ -471,6 +485,7 @@ class Rollout(Model):
     migrations: Migrations = Migrations()
     metrics: Metrics = Metrics()
     router: Literal["haproxy", "kubernetes", "aws-alb", "nop"] | None = None
+    alb: Alb | None = None  # required by router aws-alb
     manual_promotion: bool = False
 
     @field_validator("steps")

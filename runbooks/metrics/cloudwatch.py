@@ -27,10 +27,14 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbooks.core.model import Sample, Target
+from runbooks.errors import BadInput
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
 
 _AWS_ERRORS = (BotoCoreError, ClientError, LookupError)
 _QUERIES = {
@@ -66,6 +70,18 @@ class CloudWatchMetrics:
         )
         self._elbv2 = elbv2 or boto3.client("elbv2", region_name=region, endpoint_url=endpoint_url)
         self._clock = clock
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> CloudWatchMetrics:
+        """ALB target-group metrics of `rollout.metrics.loadBalancer` in the stack's region."""
+        metrics, alb = settings.rollout.metrics, settings.rollout.alb
+        if metrics.load_balancer is None or settings.aws is None:
+            raise BadInput(
+                "the cloudwatch metric provider needs rollout.metrics.loadBalancer and aws.region",
+                hint="set rollout.metrics.loadBalancer to the ALB's ARN (or app/<name>/<id>)",
+            )
+        group = alb.target_group if alb is not None else "{service}-{color}"
+        return cls(metrics.load_balancer, group, settings.aws.region)
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
         """GetMetricData over the window; AWS failures become a failed sample."""

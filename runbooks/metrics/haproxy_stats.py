@@ -31,10 +31,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runbooks.core.model import Sample, Target
 from runbooks.errors import RouterError
 from runbooks.routers.haproxy_runtime import HaproxyRuntime
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
+
 
 _RESPONSE_CLASSES = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
 
@@ -76,6 +82,11 @@ class HaproxyStatsMetrics:
         # haproxy not reachable yet: the first sample per server primes instead.
         with contextlib.suppress(RouterError):
             self._previous = snapshot(self._runtime.show_stat())
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> HaproxyStatsMetrics:
+        """Counters of the stack's HAProxy (its admin socket, output `local.adminSocket`)."""
+        return cls(outputs.require("local.adminSocket", "the haproxy metric provider"))
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
         """Requests, errors, router failures and approximate p95 of `target` since the

@@ -14,10 +14,16 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 
 from runbooks.core.model import Sample, Target
+from runbooks.errors import BadInput
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
 
 
 class HttpProbeMetrics:
@@ -42,6 +48,17 @@ class HttpProbeMetrics:
         self._client = client
         self._timeout_seconds = timeout_seconds
         self._clock = clock
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> HttpProbeMetrics:
+        """Probes of `rollout.metrics.url`, a template with `{service}` and `{color}`."""
+        url = settings.rollout.metrics.url
+        if not url:
+            raise BadInput(
+                "the http metric provider needs rollout.metrics.url",
+                hint="e.g. http://gateway/{service}/{color}/health",
+            )
+        return cls(url=url)
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
         """Probe `target` now; a color with no URL is a failed sample."""

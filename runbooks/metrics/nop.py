@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from runbooks.core.model import Sample, Target
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
 
 
 class NopMetrics:
@@ -19,6 +24,11 @@ class NopMetrics:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> NopMetrics:
+        """A provider that measures nothing (every sample empty)."""
+        return cls()
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
         """An empty, error-free sample taken now."""

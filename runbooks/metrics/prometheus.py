@@ -32,14 +32,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from infra.settings import Queries
 from runbooks.core.model import Sample, Target
+from runbooks.errors import BadInput
 from runbooks.metrics.counters import Labels, Point, deltas, labels_of
 from runbooks.metrics.histogram import bound_of, non_cumulative, quantile
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
+
 
 MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points a series
 
@@ -111,6 +117,19 @@ class PrometheusMetrics:
         self._min_window_seconds = min_window_seconds
         self._step_seconds = step_seconds
         self._lookback = prometheus_duration(lookback_seconds)
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> PrometheusMetrics:
+        """Prometheus at `rollout.metrics.url`, else the stack's own (`local.prometheusUrl`)."""
+        metrics = settings.rollout.metrics
+        url = metrics.url or outputs.get("local.prometheusUrl")
+        if not url:
+            raise BadInput(
+                "the prometheus metric provider needs rollout.metrics.url",
+                hint="set rollout.metrics.url in the stack file to the Prometheus that "
+                "scrapes the services",
+            )
+        return cls(url, metrics.queries, min_window_seconds=metrics.min_window_seconds)
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
         """The window's counts; a Prometheus failure is a failed sample, never an exception."""

@@ -1,13 +1,22 @@
 """The notifiers by name: `NOTIFIERS.create("webhook", url=...)` or `("nop")`.
-Unknown names raise UnknownName."""
+Unknown names raise UnknownName. A stack with `notifications.webhookUrl` notifies through
+the webhook, else through nop (`notifier_name`)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from runbooks.errors import BadInput
 from runbooks.notifiers.base import Notifier
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.notifiers.webhook import WebhookNotifier
-from runbooks.registry import Registry
+from runbooks.registry import Factory, Registry
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
+
+WEBHOOK_KEY = "notifications.webhookUrl"
 
 
 def _webhook(url: str | None = None, timeout_seconds: float = 2.0, attempts: int = 3) -> Notifier:
@@ -19,11 +28,31 @@ def _webhook(url: str | None = None, timeout_seconds: float = 2.0, attempts: int
     return WebhookNotifier(url, timeout_seconds, attempts)
 
 
+def _webhook_from_stack(settings: StackSettings, outputs: StackOutputs) -> Notifier:
+    """The webhook at `notifications.webhookUrl`, its secret resolved by the stack driver;
+    nop when the reference resolves to nothing (an `{env: VAR}` whose VAR is unset)."""
+    ref = settings.notifications.webhook_url
+    url = outputs.secret(ref, WEBHOOK_KEY) if ref is not None else None
+    return _webhook(url) if url else NopNotifier()
+
+
 def _nop() -> Notifier:
     return NopNotifier()
 
 
-NOTIFIERS: Registry[Notifier] = Registry("notifier", {"webhook": _webhook, "nop": _nop})
+def _nop_from_stack(settings: StackSettings, outputs: StackOutputs) -> Notifier:
+    return NopNotifier()
+
+
+NOTIFIERS: Registry[Notifier] = Registry(
+    "notifier",
+    {"webhook": Factory(_webhook, _webhook_from_stack), "nop": Factory(_nop, _nop_from_stack)},
+)
+
+
+def notifier_name(settings: StackSettings) -> str:
+    """`webhook` when the stack names a webhook URL, else `nop`."""
+    return "webhook" if settings.notifications.webhook_url is not None else "nop"
 
 
 def notifier_for(url: str | None) -> Notifier:

@@ -19,10 +19,13 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbooks.core.model import Color, Weights
-from runbooks.errors import RouterError
+from runbooks.errors import BadInput, RouterError
 
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
 
 _AWS_ERRORS = (BotoCoreError, ClientError)
 
@@ -44,6 +47,17 @@ class AwsAlbRouter:
             "elbv2", region_name=region, endpoint_url=endpoint_url
         )
         self._arns: dict[tuple[str, Color], str] = {}
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> AwsAlbRouter:
+        """The router of the listeners `rollout.alb` names, in the stack's region."""
+        alb = settings.rollout.alb
+        if alb is None or settings.aws is None:
+            raise BadInput(
+                "the aws-alb router needs rollout.alb.listenerArns and aws.region",
+                hint="set rollout.alb.listenerArns: {<service>: <listener ARN>} in the stack file",
+            )
+        return cls(alb.listener_arns, alb.target_group, settings.aws.region)
 
     def set_weights(self, service: str, weights: Weights) -> None:
         """Forward `weights` percent to each color's target group, then verify."""

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runbooks.core.model import Color, Weights
 from runbooks.errors import RouterError
 from runbooks.routers.haproxy_runtime import HaproxyRuntime
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
+
 
 # srv_admin_state bits (HAProxy's SRV_ADMF_*): forced/inherited drain, and every maint.
 _DRAIN_BITS = 0x08 | 0x10
@@ -41,6 +47,11 @@ class HaproxyRouter:
 
     def __init__(self, socket_path: str | Path, timeout_seconds: float = 5.0) -> None:
         self._runtime = HaproxyRuntime(Path(socket_path), timeout_seconds)
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> HaproxyRouter:
+        """The router of the stack's HAProxy (its admin socket, output `local.adminSocket`)."""
+        return cls(outputs.require("local.adminSocket", "the haproxy router"))
 
     def set_weights(self, service: str, weights: Weights) -> None:
         """Apply `weights`, raising the receiving color first, then verify what is live."""

@@ -11,10 +11,15 @@ overwritten), and read back to verify. Kubernetes keeps serving in-flight reques
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbooks.core.model import Color, Weights
-from runbooks.errors import RouterError
+from runbooks.errors import BadInput, RouterError
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
+
 
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
 
@@ -37,6 +42,17 @@ class KubernetesRouter:
         self._namespace = namespace
         self._custom = custom_api
         self._core = core_api
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> KubernetesRouter:
+        """The router of the stack's namespace, on the cluster of its kubeconfig context."""
+        if settings.kubernetes is None:
+            raise BadInput(
+                "the kubernetes router needs the stack's `kubernetes` section",
+                hint="set kubernetes.namespace (or choose rollout.router: haproxy on local)",
+            )
+        custom, core = _default_apis(None, None, settings.kubernetes.context)
+        return cls(settings.kubernetes.namespace, custom, core)
 
     def set_weights(self, service: str, weights: Weights) -> None:
         """Patch the route's weights (and the Service selector at 100), then verify."""
@@ -101,13 +117,12 @@ class KubernetesRouter:
             ) from exc
 
 
-def _default_apis(custom_api: Any, core_api: Any) -> tuple[Any, Any]:
-    from kubernetes import client, config
+def _default_apis(custom_api: Any, core_api: Any, context: str | None = None) -> tuple[Any, Any]:
+    from kubernetes import client
 
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
+    from runbooks.kube_config import load_kube_config
+
+    load_kube_config(context, RouterError)
     return custom_api or client.CustomObjectsApi(), core_api or client.CoreV1Api()
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from runbooks.core.model import Color, Weights
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from runbooks.outputs import StackOutputs
 
 
 class NopRouter:
@@ -11,6 +17,11 @@ class NopRouter:
     def __init__(self, initial: Color = Color.BLUE) -> None:
         self._initial = Weights.all_on(Color(initial))
         self._weights: dict[str, Weights] = {}
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> NopRouter:
+        """A nop router (nothing of the stack is needed)."""
+        return cls()
 
     def set_weights(self, service: str, weights: Weights) -> None:
         """Remember `weights` for `service`."""

@@ -117,14 +117,17 @@ def test_aws_stacks_hand_the_canary_msk_iam_and_their_region(
     """The release's step options: msk-iam with the stack's region on production, the
     brokers from RUNBOOK_KAFKA_BOOTSTRAP; the local stack keeps plaintext to its broker."""
     from infra.stackfile import load_stack
-    from runbooks.release import step_options
+    from runbooks.outputs import StackOutputs
+    from runbooks.steps.stack_options import step_options
 
     monkeypatch.setenv("RUNBOOK_KAFKA_BOOTSTRAP", BROKERS)
-    options = step_options(load_stack("production"))
+    none = StackOutputs("production", {}, "no outputs")
+    options = step_options(load_stack("production"), none)
     assert options["kafka_security"] == "msk-iam"
     assert options["aws_region"] == "us-east-1"
     assert options["bootstrap_servers"] == BROKERS
-    assert step_options(load_stack("local")).get("kafka_security", "plaintext") == "plaintext"
+    local = load_stack("local")
+    assert step_options(local, none).get("kafka_security", "plaintext") == "plaintext"
 
 
 def test_canary_without_region_fails_with_a_message_not_a_crash() -> None:

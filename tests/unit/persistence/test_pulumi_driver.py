@@ -19,7 +19,13 @@ import yaml
 from pulumi.automation import ConfigValue
 
 from infra.settings import Color, ConfigVersions, SecretRef, Versions
-from infra.stackfile import PROJECT_ROOT, config_section, settings_from_config, stack_path
+from infra.stackfile import (
+    PROJECT_ROOT,
+    config_section,
+    load_stack,
+    settings_from_config,
+    stack_path,
+)
 from runbooks.core.model import Weights
 from runbooks.drivers.base import ServiceState
 from runbooks.drivers.pulumi_automation import PulumiDriver
@@ -155,6 +161,9 @@ def test_unknown_services_are_bad_input(driver: PulumiDriver) -> None:
 
 def test_the_registry_builds_it_with_an_injected_stack(stack: FakeStack) -> None:
     built = DRIVERS.create(
-        "pulumi", stack="staging", settings=None, stack_factory=lambda name, wd: stack
+        "pulumi",
+        stack="staging",
+        settings=load_stack("staging"),
+        stack_factory=lambda name, wd: stack,
     )
     assert built.read_release_state("trading-api").versions.blue == "1.4.0"
