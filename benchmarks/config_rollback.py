@@ -18,9 +18,10 @@ from typing import Any
 from benchmarks.figures import Figure
 from infra.settings import StackSettings
 from runbooks.config import files
-from runbooks.release import step_options
+from runbooks.session import Session
 from runbooks.steps.base import StepContext
 from runbooks.steps.config_step import ConfigStep
+from runbooks.steps.stack_options import step_options
 
 SERVICE = "trading-api"
 
@@ -41,7 +42,7 @@ def measure_config_rollback(
         version=svc.versions.of(svc.active_color.other),
         old_color=svc.active_color,
         new_color=svc.active_color.other,
-        options=step_options(settings) | {"config_version": target},
+        options=step_options(settings, Session.open("local").outputs) | {"config_version": target},
     )
     step = ConfigStep()
     applies: list[float] = []

@@ -12,8 +12,9 @@ from pathlib import Path
 import psycopg
 
 from benchmarks.stack import SERVICE, STACK
-from runbooks.release import current_settings, step_options
+from runbooks.session import Session
 from runbooks.steps.base import StepContext, StepOutcome
+from runbooks.steps.stack_options import step_options
 
 # Each seeded order is a plausible row of the sample schema; `version = 'seed'` marks it.
 SEED_SQL = """
@@ -37,7 +38,8 @@ def restore_backup(dsn: str, backup_dir: Path, backup_id: str) -> StepOutcome:
 
 def migration_context(version: str, migration: str) -> StepContext:
     """The context the engine gives the db-migration step, for `migration` on this stack."""
-    settings = current_settings(STACK)
+    session = Session.open(STACK)
+    settings = session.settings
     active = settings.service(SERVICE).active_color
     return StepContext(
         stack=STACK,
@@ -45,7 +47,7 @@ def migration_context(version: str, migration: str) -> StepContext:
         version=version,
         old_color=active,
         new_color=active.other,
-        options=step_options(settings) | {"migration": migration},
+        options=step_options(settings, session.outputs) | {"migration": migration},
     )
 
 

@@ -40,7 +40,8 @@ from runbooks.local.writes import (
     within,
 )
 from runbooks.rehearsal.timeline import StepWindow, step_windows
-from runbooks.release import Request, current_settings, open_journal, rollout
+from runbooks.release import rollout
+from runbooks.session import Request, Session, open_journal
 from runbooks.steps.base import StepContext, StepOutcome
 from runbooks.steps.db_migration import DbMigration
 
@@ -88,7 +89,7 @@ def _engine_arm(bench: BenchStack) -> Arm:
     writers = Writers(_orders_url(bench), WRITE_RATE, WRITERS).start()
     try:
         warm_up()
-        release_id, outcome = rollout(request, current_settings(STACK), journal)
+        release_id, outcome = rollout(request, Session.open(STACK), journal)
         sleep_until(time.time() + TAIL_SECONDS)
     finally:
         writes = writers.stop()

@@ -30,8 +30,9 @@ from runbooks.core.model import Weights
 from runbooks.journal.base import Journal
 from runbooks.local.load import Hit, Load
 from runbooks.local.services import deploy_color
-from runbooks.release import Request, current_settings, open_journal, rollout
+from runbooks.release import rollout
 from runbooks.routers.haproxy import HaproxyRouter
+from runbooks.session import Request, Session, current_settings, open_journal
 from samples.options import Faults
 
 HEALTHY_VERSION = "2.0.0-bench"
@@ -49,7 +50,7 @@ def measure_healthy_release(bench: BenchStack) -> Figure:
         warm_up()
         start = time.time()
         release_id, outcome = rollout(
-            Request(STACK, SERVICE, HEALTHY_VERSION), current_settings(STACK), journal
+            Request(STACK, SERVICE, HEALTHY_VERSION), Session.open(STACK), journal
         )
         end = time.time()
         quiet = (end + TAIL_SECONDS, end + TAIL_SECONDS + (end - start))
@@ -85,7 +86,7 @@ def measure_faulty_release(bench: BenchStack) -> list[Figure]:
     try:
         warm_up()
         start = time.time()
-        release_id, outcome = rollout(_faulty_request(), current_settings(STACK), journal)
+        release_id, outcome = rollout(_faulty_request(), Session.open(STACK), journal)
         end = time.time()
         sleep_until(end + TAIL_SECONDS)
         restore = restore_of(load.hits(), _events(journal, release_id), FAULTY_VERSION)

@@ -61,8 +61,8 @@ from runbooks.core.model import Target, Weights
 from runbooks.core.state import SamplePair
 from runbooks.local.load import Load
 from runbooks.local.services import deploy_color
-from runbooks.release import current_settings
 from runbooks.routers.haproxy import HaproxyRouter
+from runbooks.session import current_settings
 from samples.options import Faults
 
 NOISE_LEVELS_MS = (3, 28)  # dedicated healthy pairs at ~5 ms and ~30 ms p95 (full run)

@@ -29,7 +29,6 @@ from benchmarks.figures import flat_events
 from benchmarks.judges import Window
 from benchmarks.stack import SERVICE, STACK, BenchStack
 from infra.settings import Color, StackSettings
-from runbooks import release
 from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan
 from runbooks.core.state import Action, ReleasePhase, ReleaseState, SamplePair
@@ -40,7 +39,8 @@ from runbooks.local.services import serve_on_idle_color
 from runbooks.metrics.base import MetricProvider
 from runbooks.metrics.registry import METRICS
 from runbooks.rehearsal.timeline import rollback_times
-from runbooks.release import Request, current_settings, open_journal, rollout
+from runbooks.release import rollout
+from runbooks.session import Request, Session, current_settings, open_journal
 from samples.options import Faults
 
 SERIES_TIMEOUT_SECONDS = 20.0
@@ -96,18 +96,18 @@ class RecordingProvider:
 def recording(recorder: Recorder) -> Iterator[None]:
     """Every release started in the block measures through a RecordingProvider.
 
-    The engine builds its backends itself (`release.build_backends`, from the stack's
-    settings); wrapping that one function records what the real provider answered without
+    The engine builds its backends itself (`Session.backends`, from the stack's settings
+    and outputs); wrapping that one method records what the real provider answered without
     changing how the release runs.
     """
-    original = release.build_backends
+    original = Session.backends
 
-    def build(stack: str, settings: StackSettings, request: Request) -> Any:
-        backends = original(stack, settings, request)
+    def build(session: Session, steps: tuple[str, ...]) -> Any:
+        backends = original(session, steps)
         backends.metrics = RecordingProvider(backends.metrics, recorder.take)
         return backends
 
-    with mock.patch.object(release, "build_backends", build):
+    with mock.patch.object(Session, "backends", build):
         yield
 
 
@@ -158,8 +158,8 @@ def wait_for_series(color: Color, version: str) -> None:
 
 def provider_of(settings: StackSettings) -> MetricProvider:
     """The stack's metric provider, as the engine builds it."""
-    options = release.metric_options(settings)
-    return METRICS.create(settings.rollout.metrics.provider, **options)
+    outputs = Session.open(STACK).outputs
+    return METRICS.from_stack(settings.rollout.metrics.provider, settings, outputs)
 
 
 def stop_prometheus(bench: BenchStack) -> float:
@@ -259,7 +259,8 @@ def run_once(
         if watcher is not None:
             watcher.start()
         with recording(recorder):
-            release_id, outcome = rollout(request, settings, journal, on_turn=recorder.on_turn)
+            session = Session.open(STACK)
+            release_id, outcome = rollout(request, session, journal, on_turn=recorder.on_turn)
     finally:
         done.set()
         if watcher is not None:

@@ -154,7 +154,7 @@ def restore_backup(
     how it went. Without `yes`, exit 2 having changed nothing."""
     from runbooks.migrations.restore import backup_manifest, preview
     from runbooks.migrations.restore import restore as do_restore
-    from runbooks.release import holder, open_journal
+    from runbooks.session import holder, open_journal
 
     with exits_cleanly():
         ctx = _context(stack)
@@ -193,9 +193,11 @@ def _say_losses(backup_id: str, losses: list[Any], as_json: bool) -> None:
 def _context(stack: str, need_database: bool = True) -> StepContext:
     """The stack's step options as a context (the db verbs act on no particular service)."""
     from infra.settings import Color
-    from runbooks.release import current_settings, step_options
+    from runbooks.session import Session
+    from runbooks.steps.stack_options import step_options
 
-    options = step_options(current_settings(stack))
+    session = Session.open(stack)
+    options = step_options(session.settings, session.outputs)
     if need_database and not options.get("postgres_dsn"):
         raise BadInput(
             f"stack {stack}: no database this machine reaches",
@@ -205,7 +207,7 @@ def _context(stack: str, need_database: bool = True) -> StepContext:
 
 
 def _with(ctx: StepContext, migration: str) -> StepContext:
-    from runbooks.release import holder
+    from runbooks.session import holder
 
     by = f"runbook db by {holder()}"
     return StepContext(
@@ -219,7 +221,7 @@ def _with(ctx: StepContext, migration: str) -> StepContext:
 
 
 def _locked(stack: str, force: bool, run: Any) -> None:
-    from runbooks.release import holder, open_journal
+    from runbooks.session import holder, open_journal
 
     with exits_cleanly():
         ctx = _context(stack)
@@ -232,7 +234,7 @@ def _locked(stack: str, force: bool, run: Any) -> None:
 
 def _check_contract_due(stack: str, migration: str) -> None:
     """BadInput unless the latest release carrying `migration` was promoted and has baked."""
-    from runbooks.release import current_settings, open_journal
+    from runbooks.session import current_settings, open_journal
 
     settings = current_settings(stack)
     journal = open_journal(stack)

@@ -21,7 +21,7 @@ from runbooks.cli.app import app
 from runbooks.cli.common import guarded
 from runbooks.local import stack
 from runbooks.local.endpoints import state_dir_of
-from runbooks.release import current_settings
+from runbooks.session import current_settings
 
 local_app = typer.Typer(
     name="local",

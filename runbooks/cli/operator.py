@@ -20,7 +20,7 @@ from runbooks.cli.common import (
     exits_cleanly,
     say,
 )
-from runbooks.release import current_settings, holder, open_journal, require_service
+from runbooks.session import current_settings, holder, open_journal, require_service
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the journal.")]
 

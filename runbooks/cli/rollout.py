@@ -30,8 +30,8 @@ from runbooks.cli.view import TurnPrinter, state_dict
 from runbooks.core.budget import StepBudget
 from runbooks.core.state import Outcome, ReleaseState
 from runbooks.errors import BadInput
-from runbooks.release import Request, current_settings, open_journal
 from runbooks.release import rollout as run_rollout
+from runbooks.session import Request, Session, current_settings, open_journal
 
 EXIT_FOR = {Outcome.PROMOTED: 0, Outcome.ROLLED_BACK: 3, Outcome.ABORTED: 1}
 FAULTS = {"error-rate": float, "added-latency-ms": int, "fail-health": bool, "crash-on-start": bool}
@@ -86,6 +86,7 @@ def rollout(
                 "--fault is for drills on the local stack only",
                 hint=f"stack '{stack}' is {settings.substrate}",
             )
+        session = Session.open(stack)
         request = Request(
             stack, service, version, tuple(step or ()), faults, migration, config_version
         )
@@ -102,7 +103,7 @@ def rollout(
 
         release_id, outcome = run_rollout(
             request,
-            settings,
+            session,
             journal,
             on_turn=None if as_json else TurnPrinter(say),
             force=force,

@@ -17,7 +17,7 @@ from runbooks.cli.view import latest_measurements, measurement_line, state_dict,
 from runbooks.engine import last_weights, snapshot
 from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.lock import holder_alive
-from runbooks.release import current_settings, open_journal, require_service
+from runbooks.session import current_settings, open_journal, require_service
 
 OptionalService = Annotated[
     str | None, typer.Option("--service", help="One service (default: every service).")

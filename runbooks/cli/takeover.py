@@ -39,16 +39,9 @@ from runbooks.core.state import Outcome
 from runbooks.errors import BadInput, LockedError
 from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.lock import holder_alive
-from runbooks.release import (
-    current_settings,
-    holder,
-    open_journal,
-    require_service,
-    revert_promoted,
-)
-from runbooks.release import (
-    resume as resume_release,
-)
+from runbooks.release import resume as resume_release
+from runbooks.release import revert_promoted
+from runbooks.session import Session, holder, open_journal, require_service
 
 WAIT_POLL_SECONDS = 0.2
 OptionalService = Annotated[str | None, typer.Option("--service", help="Service of the stack.")]
@@ -125,14 +118,15 @@ def _drive(
 ) -> tuple[Outcome, str]:
     on_turn = None if as_json else TurnPrinter(say)
     with exits_cleanly():
-        settings = current_settings(stack)
+        session = Session.open(stack)
+        settings = session.settings
         require_service(settings, service)
         journal = open_journal(stack)
         record = journal.current(stack, service)
         if record is None:
             if intent == "resume":
                 raise BadInput(f"no release of {service} is in progress on {stack}")
-            return revert_promoted(stack, service, settings, journal, force, on_turn)
+            return revert_promoted(service, session, journal, force, on_turn)
         try:
             lease = journal.acquire(stack, holder(), force=force)
         except LockedError:
@@ -144,14 +138,9 @@ def _drive(
             return _wait_for(journal, record, settings.rollout.rollback_targets.api_seconds)
         with lease:
             journal.record_intent(stack, service, intent, holder())
+            rolling_back = intent != "resume"
             outcome = resume_release(
-                stack,
-                record,
-                settings,
-                journal,
-                lease,
-                on_turn=on_turn,
-                redeploy=intent == "resume",
+                record, session, journal, lease, on_turn=on_turn, rolling_back=rolling_back
             )
             return outcome, record.id
 

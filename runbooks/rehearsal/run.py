@@ -41,7 +41,8 @@ from runbooks.rehearsal.timeline import (
     weight_changes,
     write_summary,
 )
-from runbooks.release import OnTurn, Request, current_settings, open_journal, rollout
+from runbooks.release import OnTurn, rollout
+from runbooks.session import Request, Session, current_settings, open_journal
 
 SERVICE = "trading-api"
 HEALTHY_STEPS = ("db-migration", "cache-bump", "edge-purge")
@@ -157,9 +158,7 @@ def _release(
     kind = "faulty (20% 5xx)" if request.faults else "healthy"
     say(f"releasing {kind} {request.service} {request.version} with {', '.join(request.steps)}")
     began = time.time()
-    release_id, outcome = rollout(
-        request, current_settings(options.stack), journal, on_turn=on_turn
-    )
+    release_id, outcome = rollout(request, Session.open(options.stack), journal, on_turn=on_turn)
     say(f"  {request.version}: {outcome.value} after {time.time() - began:.1f}s")
     return release_id, request, began
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from runbooks.cli import VERBS
 from runbooks.cli.app import app
 from runbooks.local.isolated import isolated_stack
-from runbooks.release import open_journal
+from runbooks.session import open_journal
 
 for _verb in VERBS:
     importlib.import_module(f"runbooks.cli.{_verb}")

@@ -28,8 +28,8 @@ from runbooks.local import stack as local_stack
 from runbooks.local.endpoints import LocalEndpoints, endpoints, state_dir_of
 from runbooks.local.isolated import isolated_stack
 from runbooks.local.load import Hit, Load
-from runbooks.release import current_settings
 from runbooks.routers.haproxy import HaproxyRouter
+from runbooks.session import current_settings
 
 RUNBOOK = Path(sys.executable).with_name("runbook")
 STACK = "local"

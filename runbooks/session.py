@@ -1,0 +1,109 @@
+"""One stack as the engine works on it: settings, driver, outputs, journal, backends.
+
+`Session.open(stack)` loads the stack file, builds the stack's driver, applies the release
+state it recorded and reads the stack's outputs through it. Every backend is then built by
+its registry's `from_stack(settings, outputs)`: nothing here asks which substrate it is on.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.settings import Service, StackSettings
+from infra.stackfile import PROJECT_ROOT, load_stack
+from runbooks.drivers.base import StackDriver
+from runbooks.drivers.registry import open_driver
+from runbooks.errors import BadInput
+from runbooks.journal.base import Journal
+from runbooks.journal.registry import JOURNALS
+from runbooks.metrics.registry import METRICS
+from runbooks.notifiers.registry import NOTIFIERS, notifier_name
+from runbooks.outputs import StackOutputs
+from runbooks.performer import Backends
+from runbooks.routers.registry import ROUTERS
+from runbooks.steps.registry import STEPS
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an operator asked for: one service of one stack to one version."""
+
+    stack: str
+    service: str
+    version: str
+    steps: tuple[str, ...] = ()
+    faults: dict[str, Any] | None = None
+    migration: str | None = None
+    config_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A stack's settings (release state applied), its driver and its outputs."""
+
+    stack: str
+    settings: StackSettings
+    driver: StackDriver
+    outputs: StackOutputs
+
+    @classmethod
+    def open(cls, stack: str, stacks_dir: Path | None = None) -> Session:
+        """Load `stack`; StackFileError, BadInput or DriverError when it cannot be."""
+        declared = load_stack(stack, stacks_dir)
+        driver = open_driver(stack, declared)
+        return cls(stack, driver.applied(declared), driver, driver.read_outputs(stack))
+
+    def backends(self, steps: tuple[str, ...]) -> Backends:
+        """The router, metrics, notifier and release steps the stack's settings name."""
+        settings, outputs = self.settings, self.outputs
+        rollout = settings.rollout
+        return Backends(
+            router=ROUTERS.from_stack(settings.router, settings, outputs),
+            metrics=METRICS.from_stack(rollout.metrics.provider, settings, outputs),
+            driver=self.driver,
+            notifier=NOTIFIERS.from_stack(notifier_name(settings), settings, outputs),
+            steps={name: STEPS.from_stack(name, settings, outputs) for name in steps},
+        )
+
+
+def current_settings(stack: str, stacks_dir: Path | None = None) -> StackSettings:
+    """The stack's settings with the release state its driver recorded applied."""
+    declared = load_stack(stack, stacks_dir)
+    return open_driver(stack, declared).applied(declared)
+
+
+def runbook_state_dir(stack: str) -> Path:
+    """Where the journal of `stack` lives: `$RUNBOOK_STATE_DIR/<stack>` or `.runbook/<stack>`."""
+    base = os.environ.get("RUNBOOK_STATE_DIR") or str(PROJECT_ROOT / ".runbook")
+    return Path(base) / stack
+
+
+def open_journal(stack: str) -> Journal:
+    """The journal of `stack`: PostgreSQL if RUNBOOK_JOURNAL_DSN is set, else SQLite."""
+    dsn = os.environ.get("RUNBOOK_JOURNAL_DSN")
+    if dsn:
+        return JOURNALS.create("postgres", dsn=dsn)
+    state_dir = runbook_state_dir(stack)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return JOURNALS.create("sqlite", state_dir=state_dir)
+
+
+def require_service(settings: StackSettings, name: str) -> Service:
+    """The service called `name`, or BadInput listing the stack's services."""
+    try:
+        return settings.service(name)
+    except KeyError:
+        known = ", ".join(s.name for s in settings.services)
+        raise BadInput(f"no service '{name}' in this stack", hint=f"services: {known}") from None
+
+
+def holder() -> str:
+    """Who runs this engine, for the lock and the journal."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
