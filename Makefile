@@ -25,10 +25,10 @@ deploy: setup
 
 lint: setup
 	$(UV) run ruff check .
-	$(UV) run ruff format --check infra runbooks samples tests benchmarks
+	$(UV) run ruff format --check stackspec infra runbooks samples tests benchmarks
 
 typecheck: setup
-	$(UV) run mypy infra runbooks samples benchmarks
+	$(UV) run mypy stackspec infra runbooks samples benchmarks
 
 test: setup lint typecheck
 	$(UV) run pytest -q

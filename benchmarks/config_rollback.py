@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.figures import Figure
-from infra.settings import StackSettings
 from runbooks.config import files
 from runbooks.session import Session
 from runbooks.steps.base import StepContext
 from runbooks.steps.config_step import ConfigStep
 from runbooks.steps.stack_options import step_options
+from stackspec.model import StackSettings
 
 SERVICE = "trading-api"
 

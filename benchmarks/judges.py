@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from infra.settings import Color, Thresholds
 from runbooks.core import stats
 from runbooks.core.analysis import Limits, VerdictPhase, assess, judge
 from runbooks.core.model import Measurement, Phase, Sample, Weights
 from runbooks.core.state import SamplePair
+from stackspec.model import Color, Thresholds
 
 __all__ = [
     "FlaggerPolicy",

@@ -25,7 +25,6 @@ from benchmarks.figures import (
 from benchmarks.load import RATE, WORKERS, sleep_until, under_load, warm_up, window_rates
 from benchmarks.stack import SERVICE, STACK, BenchStack
 from benchmarks.verdicts import blast_radius, release_failures, restore_time
-from infra.settings import Color
 from runbooks.core.model import Weights
 from runbooks.journal.base import Journal
 from runbooks.local.load import Hit, Load
@@ -34,6 +33,7 @@ from runbooks.release import rollout
 from runbooks.routers.haproxy import HaproxyRouter
 from runbooks.session import Request, Session, current_settings, open_journal
 from samples.options import Faults
+from stackspec.model import Color
 
 HEALTHY_VERSION = "2.0.0-bench"
 FAULTY_VERSION = "2.1.0-bench-faulty"

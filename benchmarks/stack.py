@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.settings import StackSettings
 from runbooks.local import stack as local_stack
 from runbooks.local.endpoints import LocalEndpoints, endpoints, state_dir_of
 from runbooks.local.isolated import isolated_stack
+from stackspec.model import StackSettings
 
 STACK = "local"
 SERVICE = "trading-api"

@@ -39,12 +39,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.incluster import SERVICE_TIER, TIER_LABEL, container_security, pod_security
-from infra.settings import Color, Service
-from infra.settings import Kubernetes as KubernetesSettings
-from infra.stackfile import PROJECT, Problem, StackFileError, stack_path
 from runbooks.config import files as config_files
 from runbooks.config.registry import SCHEMAS as CONFIGURED
 from runbooks.kafka_client import Security
+from stackspec.model import Color, Service
+from stackspec.model import Kubernetes as KubernetesSettings
+from stackspec.stackfile import PROJECT, Problem, StackFileError, stack_path
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$")
 CONFIG_MOUNT = "/etc/trading/config"

@@ -18,7 +18,7 @@ from infra.incluster import InClusterServer, ServerSpec
 from infra.keys import data_key
 from infra.network import Network
 from infra.protection import stateful_opts
-from infra.settings import Cache as CacheSettings
+from stackspec.model import Cache as CacheSettings
 
 REDIS_PORT = 6379
 LOG_TYPES = ("slow-log", "engine-log")

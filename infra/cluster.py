@@ -12,7 +12,7 @@ authenticates with `aws eks get-token` (no long-lived credential).
 EKS enforces NetworkPolicies only when the VPC CNI add-on runs with `enableNetworkPolicy`;
 otherwise the API server accepts them and nothing enforces them. A created cluster gets
 the add-on so configured (`VPC_CNI_CONFIG`); an adopted cluster must have it already, which
-the operator ensures (see `AdoptedCluster` in infra.settings).
+the operator ensures (see `AdoptedCluster` in stackspec.model).
 
 On the kubernetes substrate the provider uses the configured kubeconfig context
 (`kubernetes.context`), never the operator's current one; default providers are disabled
@@ -33,10 +33,10 @@ from infra.keys import account_root_policy
 from infra.network import Vpc
 from infra.protection import stateful_opts
 from infra.roles import MANAGED_POLICY, role_with
-from infra.settings import EKS_LOG_TYPES, AdoptedCluster, CreatedCluster
-from infra.settings import Aws as AwsSettings
-from infra.settings import Kubernetes as KubernetesSettings
-from infra.stackfile import PROJECT, Problem, StackFileError, stack_path
+from stackspec.model import EKS_LOG_TYPES, AdoptedCluster, CreatedCluster
+from stackspec.model import Aws as AwsSettings
+from stackspec.model import Kubernetes as KubernetesSettings
+from stackspec.stackfile import PROJECT, Problem, StackFileError, stack_path
 
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
 NODE_POLICIES_ECR = "AmazonEC2ContainerRegistryReadOnly"

@@ -27,7 +27,7 @@ from infra.keys import data_key
 from infra.network import Network
 from infra.protection import is_protected, stateful_opts
 from infra.roles import MANAGED_POLICY, role_with
-from infra.settings import Database as DatabaseSettings
+from stackspec.model import Database as DatabaseSettings
 
 ADMIN_USER = "trading_admin"
 LOG_EXPORTS = ("postgresql", "upgrade")

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.stackfile import PACK_CONFIG_DIR
+from stackspec.stackfile import PACK_CONFIG_DIR
 
 ENV = "TRADING_POLICY_PACK_CONFIG"
 LOCAL = "local"

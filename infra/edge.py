@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.keys import data_key
-from infra.settings import Edge as EdgeSettings
+from stackspec.model import Edge as EdgeSettings
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 CACHED_METHODS = ["GET", "HEAD"]

@@ -38,7 +38,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.netpol import NAME_LABEL, pod_security_labels
-from infra.settings import Kubernetes as KubernetesSettings
+from stackspec.model import Kubernetes as KubernetesSettings
 
 EG_CHART = "oci://docker.io/envoyproxy/gateway-helm"
 EG_VERSION = "v1.9.1"

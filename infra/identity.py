@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.settings import Service, Streaming
+from stackspec.model import Service, Streaming
 
 STS_AUDIENCE = "sts.amazonaws.com"
 KAFKA_CLUSTER_ACTIONS = ("kafka-cluster:Connect", "kafka-cluster:DescribeCluster")

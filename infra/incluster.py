@@ -7,7 +7,7 @@ privilege escalation, every capability dropped, seccomp RuntimeDefault, a read-o
 filesystem with emptyDirs where the image must write (see `PROFILES`), no API token.
 
 Images: the settings accept on this substrate only versions published as Docker Hub tags
-(`infra.settings`: REDIS_IMAGE_TAGS, KAFKA_IMAGE_TAGS; ElastiCache's `7.1` and MSK's
+(`stackspec.model`: REDIS_IMAGE_TAGS, KAFKA_IMAGE_TAGS; ElastiCache's `7.1` and MSK's
 `3.6.0` have no image). A minor-line tag (`redis:7.0`, `postgres:15`) moves with every
 patch release, so `pinned_image` pins it to a full release that exists.
 """

@@ -22,9 +22,9 @@ import pulumi_kubernetes as k8s
 
 from infra.cache import REDIS_PORT
 from infra.incluster import DATA_TIER, TIER_LABEL
-from infra.settings import Kubernetes as KubernetesSettings
-from infra.settings import Service, StackSettings, Streaming, Substrate
 from infra.streaming import KAFKA_PORT
+from stackspec.model import Kubernetes as KubernetesSettings
+from stackspec.model import Service, StackSettings, Streaming, Substrate
 
 POSTGRES_PORT = 5432
 # Pinned so a cluster upgrade never tightens the standard under running pods unannounced.

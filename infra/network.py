@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.roles import service_trust
-from infra.settings import Aws as AwsSettings
+from stackspec.model import Aws as AwsSettings
 
 # Data-tier ports the services may reach: postgres, redis, kafka IAM / SASL-SCRAM / TLS.
 DATA_PORTS: dict[str, int] = {

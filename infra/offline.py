@@ -19,7 +19,7 @@ import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from infra.program import run
-from infra.stackfile import PROJECT, SECRET_MASK, config_section, load_stack, stack_path
+from stackspec.stackfile import PROJECT, SECRET_MASK, config_section, load_stack, stack_path
 
 # Keys whose values are size, environment or release state, not shape (camelCase inputs).
 SIZE_KEYS = frozenset(

@@ -24,8 +24,8 @@ import pulumi
 
 from infra.bluegreen import PairNames
 from infra.gateway import address_command
-from infra.settings import Color, StackSettings
-from infra.settings import Kubernetes as KubernetesSettings
+from stackspec.model import Color, StackSettings
+from stackspec.model import Kubernetes as KubernetesSettings
 
 
 @dataclass(frozen=True)

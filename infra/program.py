@@ -31,10 +31,10 @@ from infra.outputs import (
     export_platform,
 )
 from infra.secrets import DataEndpoints, DataSecrets, SecretDelivery
-from infra.settings import StackSettings, Substrate
-from infra.stackfile import PROJECT, settings_from_config
 from infra.streaming import InClusterStreaming, ManagedStreaming
 from infra.topics import InClusterTopics, ManagedTopics
+from stackspec.model import StackSettings, Substrate
+from stackspec.stackfile import PROJECT, settings_from_config
 
 # `notifications` is left out on purpose: the engine hands the program secrets decrypted,
 # which the settings model rightly refuses as plain text, and the program declares nothing

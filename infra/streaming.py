@@ -22,8 +22,8 @@ from infra.incluster import InClusterServer, ServerSpec
 from infra.keys import data_key
 from infra.network import Network
 from infra.protection import stateful_opts
-from infra.settings import MSK_MAX_ZONES
-from infra.settings import Streaming as StreamingSettings
+from stackspec.model import MSK_MAX_ZONES
+from stackspec.model import Streaming as StreamingSettings
 
 BROKER_VOLUME_GB = 100
 KAFKA_PORT = 9092

@@ -46,8 +46,8 @@ from infra.incluster import (
     pod_security,
 )
 from infra.protection import stateful_opts
-from infra.settings import Streaming, Topic
 from infra.streaming import KAFKA_PORT
+from stackspec.model import Streaming, Topic
 
 HOUR_MS = 3_600_000
 

@@ -6,7 +6,7 @@ In a pod: the in-cluster service account. Elsewhere: the kubeconfig (`$KUBECONFI
 
 from __future__ import annotations
 
-from runbooks.errors import RunbookError
+from stackspec.errors import RunbookError
 
 
 def load_kube_config(context: str | None, error: type[RunbookError]) -> None:

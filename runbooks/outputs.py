@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.settings import EnvRef, SecretRef
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
+from stackspec.model import EnvRef, SecretRef
 
 SecretResolver = Callable[[SecretRef | EnvRef, str], str | None]
 

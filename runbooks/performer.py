@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.settings import Color, ConfigVersions, Versions
 from runbooks.core.model import Target
 from runbooks.core.state import (
     Action,
@@ -29,12 +28,13 @@ from runbooks.core.state import (
     WriteStackState,
 )
 from runbooks.drivers.base import ServiceState, StackDriver
-from runbooks.errors import RunbookError
 from runbooks.metrics.base import MetricProvider
 from runbooks.notifiers.base import EventKind as NoticeKind
 from runbooks.notifiers.base import Notifier, ReleaseEvent
 from runbooks.routers.base import TrafficRouter
 from runbooks.steps.base import ReleaseStep, StepContext, StepOutcome
+from stackspec.errors import RunbookError
+from stackspec.model import Color, ConfigVersions, Versions
 
 # The core's events are finer than what people are told; each maps to a notifier kind.
 NOTIFIED_AS: dict[EventKind, NoticeKind] = {

@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from infra.settings import StackSettings
 from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan
-from runbooks.errors import BadInput, RunbookError
 from runbooks.performer import Backends
 from runbooks.session import Request
+from stackspec.errors import BadInput, RunbookError
+from stackspec.model import StackSettings
 
 PREFLIGHT_SECONDS = (5.0, 30.0)  # how long the preflight may wait for data: bounds
 

@@ -15,12 +15,12 @@ from runbooks.core.budget import StepBudget, detection_budget
 from runbooks.core.plan import ReleasePlan, build_plan
 from runbooks.core.state import Action, Deploy, Outcome, ReleasePhase, ReleaseState
 from runbooks.engine import Clock, Engine, applied_outcome, snapshot
-from runbooks.errors import BadInput
 from runbooks.journal.base import Journal, LockLease, ReleaseRecord
 from runbooks.performer import Backends, Performer
 from runbooks.preflight import check_migration, preflight, release_config_version
 from runbooks.session import Request, Session, holder
 from runbooks.steps.base import StepContext
+from stackspec.errors import BadInput
 
 OnTurn = Callable[[ReleaseState, Sequence[Action]], None]
 

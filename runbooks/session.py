@@ -13,11 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.settings import Service, StackSettings
-from infra.stackfile import PROJECT_ROOT, load_stack
 from runbooks.drivers.base import StackDriver
 from runbooks.drivers.registry import open_driver
-from runbooks.errors import BadInput
 from runbooks.journal.base import Journal
 from runbooks.journal.registry import JOURNALS
 from runbooks.metrics.registry import METRICS
@@ -26,6 +23,9 @@ from runbooks.outputs import StackOutputs
 from runbooks.performer import Backends
 from runbooks.routers.registry import ROUTERS
 from runbooks.steps.registry import STEPS
+from stackspec.errors import BadInput
+from stackspec.model import Service, StackSettings
+from stackspec.stackfile import PROJECT_ROOT, load_stack
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from runbooks.config.convert import migrate
 from runbooks.config.files import load_file
 from runbooks.config.registry import schemas_for
 from runbooks.config.schema import ConfigModel
-from runbooks.errors import RunbookError
 from samples.web import ServiceMetrics
+from stackspec.errors import RunbookError
 
 HEADER = "X-Config-Version"
 

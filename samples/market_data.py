@@ -28,12 +28,12 @@ from confluent_kafka import Consumer, Message
 from prometheus_client import Counter
 
 from runbooks.config.market_data import MarketDataV1
-from runbooks.errors import RunbookError
 from runbooks.kafka_client import client_config
 from samples import options as opts
 from samples.db import Pool
 from samples.live_config import LiveConfig
 from samples.web import Request, Response, Routes, ServiceMetrics, serve
+from stackspec.errors import RunbookError
 
 SERVICE = "market-data"
 TOPIC = "order-events"

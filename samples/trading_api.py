@@ -29,13 +29,13 @@ import redis
 from confluent_kafka import Producer
 
 from runbooks.config.trading_api import TradingApiV2
-from runbooks.errors import RunbookError
 from runbooks.kafka_client import client_config
 from samples import options as opts
 from samples.credential_files import redis_client
 from samples.db import Pool
 from samples.live_config import LiveConfig
 from samples.web import Request, Response, Routes, ServiceMetrics, serve
+from stackspec.errors import RunbookError
 
 SERVICE = "trading-api"
 ORDER_TOPIC = "order-events"

@@ -28,7 +28,6 @@ from benchmarks.analysis.scenarios import NO_SERIES_SUFFIX, Scenario
 from benchmarks.figures import flat_events
 from benchmarks.judges import Window
 from benchmarks.stack import SERVICE, STACK, BenchStack
-from infra.settings import Color, StackSettings
 from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan
 from runbooks.core.state import Action, ReleasePhase, ReleaseState, SamplePair
@@ -42,6 +41,7 @@ from runbooks.rehearsal.timeline import rollback_times
 from runbooks.release import rollout
 from runbooks.session import Request, Session, current_settings, open_journal
 from samples.options import Faults
+from stackspec.model import Color, StackSettings
 
 SERIES_TIMEOUT_SECONDS = 20.0
 # A freshly started old process is slow for its first seconds (measured: p95 29 ms against

@@ -25,13 +25,13 @@ from benchmarks.judges import (
     replay_ours,
     requests_to_detect,
 )
-from infra.settings import Thresholds
 from runbooks.core import stats
 from runbooks.core.analysis import P95_LATENCY, judge
 from runbooks.core.budget import detection_budget
 from runbooks.core.model import Phase, Weights
 from runbooks.core.plan import ReleasePlan
 from runbooks.core.state import SamplePair
+from stackspec.model import Thresholds
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.judges import requests_to_detect
-from infra.settings import Queries
 from samples.options import Faults
+from stackspec.model import Queries
 
 INTERVAL_SECONDS = 2.0
 FIRST_WEIGHT = 50

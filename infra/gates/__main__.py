@@ -12,7 +12,7 @@ import sys
 
 from infra.gates.checkov import CheckovMissing
 from infra.gates.run import GATES, STACKS, report, run_gates
-from infra.stackfile import StackFileError
+from stackspec.stackfile import StackFileError
 
 
 def main(argv: list[str] | None = None) -> int:

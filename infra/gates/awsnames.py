@@ -15,7 +15,7 @@ from typing import Any
 
 from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource
-from infra.stackfile import SECRET_MASK
+from stackspec.stackfile import SECRET_MASK
 
 AUTONAME_SUFFIX = "-0a1b2c3"  # pulumi-aws auto-names `<logical>-<7 hex>`
 SG_CHARS = r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]"

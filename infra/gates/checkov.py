@@ -28,7 +28,7 @@ import yaml
 from infra.gates.render import kubernetes_manifests, terraform_plan, unrendered
 from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource
-from infra.stackfile import PROJECT_ROOT
+from stackspec.stackfile import PROJECT_ROOT
 
 CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
 SKIPS_FILE = Path(__file__).with_name("checkov_skips.yaml")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.offline import PlannedResource
-from infra.stackfile import SECRET_MASK
+from stackspec.stackfile import SECRET_MASK
 
 KUBERNETES_TOKEN = re.compile(r"^kubernetes:(?P<group>[^:/]+)/(?P<version>[^:/]+):(?P<kind>\w+)$")
 # Pulumi-only kinds that are not manifests of their own (patches, lists, helm, yaml bundles).

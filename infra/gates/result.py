@@ -10,7 +10,7 @@ class Finding:
     """One rule a resource breaks: `resource` is `PlannedResource.label` (`<type> <name>`),
     `rule` an id or a key path.
 
-    Not `infra.stackfile.Problem`, though both are three strings: a Problem is a bad value in
+    Not `stackspec.stackfile.Problem`, though both are three strings: a Problem is a bad value in
     a file the operator edits (key, value found, what is allowed) and is raised before
     anything is planned; a Finding is a validator's verdict on a planned resource, collected
     into a GateResult and reported, never raised.

@@ -21,7 +21,7 @@ from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource, plan_stack
 from infra.policies.config import PolicyConfigError
 from infra.policycheck import check_planned
-from infra.stackfile import stack_path
+from stackspec.stackfile import stack_path
 
 STACKS = ("dev", "staging", "production")  # local is not deployed by Pulumi
 GATES = ("kubeschema", "checkov", "awsnames", "policy")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.policies.base import AnyRule, Setting, defaults
-from infra.stackfile import PACK_CONFIG_DIR, Problem, StackFileError
+from stackspec.stackfile import PACK_CONFIG_DIR, Problem, StackFileError
 
 CONFIG_DIR = PACK_CONFIG_DIR
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")

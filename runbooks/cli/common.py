@@ -10,8 +10,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from infra.stackfile import StackFileError
-from runbooks.errors import RunbookError
+from stackspec.errors import RunbookError
+from stackspec.stackfile import StackFileError
 
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name (local, dev, ...).")]
 ServiceOption = Annotated[str, typer.Option("--service", help="Service of the stack.")]

@@ -20,13 +20,13 @@ from typing import Annotated, Any
 
 import typer
 
-from infra.stackfile import Problem
 from runbooks.cli.app import EXIT_CODES, app
 from runbooks.cli.common import JsonOption, emit_json, errors, exits_cleanly, say
 from runbooks.config import convert, files
 from runbooks.config.files import ConfigFileError, LoadedConfig
 from runbooks.config.registry import SCHEMAS, schemas_for
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
+from stackspec.stackfile import Problem
 
 config_app = typer.Typer(
     name="config",

@@ -32,8 +32,8 @@ from runbooks.cli.common import (
     fail,
     say,
 )
-from runbooks.errors import BadInput
 from runbooks.steps.base import StepContext, StepOutcome
+from stackspec.errors import BadInput
 
 db = typer.Typer(
     name="db",
@@ -192,9 +192,9 @@ def _say_losses(backup_id: str, losses: list[Any], as_json: bool) -> None:
 
 def _context(stack: str, need_database: bool = True) -> StepContext:
     """The stack's step options as a context (the db verbs act on no particular service)."""
-    from infra.settings import Color
     from runbooks.session import Session
     from runbooks.steps.stack_options import step_options
+    from stackspec.model import Color
 
     session = Session.open(stack)
     options = step_options(session.settings, session.outputs)
@@ -264,7 +264,7 @@ def _check_contract_due(stack: str, migration: str) -> None:
 def _ledger(ctx: StepContext, read: Any) -> Any:
     import psycopg
 
-    from runbooks.errors import RunbookError
+    from stackspec.errors import RunbookError
 
     try:
         with psycopg.connect(

@@ -16,12 +16,12 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from infra.settings import StackSettings
 from runbooks.cli.app import app
 from runbooks.cli.common import guarded
 from runbooks.local import stack
 from runbooks.local.endpoints import state_dir_of
 from runbooks.session import current_settings
+from stackspec.model import StackSettings
 
 local_app = typer.Typer(
     name="local",

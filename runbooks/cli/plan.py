@@ -17,8 +17,8 @@ from rich.table import Table
 
 from infra.offline import Difference, PlannedResource, parity, plan_stack
 from infra.program import LocalStackRefused
-from infra.stackfile import StackFileError
 from runbooks.cli.app import app
+from stackspec.stackfile import StackFileError
 
 MAX_PROPS_WIDTH = 100
 

@@ -16,8 +16,8 @@ import typer
 
 from infra.policycheck import Finding, blocking, check_stack
 from infra.program import LocalStackRefused
-from infra.stackfile import StackFileError
 from runbooks.cli.app import app
+from stackspec.stackfile import StackFileError
 
 policy = typer.Typer(
     name="policy",

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import typer
 
-from infra.settings import Substrate
 from runbooks.cli.app import app
 from runbooks.cli.common import (
     ForceOption,
@@ -29,9 +28,10 @@ from runbooks.cli.common import (
 from runbooks.cli.view import TurnPrinter, state_dict
 from runbooks.core.budget import StepBudget
 from runbooks.core.state import Outcome, ReleaseState
-from runbooks.errors import BadInput
 from runbooks.release import rollout as run_rollout
 from runbooks.session import Request, Session, current_settings, open_journal
+from stackspec.errors import BadInput
+from stackspec.model import Substrate
 
 EXIT_FOR = {Outcome.PROMOTED: 0, Outcome.ROLLED_BACK: 3, Outcome.ABORTED: 1}
 FAULTS = {"error-rate": float, "added-latency-ms": int, "fail-health": bool, "crash-on-start": bool}

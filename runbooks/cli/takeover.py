@@ -36,12 +36,12 @@ from runbooks.cli.common import (
 from runbooks.cli.rollout import EXIT_FOR
 from runbooks.cli.view import TurnPrinter
 from runbooks.core.state import Outcome
-from runbooks.errors import BadInput, LockedError
 from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.lock import holder_alive
 from runbooks.release import resume as resume_release
 from runbooks.release import revert_promoted
 from runbooks.session import Session, holder, open_journal, require_service
+from stackspec.errors import BadInput, LockedError
 
 WAIT_POLL_SECONDS = 0.2
 OptionalService = Annotated[str | None, typer.Option("--service", help="Service of the stack.")]

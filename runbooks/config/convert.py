@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from runbooks.config.registry import schemas_for
 from runbooks.config.schema import Document
-from runbooks.errors import BadInput, RunbookError
+from stackspec.errors import BadInput, RunbookError
 
 ChangeKind = Literal["added", "removed", "changed"]
 

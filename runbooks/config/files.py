@@ -19,10 +19,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from infra.stackfile import Problem, problems_message
 from runbooks.config.registry import schemas_for
 from runbooks.config.schema import ConfigModel, Document
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
+from stackspec.stackfile import Problem, problems_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.yaml$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runbooks.config import market_data, trading_api
 from runbooks.config.schema import ServiceSchemas
-from runbooks.errors import UnknownName
+from stackspec.errors import UnknownName
 
 SCHEMAS: dict[str, ServiceSchemas] = {
     schemas.service: schemas for schemas in (trading_api.SCHEMAS, market_data.SCHEMAS)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.settings import Model
+from stackspec.model import Model
 
 Document = dict[str, Any]
 Convert = Callable[[Document], Document]

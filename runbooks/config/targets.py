@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from infra.settings import Color
 from runbooks.config import files
 from runbooks.config.files import config_map_name
-from runbooks.errors import StepError
 from runbooks.local import record
 from runbooks.local.process import pid_alive, wait_until
+from stackspec.errors import StepError
+from stackspec.model import Color
 
 CONFIG_ANNOTATION = "trading/config-version"
 CONFIG_VOLUME = "config"

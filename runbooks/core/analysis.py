@@ -42,9 +42,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from infra.settings import Thresholds
 from runbooks.core import stats
 from runbooks.core.model import Measurement, Phase, Sample, Weights
+from stackspec.model import Thresholds
 
 __all__ = [
     "AVAILABILITY",

@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
-from infra.settings import Color
 from runbooks.core.analysis import VerdictPhase, assess, judge
 from runbooks.core.model import Weights
 from runbooks.core.plan import ReleasePlan
@@ -63,6 +62,7 @@ from runbooks.core.state import (
     Wait,
     WriteStackState,
 )
+from stackspec.model import Color
 
 __all__ = ["decide"]
 

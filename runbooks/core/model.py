@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import ConfigDict
 
-from infra.settings import Color
+from stackspec.model import Color
 
 __all__ = ["Bucket", "Color", "Measurement", "Phase", "Sample", "Target", "Weights"]
 

@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from infra.settings import VERSION, Color, Service, StackSettings, Thresholds
 from runbooks.core.analysis import Limits
 from runbooks.core.model import Weights
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
+from stackspec.model import VERSION, Color, Service, StackSettings, Thresholds
 
 __all__ = ["CONTRACTING", "PlanStep", "ReleasePlan", "Strategy", "build_plan"]
 

@@ -14,9 +14,9 @@ from typing import Any, TypeAlias
 
 from pydantic import TypeAdapter
 
-from infra.settings import Color
 from runbooks.core.model import Measurement, Sample, Weights
 from runbooks.core.plan import PlanStep, ReleasePlan
+from stackspec.model import Color
 
 __all__ = [
     "TERMINAL",

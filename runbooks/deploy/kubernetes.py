@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runbooks.core.model import Color
-from runbooks.errors import DriverError
+from stackspec.errors import DriverError
 
 VERSION_LABEL = "version"
 RBAC_HINT = "check the kube context, the namespace, and RBAC for deployments (get, patch)"

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
-from infra.settings import (
+from runbooks.core.model import Weights
+from runbooks.outputs import StackOutputs
+from stackspec.model import (
     Color,
     ConfigVersions,
     EnvRef,
@@ -22,8 +24,6 @@ from infra.settings import (
     StackSettings,
     Versions,
 )
-from runbooks.core.model import Weights
-from runbooks.outputs import StackOutputs
 
 WEBHOOK_KEY = "notifications.webhookUrl"
 
@@ -82,7 +82,7 @@ Faults: TypeAlias = Mapping[str, Any]
 class StackDriver(Protocol):
     """Deploys versions on one stack, reads and writes its release state, resolves its secrets.
 
-    Failures raise `runbooks.errors.DriverError` (never with a secret in the message);
+    Failures raise `stackspec.errors.DriverError` (never with a secret in the message);
     an unknown service raises `BadInput`.
     """
 

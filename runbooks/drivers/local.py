@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from infra.settings import Color, EnvRef, SecretRef, Service, Split, StackSettings
 from runbooks.drivers.base import WEBHOOK_KEY, Faults, ServiceState
-from runbooks.errors import BadInput, DriverError
 from runbooks.outputs import StackOutputs
+from stackspec.errors import BadInput, DriverError
+from stackspec.model import Color, EnvRef, SecretRef, Service, Split, StackSettings
 
 STATE_FILE = "stack-state.json"
 

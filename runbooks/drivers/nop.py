@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 
-from infra.settings import Color, EnvRef, SecretRef, StackSettings
 from runbooks.drivers.base import WEBHOOK_KEY, Faults, ServiceState
-from runbooks.errors import BadInput
 from runbooks.outputs import StackOutputs
+from stackspec.errors import BadInput
+from stackspec.model import Color, EnvRef, SecretRef, StackSettings
 
 
 class NopDriver:

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 from pulumi.automation import ConfigValue
 
-from infra.settings import Color, EnvRef, SecretRef, Service, StackSettings
-from infra.stackfile import PROJECT, PROJECT_ROOT
 from runbooks.drivers.base import WEBHOOK_KEY, Faults, ServiceState
-from runbooks.errors import BadInput, DriverError
 from runbooks.outputs import StackOutputs
+from stackspec.errors import BadInput, DriverError
+from stackspec.model import Color, EnvRef, SecretRef, Service, StackSettings
+from stackspec.stackfile import PROJECT, PROJECT_ROOT
 
 SERVICES_KEY = f"{PROJECT}:services"
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.settings import StackSettings
-from infra.stackfile import PROJECT_ROOT
 from runbooks.drivers.base import StackDriver
 from runbooks.drivers.local import LocalDriver
 from runbooks.drivers.nop import NopDriver
 from runbooks.drivers.pulumi_automation import Deployer, PulumiDriver, StackFactory, select_stack
 from runbooks.registry import Registry
+from stackspec.model import StackSettings
+from stackspec.stackfile import PROJECT_ROOT
 
 
 def _local(stack: str, settings: StackSettings, state_dir: Path | None = None) -> StackDriver:

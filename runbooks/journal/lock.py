@@ -20,8 +20,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 
-from runbooks.errors import LockedError
 from runbooks.journal.base import LockHolder
+from stackspec.errors import LockedError
 
 
 def this_process(holder: str) -> LockHolder:

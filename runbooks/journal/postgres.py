@@ -20,10 +20,10 @@ from typing import Any
 
 import psycopg
 
-from runbooks.errors import JournalError, LockedError
 from runbooks.journal.base import LockHolder
 from runbooks.journal.lock import Lease, check_takeover, this_process
 from runbooks.journal.sql import SqlConnection, SqlJournal, one_row
+from stackspec.errors import JournalError, LockedError
 
 # First keys of the runbooks' advisory locks ("RUNB" + n), one per purpose so they never clash.
 LOCK_CLASS = 0x52554E42  # session lock: held by a lease for its lifetime

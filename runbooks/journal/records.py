@@ -8,8 +8,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runbooks.errors import BadInput, JournalError
 from runbooks.journal.base import INTENTS, Intent, LockHolder, ReleaseRecord
+from stackspec.errors import BadInput, JournalError
 
 RELEASE_COLUMNS = "id, stack, service, version, plan, started_at, finished_at, outcome"
 INTENT_COLUMNS = "id, release_id, intent, requested_by, at"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbooks.errors import BadInput
 from runbooks.journal.base import Journal
 from runbooks.journal.postgres import PostgresJournal
 from runbooks.journal.sqlite import SqliteJournal
 from runbooks.registry import Registry
+from stackspec.errors import BadInput
 
 
 def _sqlite(state_dir: Path | str | None = None, path: Path | str | None = None) -> Journal:

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from runbooks.errors import JournalError
 from runbooks.journal import records as rec
 from runbooks.journal.base import FINISHED, STARTED, Event, Intent, LockHolder, ReleaseRecord
+from stackspec.errors import JournalError
 
 
 class SqlCursor(Protocol):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
-from runbooks.errors import JournalError
 from runbooks.journal.lock import Lease, check_takeover, this_process
 from runbooks.journal.sql import SqlConnection, SqlJournal
+from stackspec.errors import JournalError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS releases (

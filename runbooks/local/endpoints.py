@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.settings import Color, Local, Service, StackSettings, Substrate
-from infra.stackfile import PROJECT_ROOT
-from runbooks.errors import BadInput
 from runbooks.local.servers import postgres_dsn
+from stackspec.errors import BadInput
+from stackspec.model import Color, Local, Service, StackSettings, Substrate
+from stackspec.stackfile import PROJECT_ROOT
 
 
 def local_section(settings: StackSettings) -> Local:

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from infra.settings import LocalPorts, StackSettings
-from infra.stackfile import PROJECT, load_stack_file, stack_path
 from runbooks.local.process import free_port_block
+from stackspec.model import LocalPorts, StackSettings
+from stackspec.stackfile import PROJECT, load_stack_file, stack_path
 
 PORT_KEYS = tuple(LocalPorts.model_fields)
 SERVICE_PORTS = 8  # the range above service_base the sample services take (2 per service)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbooks.errors import RunbookError
+from stackspec.errors import RunbookError
 
 
 class LaunchError(RunbookError):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from infra.settings import Color, StackSettings
 from runbooks.local.endpoints import http_services, local_section, service_port
+from stackspec.model import Color, StackSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(

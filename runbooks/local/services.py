@@ -6,11 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from infra.settings import Color, StackSettings
-from infra.stackfile import PROJECT_ROOT
 from runbooks.config.registry import SCHEMAS
 from runbooks.config.targets import render
-from runbooks.errors import BadInput
 from runbooks.local import admin, record
 from runbooks.local.endpoints import LocalEndpoints, endpoints, part_name, service_port
 from runbooks.local.health import http_ok
@@ -18,6 +15,9 @@ from runbooks.local.process import port_open, spawn, started_or_stopped
 from runbooks.local.servers import Server, wait_until
 from runbooks.routers.haproxy_runtime import HaproxyRuntime
 from samples.options import Faults
+from stackspec.errors import BadInput
+from stackspec.model import Color, StackSettings
+from stackspec.stackfile import PROJECT_ROOT
 
 SERVICE_START_TIMEOUT = 30.0
 HAPROXY_UP_TIMEOUT = 15.0  # rise 2 x inter 1s, with room for a slow machine

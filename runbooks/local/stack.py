@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from infra.settings import Color, StackSettings
 from runbooks.local import admin, record, render
 from runbooks.local.endpoints import LocalEndpoints, endpoints, local_section, part_name
 from runbooks.local.health import check, probe_for
@@ -30,6 +29,7 @@ from runbooks.local.servers import (
     start_varnish,
 )
 from runbooks.local.services import start_service
+from stackspec.model import Color, StackSettings
 
 SCHEMA = Path(__file__).resolve().parents[2] / "samples" / "schema.sql"
 # Stopped in this order: the edge and the router before what they send traffic to.

@@ -27,14 +27,14 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbooks.core.model import Sample, Target
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 _AWS_ERRORS = (BotoCoreError, ClientError, LookupError)
 _QUERIES = {

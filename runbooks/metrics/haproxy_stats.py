@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbooks.core.model import Sample, Target
-from runbooks.errors import RouterError
 from runbooks.routers.haproxy_runtime import HaproxyRuntime
+from stackspec.errors import RouterError
 
 if TYPE_CHECKING:
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 
 _RESPONSE_CLASSES = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import httpx
 
 from runbooks.core.model import Sample, Target
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
 
 if TYPE_CHECKING:
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 
 class HttpProbeMetrics:

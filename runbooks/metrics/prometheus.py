@@ -1,6 +1,6 @@
 """Metric provider reading a color's window from Prometheus' raw counters.
 
-The queries come from the stack's `rollout.metrics.queries` (`infra.settings.Queries`):
+The queries come from the stack's `rollout.metrics.queries` (`stackspec.model.Queries`):
 `string.Template` text filled with `$service`, `$color` and `$version`, each giving raw
 counter series (never rate()/increase()). For each query and window [start, end]:
 
@@ -36,15 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from infra.settings import Queries
 from runbooks.core.model import Sample, Target
-from runbooks.errors import BadInput
 from runbooks.metrics.counters import Labels, Point, deltas, labels_of
 from runbooks.metrics.histogram import bound_of, non_cumulative, quantile
+from stackspec.errors import BadInput
+from stackspec.model import Queries
 
 if TYPE_CHECKING:
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 
 MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points a series

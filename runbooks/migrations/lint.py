@@ -20,9 +20,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbooks.errors import BadInput, RunbookError
 from runbooks.migrations.manifest import Migration, Part
 from runbooks.migrations.shape import groups
+from stackspec.errors import BadInput, RunbookError
 
 SET_BY_RUNNER = ("require-lock-timeout", "require-statement-timeout")
 STYLE_ONLY = (

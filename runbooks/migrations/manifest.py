@@ -29,8 +29,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from infra.settings import VERSION
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
+from stackspec.model import VERSION
 
 MANIFEST = "migration.yaml"
 PartName = Literal["expand", "revert", "contract"]

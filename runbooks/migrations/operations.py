@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 import psycopg
 
-from runbooks.errors import StepError
 from runbooks.migrations import ledger
 from runbooks.migrations.backup import PG_BIN, load_manifest, take_backup
 from runbooks.migrations.evidence import RowCheck, TableSum, check_rows
@@ -32,6 +31,7 @@ from runbooks.migrations.lint import lint
 from runbooks.migrations.manifest import Migration, Part, load_migration
 from runbooks.migrations.runner import Timeouts, run_part
 from runbooks.migrations.shape import check_shape
+from stackspec.errors import StepError
 
 
 class MigrationFailed(StepError):

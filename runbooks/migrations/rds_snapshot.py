@@ -48,7 +48,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from runbooks.errors import StepError
+from stackspec.errors import StepError
 
 MAX_SNAPSHOT_ID = 255
 MAX_INSTANCE_ID = 63

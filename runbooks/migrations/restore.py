@@ -24,7 +24,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from runbooks.errors import BadInput
 from runbooks.migrations.backup import (
     PG_BIN,
     TOOL_TIMEOUT,
@@ -35,6 +34,7 @@ from runbooks.migrations.backup import (
 from runbooks.migrations.evidence import EVIDENCE_SCHEMA, TableSum, check_rows, sum_sql
 from runbooks.steps.base import StepOutcome
 from runbooks.steps.redact import dsn_password, redact
+from stackspec.errors import BadInput
 
 STEP_NAME = "db-migration"
 

@@ -23,8 +23,8 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ObjectType
 from pglast.parser import ParseError
 
-from runbooks.errors import BadInput
 from runbooks.migrations.manifest import Migration, Part
+from stackspec.errors import BadInput
 
 DEFAULT_SCHEMA = "public"
 _DROPPABLE = {

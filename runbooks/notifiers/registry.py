@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runbooks.errors import BadInput
 from runbooks.notifiers.base import Notifier
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.notifiers.webhook import WebhookNotifier
 from runbooks.registry import Factory, Registry
+from stackspec.errors import BadInput
 
 if TYPE_CHECKING:
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 WEBHOOK_KEY = "notifications.webhookUrl"
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from infra.settings import StackSettings
 from runbooks.core.state import Outcome, ReleaseState
 from runbooks.journal.base import Journal
 from runbooks.local import stack as local_stack
@@ -43,6 +42,7 @@ from runbooks.rehearsal.timeline import (
 )
 from runbooks.release import OnTurn, rollout
 from runbooks.session import Request, Session, current_settings, open_journal
+from stackspec.model import StackSettings
 
 SERVICE = "trading-api"
 HEALTHY_STEPS = ("db-migration", "cache-bump", "edge-purge")

@@ -19,13 +19,13 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbooks.core.model import Color, Weights
-from runbooks.errors import BadInput, RouterError
+from stackspec.errors import BadInput, RouterError
 
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 _AWS_ERRORS = (BotoCoreError, ClientError)
 

@@ -12,7 +12,7 @@ class TrafficRouter(Protocol):
 
     `set_weights` returns only once the new split is live and has been read back and
     verified; a color whose weight becomes 0 is drained, not cut. Failures raise
-    `runbooks.errors.RouterError` with what was asked and what is live.
+    `stackspec.errors.RouterError` with what was asked and what is live.
     """
 
     def set_weights(self, service: str, weights: Weights) -> None: ...

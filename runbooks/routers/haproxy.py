@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbooks.core.model import Color, Weights
-from runbooks.errors import RouterError
 from runbooks.routers.haproxy_runtime import HaproxyRuntime
+from stackspec.errors import RouterError
 
 if TYPE_CHECKING:
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 
 # srv_admin_state bits (HAProxy's SRV_ADMF_*): forced/inherited drain, and every maint.

@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbooks.errors import RouterError
+from stackspec.errors import RouterError
 
 _HINT = "is haproxy running with `stats socket <path> level admin`, and is the path right?"
 

@@ -14,11 +14,11 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from runbooks.core.model import Color, Weights
-from runbooks.errors import BadInput, RouterError
+from stackspec.errors import BadInput, RouterError
 
 if TYPE_CHECKING:
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from runbooks.core.model import Color, Weights
 
 if TYPE_CHECKING:
-    from infra.settings import StackSettings
     from runbooks.outputs import StackOutputs
+    from stackspec.model import StackSettings
 
 
 class NopRouter:

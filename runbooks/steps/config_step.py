@@ -24,12 +24,12 @@ from pathlib import Path
 
 import httpx
 
-from infra.settings import Color
 from runbooks.config import files
 from runbooks.config.registry import SCHEMAS
 from runbooks.config.targets import ConfigTarget, KubernetesTarget, LocalTarget
-from runbooks.errors import BadInput, RunbookError
 from runbooks.steps.base import StepContext, StepOutcome
+from stackspec.errors import BadInput, RunbookError
+from stackspec.model import Color
 
 # Expected failures, reported as ok=False: a bad or missing file, a process that refused
 # the file or did not answer in time, an API that said no.

@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from runbooks.errors import BadInput, RunbookError
 from runbooks.migrations import operations
 from runbooks.migrations.backup import PG_BIN
 from runbooks.migrations.manifest import Migration
@@ -41,6 +40,7 @@ from runbooks.migrations.rds_snapshot import RdsSnapshots
 from runbooks.migrations.runner import Timeouts
 from runbooks.steps.base import StepContext, StepOutcome
 from runbooks.steps.redact import dsn_password, redact
+from stackspec.errors import BadInput, RunbookError
 
 
 class DbMigration:

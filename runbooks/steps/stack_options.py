@@ -16,12 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from infra.settings import StackSettings
-from infra.stackfile import PROJECT_ROOT
-from runbooks.errors import BadInput
 from runbooks.kafka_client import security_of
 from runbooks.outputs import StackOutputs
 from runbooks.steps.base import ReleaseStep, StepContext, StepOutcome
+from stackspec.errors import BadInput
+from stackspec.model import StackSettings
+from stackspec.stackfile import PROJECT_ROOT
 
 Options = dict[str, Any]
 

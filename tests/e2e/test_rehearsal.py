@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import StackSettings
 from runbooks.local.isolated import isolated_stack
+from stackspec.model import StackSettings
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ import pytest
 from infra.gates.kubeschema import kubeschema_gate
 from infra.gateway import CONTROLLER_NAME, gateway_spec
 from infra.offline import PlannedResource
-from infra.settings import Gateway as GatewaySettings
-from infra.settings import Kubernetes
+from stackspec.model import Gateway as GatewaySettings
+from stackspec.model import Kubernetes
 from tests.gates.conftest import resource
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"

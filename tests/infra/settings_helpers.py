@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.settings import StackSettings
-from infra.stackfile import (
+from stackspec.model import StackSettings
+from stackspec.stackfile import (
     PROJECT,
     StackFileError,
     config_section,

@@ -15,8 +15,8 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from infra.bluegreen import CREDENTIALS_MOUNT, ROLE_ANNOTATION, BlueGreenService
 from infra.secrets import credentials_secret_name
-from infra.settings import Kubernetes, Service
-from infra.stackfile import PROJECT, load_stack
+from stackspec.model import Kubernetes, Service
+from stackspec.stackfile import PROJECT, load_stack
 from tests.infra.conftest import Plan, of_type, only
 from tests.infra.test_incluster import restricted_violations
 

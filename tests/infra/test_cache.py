@@ -10,7 +10,7 @@ import yaml
 
 from infra.cache import LOG_TYPES
 from infra.offline import plan_stack
-from infra.stackfile import SECRET_MASK, stack_path
+from stackspec.stackfile import SECRET_MASK, stack_path
 from tests.infra.conftest import Plan, only
 from tests.infra.settings_helpers import refused, validate
 

@@ -20,7 +20,7 @@ from pulumi.runtime import MockResourceArgs
 
 from infra.offline import PlannedResource, RecordingMocks, engine_config
 from infra.program import run
-from infra.stackfile import PROJECT, StackFileError, load_stack_file, stack_path
+from stackspec.stackfile import PROJECT, StackFileError, load_stack_file, stack_path
 from tests.infra.conftest import Plan, of_type, only
 
 ADOPTED = {

@@ -16,8 +16,8 @@ import pytest
 
 from infra.offline import PlannedResource, RecordingMocks, engine_config
 from infra.program import run
-from infra.stackfile import PROJECT, StackFileError
 from runbooks.config.files import PROJECT_ROOT, ConfigFileError, version_path
+from stackspec.stackfile import PROJECT, StackFileError
 from tests.infra.conftest import Plan, of_type, only
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"

@@ -12,7 +12,7 @@ import yaml
 
 from infra.database import LOG_EXPORTS, final_snapshot_name, instance_identifier
 from infra.offline import plan_stack
-from infra.stackfile import stack_path
+from stackspec.stackfile import stack_path
 from tests.infra.conftest import Plan, of_type, only
 from tests.infra.settings_helpers import refused
 

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from infra.deploygate import ENV
-from infra.stackfile import PROJECT_ROOT
+from stackspec.stackfile import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "scripts" / "deploy"
 

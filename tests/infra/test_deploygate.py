@@ -15,7 +15,7 @@ import pytest
 
 import infra.program
 from infra.deploygate import CONFIG_DIR, ENV, PolicyPackMissing, require_policy_pack
-from infra.stackfile import PROJECT_ROOT
+from stackspec.stackfile import PROJECT_ROOT
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])

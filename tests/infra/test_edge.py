@@ -18,7 +18,7 @@ from infra.edge import (
     policy_name,
 )
 from infra.offline import plan_stack
-from infra.stackfile import stack_path
+from stackspec.stackfile import stack_path
 from tests.infra.conftest import Plan, of_type, only
 from tests.infra.settings_helpers import refused, validate
 

@@ -26,8 +26,8 @@ from infra.gateway import (
 )
 from infra.netpol import pod_security_labels
 from infra.offline import PlannedResource, plan_stack
-from infra.settings import Kubernetes
-from infra.stackfile import stack_path
+from stackspec.model import Kubernetes
+from stackspec.stackfile import stack_path
 from tests.infra.conftest import of_type, only
 from tests.infra.settings_helpers import refused, validate
 

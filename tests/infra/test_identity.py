@@ -17,8 +17,8 @@ import pytest
 from infra.identity import kafka_statements, msk_arn, service_subject
 from infra.offline import RecordingMocks, engine_config
 from infra.program import run
-from infra.settings import Service
-from infra.stackfile import PROJECT
+from stackspec.model import Service
+from stackspec.stackfile import PROJECT
 from tests.infra.conftest import Plan, of_type, only
 
 CLUSTER_ARN = "arn:aws:kafka:us-east-1:000000000000:cluster/streaming-kafka/mock-uuid-1"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from infra.netpol import msk_port
-from infra.settings import Streaming
-from infra.stackfile import load_stack
+from stackspec.model import Streaming
+from stackspec.stackfile import load_stack
 from tests.infra.conftest import Plan, of_type, only
 
 KUBERNETES_STACKS = ("dev", "staging", "production")

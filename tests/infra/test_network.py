@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from infra.network import SG_DESCRIPTION, sg_description, subnet_cidrs
-from infra.settings import Aws
-from infra.stackfile import PROJECT, StackFileError, load_stack_file, stack_path
+from stackspec.model import Aws
+from stackspec.stackfile import PROJECT, StackFileError, load_stack_file, stack_path
 from tests.infra.conftest import Plan, of_type, only
 
 SG = "aws:ec2/securityGroup:SecurityGroup"

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 
 from infra.offline import SECRET_SIG, SECRET_SIG_VALUE, mask_inputs
-from infra.stackfile import SECRET_MASK
+from stackspec.stackfile import SECRET_MASK
 from tests.infra.conftest import Plan, of_type, only
 
 

@@ -45,7 +45,7 @@ from infra.policies.network import (
 )
 from infra.policies.rds import RDS, RDS_PARAMS
 from infra.policies.workloads import NETWORK_POLICY
-from infra.stackfile import PROJECT_ROOT
+from stackspec.stackfile import PROJECT_ROOT
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CRONJOB = "kubernetes:batch/v1:CronJob"

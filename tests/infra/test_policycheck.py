@@ -20,7 +20,7 @@ from infra.offline import PlannedResource
 from infra.policies import ALL_RULES
 from infra.policies.config import PolicyConfigError, load_pack_config, parse_pack_config
 from infra.policycheck import Finding, blocking, check_plan, check_planned, check_stack
-from infra.stackfile import PROJECT_ROOT, StackFileError
+from stackspec.stackfile import PROJECT_ROOT, StackFileError
 from tests.infra.conftest import Plan
 
 CLI = typer.Typer()

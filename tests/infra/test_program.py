@@ -15,7 +15,7 @@ import pytest
 from infra.bluegreen import doubled
 from infra.offline import RecordingMocks, engine_config
 from infra.program import declare, read_settings
-from infra.stackfile import PROJECT, StackFileError
+from stackspec.stackfile import PROJECT, StackFileError
 
 
 def _in_engine(stack: str, config: dict[str, str], fn: Any) -> Any:

@@ -28,7 +28,7 @@ from infra.secrets import (
     USERNAME_KEY,
     credentials_secret_name,
 )
-from infra.stackfile import load_stack
+from stackspec.stackfile import load_stack
 from tests.infra.conftest import Plan, of_type, only
 
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"

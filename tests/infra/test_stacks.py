@@ -9,7 +9,7 @@ import pytest
 
 from infra.offline import parity
 from infra.program import LocalStackRefused
-from infra.stackfile import SECRET_MASK, load_stack
+from stackspec.stackfile import SECRET_MASK, load_stack
 from tests.infra.conftest import Plan, of_type, only
 
 RDS = "aws:rds/instance:Instance"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infra.settings import MSK_KAFKA_VERSIONS
 from infra.streaming import server_properties
+from stackspec.model import MSK_KAFKA_VERSIONS
 from tests.infra.conftest import Plan, only
 from tests.infra.settings_helpers import refused, validate
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from infra.gates.render import unrendered
-from infra.settings import Streaming, Topic
-from infra.stackfile import StackFileError, load_stack, settings_from_config
 from infra.topics import create_script, encoded_configs, topic_properties
+from stackspec.model import Streaming, Topic
+from stackspec.stackfile import StackFileError, load_stack, settings_from_config
 from tests.infra.conftest import Plan, of_type, only
 from tests.infra.settings_helpers import refused, section, validate
 

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import Color
 from runbooks.core.model import Sample, Target, Weights
 from runbooks.core.plan import build_plan
 from runbooks.core.state import Outcome, ReleaseState
 from runbooks.drivers.nop import NopDriver
 from runbooks.engine import ACTION_DONE, ACTION_STARTED, DECISION, Clock, Engine, snapshot
-from runbooks.errors import RunbookError
 from runbooks.journal.sqlite import SqliteJournal
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.performer import Backends, Performer
 from runbooks.release import preflight
 from runbooks.routers.nop import NopRouter
 from runbooks.steps.base import StepContext
+from stackspec.errors import RunbookError
+from stackspec.model import Color
 from tests.unit.core.builders import make_settings
 
 STEPS = [{"weight": 20, "bakeSeconds": 10}, {"weight": 100, "bakeSeconds": 10}]

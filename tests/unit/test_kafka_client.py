@@ -116,9 +116,9 @@ def test_aws_stacks_hand_the_canary_msk_iam_and_their_region(
 ) -> None:
     """The release's step options: msk-iam with the stack's region on production, the
     brokers from RUNBOOK_KAFKA_BOOTSTRAP; the local stack keeps plaintext to its broker."""
-    from infra.stackfile import load_stack
     from runbooks.outputs import StackOutputs
     from runbooks.steps.stack_options import step_options
+    from stackspec.stackfile import load_stack
 
     monkeypatch.setenv("RUNBOOK_KAFKA_BOOTSTRAP", BROKERS)
     none = StackOutputs("production", {}, "no outputs")
@@ -132,9 +132,9 @@ def test_aws_stacks_hand_the_canary_msk_iam_and_their_region(
 
 def test_canary_without_region_fails_with_a_message_not_a_crash() -> None:
     """A misconfigured connection is a failed outcome saying why (the step contract)."""
-    from infra.settings import Color
     from runbooks.steps.base import StepContext
     from runbooks.steps.kafka_consumer import KafkaConsumerCanary
+    from stackspec.model import Color
 
     ctx = StepContext(
         "production",

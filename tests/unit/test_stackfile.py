@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.settings import Color, Substrate
-from infra.stackfile import STACKS, StackFileError, load_stack, load_stack_file, stack_path
+from stackspec.model import Color, Substrate
+from stackspec.stackfile import STACKS, StackFileError, load_stack, load_stack_file, stack_path
 
 Doc = dict[str, Any]
 NS = "trading-platform:"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from runbooks.core.model import Weights
-from runbooks.errors import RouterError
 from runbooks.routers.aws_alb import AwsAlbRouter
+from stackspec.errors import RouterError
 from tests.integration.adapters.conftest import aws_client
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ import pytest
 from kubernetes import client
 
 from runbooks.core.model import Weights
-from runbooks.errors import RouterError
 from runbooks.routers.kubernetes_route import KubernetesRouter
+from stackspec.errors import RouterError
 
 pytestmark = pytest.mark.integration
 

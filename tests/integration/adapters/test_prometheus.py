@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from infra.settings import Queries
 from runbooks.core.model import Color, Sample, Target
 from runbooks.metrics.prometheus import PrometheusMetrics
+from stackspec.model import Queries
 from tests.integration.adapters.conftest import (
     PROM_FAIL_RATIO,
     PROM_LATENCY_MS,

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import Color, LocalPorts, StackSettings
-from infra.stackfile import load_stack
 from runbooks.local import record
 from runbooks.local.endpoints import LocalEndpoints, endpoints
 from runbooks.local.process import free_port
 from runbooks.local.servers import Server, start_broker, start_postgres, start_redis
 from runbooks.local.services import start_service
 from runbooks.steps.base import StepContext
+from stackspec.model import Color, LocalPorts, StackSettings
+from stackspec.stackfile import load_stack
 
 SERVICE = "trading-api"
 

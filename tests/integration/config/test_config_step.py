@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from benchmarks.config_rollback import measure_config_rollback
-from infra.settings import Color
 from runbooks.config.files import version_path
 from runbooks.config.targets import rendered_path
 from runbooks.local import record
 from runbooks.local.process import wait_until
 from runbooks.steps.base import StepOutcome
 from runbooks.steps.config_step import ConfigStep
+from stackspec.model import Color
 from tests.integration.config.conftest import SERVICE, Services
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from infra.settings import Color, StackSettings
 from runbooks.core.model import Weights
 from runbooks.journal.base import Event, Journal
 from runbooks.journal.registry import JOURNALS
@@ -30,6 +29,7 @@ from runbooks.local.isolated import isolated_stack
 from runbooks.local.load import Hit, Load
 from runbooks.routers.haproxy import HaproxyRouter
 from runbooks.session import current_settings
+from stackspec.model import Color, StackSettings
 
 RUNBOOK = Path(sys.executable).with_name("runbook")
 STACK = "local"

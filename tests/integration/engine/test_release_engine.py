@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 import redis
 
-from infra.settings import Color
 from runbooks.core.model import Weights
 from runbooks.journal.base import Event
 from runbooks.local.load import Load, failed
+from stackspec.model import Color
 from tests.integration.engine.conftest import SHORT_POLICY
 from tests.integration.engine.harness import (
     SERVICE,

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.settings import Color
 from runbooks.core.model import Target
 from runbooks.local.load import Load, steady_load
 from runbooks.local.services import serve_on_idle_color
 from runbooks.metrics.registry import METRICS
 from runbooks.release import metric_options
 from samples.options import Faults
+from stackspec.model import Color
 from tests.integration.engine.harness import SERVICE, Stack, poll, private_stack, settle
 
 POLICY = {

@@ -12,8 +12,8 @@ import pytest
 from kubernetes import client
 
 from runbooks.core.model import Weights
-from runbooks.errors import RouterError
 from runbooks.routers.kubernetes_route import KubernetesRouter
+from stackspec.errors import RouterError
 from tests.integration.kubernetes.conftest import NAMESPACE, ROUTES, SERVICE
 from tests.standins import kube_objects
 from tests.standins.kube_api import KubeApiStandIn

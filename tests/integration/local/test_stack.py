@@ -11,14 +11,14 @@ import httpx
 import psycopg
 import pytest
 
-from infra.settings import Color, LocalPorts, StackSettings
-from infra.stackfile import load_stack
 from runbooks.local import stack
 from runbooks.local.endpoints import LocalEndpoints, endpoints
 from runbooks.local.isolated import free_local_ports
 from runbooks.local.process import pid_alive, port_open, wait_until
 from runbooks.local.services import deploy_color
 from samples.options import Faults
+from stackspec.model import Color, LocalPorts, StackSettings
+from stackspec.stackfile import load_stack
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sys
 
-from runbooks.errors import LockedError
 from runbooks.journal.base import Journal
 from runbooks.journal.postgres import PostgresJournal
 from runbooks.journal.sqlite import SqliteJournal
+from stackspec.errors import LockedError
 
 
 def open_journal(backend: str, target: str) -> Journal:

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from runbooks.errors import BadInput, JournalError, LockedError
 from runbooks.journal.base import FINISHED, STARTED, Journal
+from stackspec.errors import BadInput, JournalError, LockedError
 from tests.integration.persistence.conftest import start_worker
 
 PLAN = {"steps": [{"weight": 10, "bakeSeconds": 5}, {"weight": 100, "bakeSeconds": 5}]}

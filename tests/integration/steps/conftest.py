@@ -11,7 +11,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infra.settings import Color
 from runbooks.local.servers import (
     free_port,
     postgres_dsn,
@@ -20,6 +19,7 @@ from runbooks.local.servers import (
     start_redis,
 )
 from runbooks.steps.base import StepContext
+from stackspec.model import Color
 from tests.integration.adapters.conftest import moto_endpoint  # noqa: F401  (moto server)
 
 

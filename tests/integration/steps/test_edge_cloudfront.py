@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from moto.cloudfront import models as cloudfront_models
 
-from infra.settings import Color
 from runbooks.steps.base import StepContext
 from runbooks.steps.edge_purge import CloudFrontPurge, EdgePurge
+from stackspec.model import Color
 from tests.integration.adapters.conftest import aws_client
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from infra.settings import Color
 from runbooks.local.servers import create_topics
 from runbooks.steps.base import StepContext
 from runbooks.steps.kafka_consumer import KafkaConsumerCanary, committed
+from stackspec.model import Color
 
 pytestmark = pytest.mark.integration
 

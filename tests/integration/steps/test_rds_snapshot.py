@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from moto.rds import models as rds_models
 
-from runbooks.errors import StepError
 from runbooks.migrations import ledger
 from runbooks.migrations.rds_snapshot import RdsSnapshots, is_valid_identifier
 from runbooks.steps.base import StepContext
 from runbooks.steps.db_migration import DbMigration
+from stackspec.errors import StepError
 from tests.integration.adapters.conftest import aws_client
 from tests.integration.steps.conftest import context
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from runbooks.core.model import Color, Target, Weights
-from runbooks.errors import RouterError
 from runbooks.metrics.cloudwatch import dimension_of, period_seconds
 from runbooks.metrics.haproxy_stats import Counters, delta_sample, snapshot
 from runbooks.metrics.http_probe import percentile
@@ -17,6 +16,7 @@ from runbooks.metrics.prometheus import (
 )
 from runbooks.routers.haproxy_runtime import parse_csv_table
 from runbooks.routers.kubernetes_route import route_weights, weighted_rules
+from stackspec.errors import RouterError
 
 SHOW_STAT = """\
 # pxname,svname,req_tot,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,econ,eresp,rtime,

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.settings import Queries
 from runbooks.core.model import Color, Target
 from runbooks.metrics.prometheus import PrometheusMetrics, Span, fill_of, render
+from stackspec.model import Queries
 
 NOW = 1_700_000_010.4  # the provider's clock; windows end on the step before it
 END = 1_700_000_010.0

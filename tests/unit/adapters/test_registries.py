@@ -6,11 +6,11 @@ from typing import get_args
 
 import pytest
 
-from infra.settings import Metrics, Rollout
 from runbooks.core.model import Color, Target, Weights
-from runbooks.errors import UnknownName
 from runbooks.metrics.registry import METRICS
 from runbooks.routers.registry import ROUTERS
+from stackspec.errors import UnknownName
+from stackspec.model import Metrics, Rollout
 
 
 def test_router_names_are_those_the_settings_allow() -> None:

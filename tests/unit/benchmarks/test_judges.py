@@ -19,10 +19,10 @@ from benchmarks.judges import (
     sample_from_json,
     sample_to_json,
 )
-from infra.settings import Color, Thresholds
 from runbooks.core.analysis import Limits
 from runbooks.core.model import Sample
 from runbooks.core.state import SamplePair
+from stackspec.model import Color, Thresholds
 
 FAST = ((0.002, 990.0), (0.005, 10.0), (math.inf, 0.0))  # p99 under 5 ms
 LIMITS = Limits(failure_limit=0, consecutive_error_limit=3, inconclusive_limit=5)

@@ -10,7 +10,7 @@ from runbooks.config.convert import Change, diff, flatten, migrate, round_trip_l
 from runbooks.config.files import validate_document
 from runbooks.config.schema import ServiceSchemas
 from runbooks.config.trading_api import TradingApiV1
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
 
 V1 = {"schemaVersion": 1, "quoteTtlSeconds": 7, "maxOrderQuantity": 300, "ordersPageSize": 20}
 V2_FLAG_OFF = {

@@ -9,7 +9,7 @@ import pytest
 from runbooks.config import files
 from runbooks.config.files import ConfigFileError
 from runbooks.config.registry import SCHEMAS, schemas_for
-from runbooks.errors import UnknownName
+from stackspec.errors import UnknownName
 
 GOOD = [
     ("trading-api", "schemaVersion: 1\n"),

@@ -7,11 +7,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from infra.settings import Color
 from runbooks.config.targets import CONFIG_ANNOTATION, KubernetesTarget
 from runbooks.steps.base import StepContext, StepOutcome
 from runbooks.steps.config_step import ConfigStep
 from runbooks.steps.registry import STEPS
+from stackspec.model import Color
 
 
 def context(**options: object) -> StepContext:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.settings import StackSettings
+from stackspec.model import StackSettings
 
 
 def make_settings(**rollout: Any) -> StackSettings:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from infra.settings import Color
 from runbooks.core.decide import decide
 from runbooks.core.model import Sample, Weights
 from runbooks.core.state import (
@@ -24,6 +23,7 @@ from runbooks.core.state import (
     Verb,
     Wait,
 )
+from stackspec.model import Color
 
 Rate = Callable[[int], float]  # window number (0-based, over the release) -> value
 

@@ -7,7 +7,6 @@ from statistics import NormalDist
 
 import pytest
 
-from infra.settings import Color, Thresholds
 from runbooks.core.analysis import (
     AVAILABILITY,
     ERROR_RATE,
@@ -19,6 +18,7 @@ from runbooks.core.analysis import (
     judge,
 )
 from runbooks.core.model import Bucket, Measurement, Phase, Sample, Weights
+from stackspec.model import Color, Thresholds
 
 THRESHOLDS = Thresholds(
     error_rate_increase_pp=0.1,

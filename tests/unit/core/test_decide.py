@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.settings import Color
 from runbooks.core.decide import decide
 from runbooks.core.model import Phase, Sample, Weights
 from runbooks.core.plan import build_plan
@@ -32,6 +31,7 @@ from runbooks.core.state import (
     action_from_dict,
     action_to_dict,
 )
+from stackspec.model import Color
 from tests.unit.core.builders import make_settings
 from tests.unit.core.sim import Operator, Sim, Traffic
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from infra.settings import Color
 from runbooks.core.analysis import Limits
 from runbooks.core.model import Weights
 from runbooks.core.plan import PlanStep, Strategy, build_plan
-from runbooks.errors import BadInput
+from stackspec.errors import BadInput
+from stackspec.model import Color
 from tests.unit.core.builders import make_settings
 
 STEPS = [{"weight": 5, "bakeSeconds": 60}, {"weight": 50, "bakeSeconds": 120}, {"weight": 100}]

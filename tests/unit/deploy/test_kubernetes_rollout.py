@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runbooks.deploy.kubernetes import Rollout, image_patch
-from runbooks.errors import DriverError
+from stackspec.errors import DriverError
 
 
 def deployment(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runbooks.errors import BadInput
 from runbooks.migrations.manifest import available, load_migration
+from stackspec.errors import BadInput
 
 SHIPPED = Path(__file__).resolve().parents[3] / "migrations"
 

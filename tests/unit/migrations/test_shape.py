@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runbooks.errors import BadInput
 from runbooks.migrations.manifest import Migration, Part
 from runbooks.migrations.shape import DbObject, added_by, check_shape, dropped_by, groups
+from stackspec.errors import BadInput
 
 
 def part(name: str, sql: str) -> Part:

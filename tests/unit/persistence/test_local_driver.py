@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import (
+from runbooks.core.model import Weights
+from runbooks.drivers.base import ServiceState
+from runbooks.drivers.local import LocalDriver, apply_state, load_state
+from runbooks.drivers.nop import NopDriver
+from runbooks.drivers.registry import DRIVERS, driver_for
+from stackspec.errors import BadInput, DriverError, UnknownName
+from stackspec.model import (
     Color,
     ConfigVersions,
     EnvRef,
@@ -18,13 +24,7 @@ from infra.settings import (
     StackSettings,
     Versions,
 )
-from infra.stackfile import load_stack
-from runbooks.core.model import Weights
-from runbooks.drivers.base import ServiceState
-from runbooks.drivers.local import LocalDriver, apply_state, load_state
-from runbooks.drivers.nop import NopDriver
-from runbooks.drivers.registry import DRIVERS, driver_for
-from runbooks.errors import BadInput, DriverError, UnknownName
+from stackspec.stackfile import load_stack
 
 RELEASED = ServiceState(Color.GREEN, Versions(blue="1.0.0", green="1.1.0"), Weights(0, 100))
 

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from runbooks.errors import LockedError
 from runbooks.journal.base import LockHolder
 from runbooks.journal.lock import Lease, check_takeover, describe, pid_alive
+from stackspec.errors import LockedError
 
 
 def _dead_pid() -> int:

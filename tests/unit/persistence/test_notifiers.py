@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from runbooks.errors import BadInput, UnknownName
 from runbooks.notifiers.base import EventKind, ReleaseEvent
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.notifiers.registry import NOTIFIERS, notifier_for
 from runbooks.notifiers.webhook import WebhookNotifier, payload
+from stackspec.errors import BadInput, UnknownName
 
 
 @pytest.mark.parametrize(

@@ -18,19 +18,19 @@ import pytest
 import yaml
 from pulumi.automation import ConfigValue
 
-from infra.settings import Color, ConfigVersions, SecretRef, Versions
-from infra.stackfile import (
+from runbooks.core.model import Weights
+from runbooks.drivers.base import ServiceState
+from runbooks.drivers.pulumi_automation import PulumiDriver
+from runbooks.drivers.registry import DRIVERS
+from stackspec.errors import BadInput, DriverError
+from stackspec.model import Color, ConfigVersions, SecretRef, Versions
+from stackspec.stackfile import (
     PROJECT_ROOT,
     config_section,
     load_stack,
     settings_from_config,
     stack_path,
 )
-from runbooks.core.model import Weights
-from runbooks.drivers.base import ServiceState
-from runbooks.drivers.pulumi_automation import PulumiDriver
-from runbooks.drivers.registry import DRIVERS
-from runbooks.errors import BadInput, DriverError
 
 HOOK = "https://hooks.example.test/services/T000/B000/very-secret"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runbooks.errors import BadInput, JournalError, LockedError, UnknownName
 from runbooks.journal.registry import JOURNALS
 from runbooks.journal.sqlite import SqliteJournal
+from stackspec.errors import BadInput, JournalError, LockedError, UnknownName
 
 
 def test_the_registry_puts_the_journal_in_the_state_dir(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.settings import Color
 from runbooks.steps.base import StepContext
 from runbooks.steps.edge_purge import CloudFrontPurge, EdgePurge
+from stackspec.model import Color
 
 
 @pytest.fixture

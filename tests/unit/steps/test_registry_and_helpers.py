@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from infra.settings import Color
-from runbooks.errors import UnknownName
 from runbooks.steps.base import StepContext
 from runbooks.steps.kafka_consumer import lag
 from runbooks.steps.redact import redact
 from runbooks.steps.registry import STEPS
+from stackspec.errors import UnknownName
+from stackspec.model import Color
 
 CTX = StepContext(
     stack="local",

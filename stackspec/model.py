@@ -5,7 +5,7 @@ namespace; each top-level key (`trading-platform:services`, ...) maps to one fie
 `StackSettings`. Keys are camelCase, as Pulumi config keys are. Every model is strict and
 forbids unknown keys, so a typo fails loudly instead of being ignored.
 
-Loading and the error a bad file gets live in `infra.stackfile`; this module only says
+Loading and the error a bad file gets live in `stackspec.stackfile`; this module only says
 what a valid stack is.
 """
 

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from infra.settings import KeyedError, StackSettings
+from stackspec.model import KeyedError, StackSettings
 
 PROJECT = "trading-platform"
 STACKS = ("local", "dev", "staging", "production")

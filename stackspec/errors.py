@@ -2,7 +2,7 @@
 
     RunbookError                 exit 1 unless said otherwise; carries a hint
     ├── BadInput                 exit 2: bad flags, unknown service, unknown plug-in name
-    │   └── (infra.stackfile.StackFileError is also exit 2, PolicyConfigError with it)
+    │   └── (stackspec.stackfile.StackFileError is also exit 2, PolicyConfigError with it)
     ├── LockedError              exit 4: another run holds the stack's lock
     ├── RouterError              a traffic router could not set or verify weights
     ├── StepError                a release step (migration, cache bump, ...) failed
