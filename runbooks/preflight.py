@@ -10,6 +10,7 @@ from pathlib import Path
 
 from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan
+from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.performer import Backends
 from runbooks.session import Request
 from stackspec.errors import BadInput, RunbookError
@@ -90,3 +91,38 @@ def check_migration(settings: StackSettings, request: Request) -> None:
         request.migration or request.version,
         settings.database.postgres_version,
     )
+
+
+def revertible(journal: Journal, stack: str, service: str) -> tuple[ReleaseRecord, ReleasePlan]:
+    """The service's latest release and its plan, if a rollback of it as a new release can
+    run: it was promoted and ran no contract. BadInput saying why not otherwise."""
+    from runbooks.core.state import Outcome
+    from runbooks.engine import snapshot
+
+    latest = journal.latest(stack, service)
+    shot = snapshot(journal, latest.id) if latest is not None else None
+    if latest is None or shot is None or latest.outcome != Outcome.PROMOTED.value:
+        outcome = latest.outcome if latest is not None else "none"
+        raise BadInput(
+            f"nothing to roll back: no release of {service} is in progress and the latest "
+            f"was not promoted (outcome: {outcome})",
+            hint="`runbook history` lists the releases",
+        )
+    plan = shot.state.plan
+    if shot.state.contracted_steps:
+        raise BadInput(
+            f"release {latest.id} ran the contract of {', '.join(shot.state.contracted_steps)}: "
+            f"{plan.old_version} may not work on the contracted schema, so traffic stays",
+            hint="release a fix forward; as a last resort `runbook db restore --backup-id ID` "
+            "(it reports the rows it would lose first)",
+        )
+    return latest, plan
+
+
+def nothing_unfinished(journal: Journal, request: Request) -> None:
+    """BadInput when the service already has a release in progress on the stack."""
+    if journal.current(request.stack, request.service) is not None:
+        raise BadInput(
+            f"a release of {request.service} on {request.stack} is unfinished",
+            hint="run `runbook status`, then `runbook resume` or `runbook rollback`",
+        )

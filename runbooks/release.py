@@ -13,14 +13,19 @@ from dataclasses import replace
 
 from runbooks.core.budget import StepBudget, detection_budget
 from runbooks.core.plan import ReleasePlan, build_plan
-from runbooks.core.state import Action, Deploy, Outcome, ReleasePhase, ReleaseState
+from runbooks.core.state import Action, Deploy, Outcome, ReleaseState
 from runbooks.engine import Clock, Engine, applied_outcome, snapshot
 from runbooks.journal.base import Journal, LockLease, ReleaseRecord
 from runbooks.performer import Backends, Performer
-from runbooks.preflight import check_migration, preflight, release_config_version
+from runbooks.preflight import (
+    check_migration,
+    nothing_unfinished,
+    preflight,
+    release_config_version,
+    revertible,
+)
 from runbooks.session import Request, Session, holder
 from runbooks.steps.base import StepContext
-from stackspec.errors import BadInput
 
 OnTurn = Callable[[ReleaseState, Sequence[Action]], None]
 
@@ -48,11 +53,7 @@ def rollout(
     check_migration(settings, request)
     backends = session.backends(request.steps)
     with journal.acquire(request.stack, holder(), force=force):
-        if journal.current(request.stack, request.service) is not None:
-            raise BadInput(
-                f"a release of {request.service} on {request.stack} is unfinished",
-                hint="run `runbook status`, then `runbook resume` or `runbook rollback`",
-            )
+        nothing_unfinished(journal, request)
         backends.router.get_weights(request.service)  # reachable, before anything is recorded
         rate = preflight(backends, settings, plan)
         if on_budget is not None:
@@ -91,16 +92,7 @@ def resume(
     pending = shot.pending if shot else ()
     if rolling_back:
         pending = tuple(a for a in pending if not isinstance(a, Deploy))
-    plan = record.plan
-    request = Request(
-        session.stack,
-        record.service,
-        record.version,
-        state.plan.release_steps,
-        dict(plan.get("faults") or {}),
-        plan.get("migration"),
-        plan.get("config_version"),
-    )
+    request = Request.of_record(session.stack, record, state.plan.release_steps)
     backends = session.backends(request.steps)
     engine = _engine(backends, journal, record.id, request, state.plan, clock, on_turn)
     return engine.run(state, pending)
@@ -121,44 +113,13 @@ def revert_promoted(
     from the outcomes journaled by the original release.
     """
     stack = session.stack
-    latest = journal.latest(stack, service)
-    shot = snapshot(journal, latest.id) if latest is not None else None
-    if latest is None or shot is None or latest.outcome != Outcome.PROMOTED.value:
-        outcome = latest.outcome if latest is not None else "none"
-        raise BadInput(
-            f"nothing to roll back: no release of {service} is in progress and the latest "
-            f"was not promoted (outcome: {outcome})",
-            hint="`runbook history` lists the releases",
-        )
-    plan = shot.state.plan
-    if shot.state.contracted_steps:
-        raise BadInput(
-            f"release {latest.id} ran the contract of {', '.join(shot.state.contracted_steps)}: "
-            f"{plan.old_version} may not work on the contracted schema, so traffic stays",
-            hint="release a fix forward; as a last resort `runbook db restore --backup-id ID` "
-            "(it reports the rows it would lose first)",
-        )
-    state = ReleaseState(
-        plan,
-        phase=ReleasePhase.ROLLING_BACK,
-        step_index=len(plan.steps) - 1,
-        applied_steps=plan.release_steps,
-        promotion_written=True,
-        reason=f"rollback of promoted release {latest.id} requested by {holder()}",
-    )
-    original = journal.release(latest.id).plan
-    migration = original.get("migration")
-    request = Request(
-        stack,
-        service,
-        plan.version,
-        plan.release_steps,
-        migration=migration,
-        config_version=original.get("config_version"),
-    )
+    latest, plan = revertible(journal, stack, service)
+    reason = f"rollback of promoted release {latest.id} requested by {holder()}"
+    state = ReleaseState.reverting(plan, reason)
+    request = Request.of_record(stack, journal.release(latest.id), plan.release_steps)
     backends = session.backends(request.steps)
     with journal.acquire(stack, holder(), force=force):
-        recorded = {"state": state.to_dict(), "reverts": latest.id, "migration": migration}
+        recorded = {"state": state.to_dict(), "reverts": latest.id, "migration": request.migration}
         release_id = journal.start_release(stack, service, plan.old_version, recorded)
         engine = _engine(backends, journal, release_id, request, plan, clock, on_turn, latest.id)
         return engine.run(state), release_id

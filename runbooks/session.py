@@ -15,7 +15,7 @@ from typing import Any
 
 from runbooks.drivers.base import StackDriver
 from runbooks.drivers.registry import open_driver
-from runbooks.journal.base import Journal
+from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.registry import JOURNALS
 from runbooks.metrics.registry import METRICS
 from runbooks.notifiers.registry import NOTIFIERS, notifier_name
@@ -39,6 +39,20 @@ class Request:
     faults: dict[str, Any] | None = None
     migration: str | None = None
     config_version: int | None = None
+
+    @classmethod
+    def of_record(cls, stack: str, record: ReleaseRecord, steps: tuple[str, ...]) -> Request:
+        """The request a journaled release was started with (its faults, migration, config)."""
+        plan = record.plan
+        return cls(
+            stack,
+            record.service,
+            record.version,
+            steps,
+            dict(plan.get("faults") or {}),
+            plan.get("migration"),
+            plan.get("config_version"),
+        )
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,19 @@ class ReleaseState:
         """The traffic step the release is on (or about to start)."""
         return self.plan.steps[self.step_index]
 
+    @classmethod
+    def reverting(cls, plan: ReleasePlan, reason: str) -> ReleaseState:
+        """A promoted release of `plan` being rolled back: every step applied, promotion
+        written, the last traffic step on."""
+        return cls(
+            plan,
+            phase=ReleasePhase.ROLLING_BACK,
+            step_index=len(plan.steps) - 1,
+            applied_steps=plan.release_steps,
+            promotion_written=True,
+            reason=reason,
+        )
+
     def evolve(self, **changes: Any) -> ReleaseState:
         """A copy with `changes`."""
         return replace(self, **changes)
