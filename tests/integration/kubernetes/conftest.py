@@ -1,4 +1,4 @@
-"""The Kubernetes API stand-in (tests/standins/kube_api.py) and the real `kubernetes` client
+"""The Kubernetes API stand-in (runbooks/standins/kube_api.py) and the real `kubernetes` client
 pointed at it: no Kubernetes API server can run here."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.standins.kube_api import KubeApiStandIn
+from runbooks.standins.kube_api import KubeApiStandIn
 
 NAMESPACE = "trading"
 SERVICE = "trading-api"

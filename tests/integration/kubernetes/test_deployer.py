@@ -19,10 +19,10 @@ from kubernetes import client
 from runbooks.core.model import Color
 from runbooks.deploy.kubernetes import KubernetesDeployer
 from runbooks.local.process import free_port
+from runbooks.standins import kube_objects
+from runbooks.standins.kube_api import JSON_PATCH, KubeApiStandIn
 from stackspec.errors import DriverError
 from tests.integration.kubernetes.conftest import IMAGE, NAMESPACE, SERVICE
-from tests.standins import kube_objects
-from tests.standins.kube_api import JSON_PATCH, KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from kubernetes import client
 
 from runbooks.core.model import Weights
 from runbooks.routers.kubernetes_route import KubernetesRouter
+from runbooks.standins import kube_objects
+from runbooks.standins.kube_api import KubeApiStandIn
 from stackspec.errors import RouterError
 from tests.integration.kubernetes.conftest import NAMESPACE, ROUTES, SERVICE
-from tests.standins import kube_objects
-from tests.standins.kube_api import KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from infra.offline import plan_stack
 from runbooks.core.model import Color, Weights
 from runbooks.deploy.kubernetes import KubernetesDeployer
 from runbooks.routers.kubernetes_route import KubernetesRouter
-from tests.standins.kube_api import KINDS, KubeApiStandIn
+from runbooks.standins.kube_api import KINDS, KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from kubernetes import client
 from referencing import Registry, Resource
 
 from infra.gates.kubeschema import KUBERNETES_VERSION, validate_manifest
+from runbooks.standins import kube_objects
+from runbooks.standins.kube_api import JSON_PATCH, MERGE, STRATEGIC, KubeApiStandIn
 from tests.integration.kubernetes.conftest import IMAGE, NAMESPACE, ROUTES, SERVICE
-from tests.standins import kube_objects
-from tests.standins.kube_api import JSON_PATCH, MERGE, STRATEGIC, KubeApiStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -1,1 +1,0 @@
-"""Stand-ins for services that cannot run on this machine (see each module's docstring)."""
