@@ -1,8 +1,11 @@
-"""A client for HAProxy's runtime API: one command per connection on the admin socket.
+"""The one client of HAProxy's runtime API: one command per connection on the admin socket.
 
-Shared by the haproxy traffic router and the haproxy-stats metric provider. HAProxy must
-expose `stats socket <path> mode 600 level admin`; in non-interactive mode it answers one
-command and closes the connection, so a command is: connect, send, read to EOF.
+Used by the haproxy traffic router (weights), the haproxy-stats metric provider (`show
+stat`) and the local stack itself (drain and ready a server around a deploy, drain all on
+`down`). HAProxy must expose `stats socket <path> mode 600 level admin`; in non-interactive
+mode it answers one command and closes the connection, so a command is: connect, send, read
+to EOF. Every failure (unreachable socket, refused command, unexpected answer) is a
+RouterError: HAProxy is the local stack's router.
 """
 
 from __future__ import annotations
@@ -45,6 +48,18 @@ class HaproxyRuntime:
                 f"haproxy refused '{line}': {answer}",
                 hint="check that the backend and server names exist in haproxy.cfg",
             )
+
+    def set_server_state(self, backend: str, server: str, state: str) -> None:
+        """`set server <backend>/<server> state <ready|drain|maint>`; RouterError if refused."""
+        self.change(f"set server {backend}/{server} state {state}")
+
+    def servers(self) -> list[tuple[str, str]]:
+        """Every (backend, server) pair HAProxy knows, from `show stat` (no totals rows)."""
+        return [
+            (row["pxname"], row["svname"])
+            for row in self.show_stat()
+            if row.get("svname") not in ("FRONTEND", "BACKEND")
+        ]
 
     def show_stat(self) -> list[dict[str, str]]:
         """`show stat` as one dict per proxy/server row, keyed by the CSV header."""

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from runbooks.config.registry import SCHEMAS
 from runbooks.config.targets import render
-from runbooks.local import admin, record
+from runbooks.haproxy_runtime import HaproxyRuntime
+from runbooks.local import record
 from runbooks.local.endpoints import LocalEndpoints, endpoints, part_name, service_port
 from runbooks.local.health import http_ok
 from runbooks.local.process import port_open, spawn, started_or_stopped
 from runbooks.local.servers import Server, wait_until
-from runbooks.routers.haproxy_runtime import HaproxyRuntime
 from samples.options import Faults
-from stackspec.errors import BadInput
+from stackspec.errors import BadInput, RouterError
 from stackspec.model import Color, StackSettings
 from stackspec.stackfile import PROJECT_ROOT
 
@@ -107,15 +107,16 @@ def deploy_color(
     parts = record.load(ends.state_dir)
     name = part_name(service, color)
     routed = _routed(ends, service)
+    runtime = HaproxyRuntime(ends.admin_socket)
     if routed and name in parts:
-        admin.set_state(ends.admin_socket, f"be_{service}", color.value, "drain")
+        runtime.set_server_state(f"be_{service}", color.value, "drain")
     if name in parts:
         parts.pop(name).server.stop()
         record.save(ends.state_dir, parts)
     parts[name] = start_service(settings, ends, service, color, version, faults)
     record.save(ends.state_dir, parts)
     if routed:
-        admin.set_state(ends.admin_socket, f"be_{service}", color.value, "ready")
+        runtime.set_server_state(f"be_{service}", color.value, "ready")
         if not faults.fail_health:
             # Answering /health is not enough: HAProxy sends traffic only once its own
             # checks (rise 2) say UP, and the router refuses weight for a DOWN server.
@@ -138,9 +139,10 @@ def _routed(ends: LocalEndpoints, service: str) -> bool:
     if not ends.admin_socket.exists():
         return False
     try:
-        return any(backend == f"be_{service}" for backend, _ in admin.servers(ends.admin_socket))
-    except OSError:
+        servers = HaproxyRuntime(ends.admin_socket).servers()
+    except RouterError:
         return False
+    return any(backend == f"be_{service}" for backend, _ in servers)
 
 
 def serve_on_idle_color(

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from runbooks.local import admin, record, render
+from runbooks.haproxy_runtime import HaproxyRuntime
+from runbooks.local import record, render
 from runbooks.local.endpoints import LocalEndpoints, endpoints, local_section, part_name
 from runbooks.local.health import check, probe_for
 from runbooks.local.process import LaunchError, port_open, wait_until
@@ -29,6 +30,7 @@ from runbooks.local.servers import (
     start_varnish,
 )
 from runbooks.local.services import start_service
+from stackspec.errors import RouterError
 from stackspec.model import Color, StackSettings
 
 SCHEMA = Path(__file__).resolve().parents[2] / "samples" / "schema.sql"
@@ -254,8 +256,9 @@ def down(state_dir: Path, timeout: float = 10) -> list[str]:
 def _drain_all(admin_socket: Path) -> None:
     if not admin_socket.exists():
         return
+    runtime = HaproxyRuntime(admin_socket)
     try:
-        for backend, server in admin.servers(admin_socket):
-            admin.set_state(admin_socket, backend, server, "drain")
-    except (OSError, RuntimeError):
+        for backend, server in runtime.servers():
+            runtime.set_server_state(backend, server, "drain")
+    except RouterError:
         pass  # HAProxy is already gone or refusing: nothing left to drain

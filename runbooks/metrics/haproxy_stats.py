@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbooks.core.model import Sample, Target
-from runbooks.routers.haproxy_runtime import HaproxyRuntime
+from runbooks.haproxy_runtime import HaproxyRuntime
 from stackspec.errors import RouterError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from runbooks.routers.haproxy_runtime import HaproxyRuntime
+from runbooks.haproxy_runtime import HaproxyRuntime
 from tests.integration.adapters.processes import backend, free_port, running, wait_until
 
 SERVICE = "trading-api"

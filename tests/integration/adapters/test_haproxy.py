@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from runbooks.core.model import Color, Target, Weights
+from runbooks.haproxy_runtime import HaproxyRuntime
 from runbooks.metrics.haproxy_stats import HaproxyStatsMetrics
 from runbooks.routers.haproxy import HaproxyRouter
-from runbooks.routers.haproxy_runtime import HaproxyRuntime
 from stackspec.errors import RouterError
 from tests.integration.adapters.conftest import GREEN_FAIL_RATIO, Edge, Haproxy, send
 

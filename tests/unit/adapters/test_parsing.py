@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runbooks.core.model import Color, Target, Weights
+from runbooks.haproxy_runtime import parse_csv_table
 from runbooks.metrics.cloudwatch import dimension_of, period_seconds
 from runbooks.metrics.haproxy_stats import Counters, delta_sample, snapshot
 from runbooks.metrics.http_probe import percentile
@@ -14,7 +15,6 @@ from runbooks.metrics.prometheus import (
     parse_vector,
     prometheus_duration,
 )
-from runbooks.routers.haproxy_runtime import parse_csv_table
 from runbooks.routers.kubernetes_route import route_weights, weighted_rules
 from stackspec.errors import RouterError
 
