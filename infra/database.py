@@ -152,9 +152,10 @@ class ManagedDatabase(pulumi.ComponentResource):
         )
 
     def _monitoring_role(self, name: str, settings: DatabaseSettings) -> aws.iam.Role | None:
+        self._monitoring_attachments: list[aws.iam.RolePolicyAttachment] = []
         if settings.monitoring_interval_seconds == 0:
             return None
-        role, _ = role_with(
+        role, self._monitoring_attachments = role_with(
             f"{name}-monitoring",
             "monitoring.rds.amazonaws.com",
             {f"{name}-monitoring": MONITORING_POLICY},
@@ -200,8 +201,14 @@ class ManagedDatabase(pulumi.ComponentResource):
             "copy_tags_to_snapshot": True,
             # Identifiers are fixed names, so a replacement (production refuses one: it is
             # protected) must delete first; the final snapshot keeps the data.
+            # RDS checks the monitoring role when the instance is created: it must already
+            # carry its policy, or the first `up` fails while IAM has only the bare role.
             "opts": stateful_opts(
-                self, pulumi.ResourceOptions(depends_on=log_groups, delete_before_replace=True)
+                self,
+                pulumi.ResourceOptions(
+                    depends_on=[*log_groups, *self._monitoring_attachments],
+                    delete_before_replace=True,
+                ),
             ),
         }
 

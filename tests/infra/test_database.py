@@ -160,3 +160,32 @@ def test_production_is_deletion_protected_whatever_the_file_says(tmp_path: Path)
     (tmp_path / path.name).write_text(yaml.safe_dump(doc), encoding="utf-8")
     instances = _instances(plan_stack("production", tmp_path))
     assert instances and all(p["deletionProtection"] is True for p in instances)
+
+
+def test_instances_wait_for_the_monitoring_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under set_mocks: the writer and replicas depend on the monitoring role's policy
+    attachment (RDS checks the role's rights when the instance is created)."""
+    import pulumi_aws as aws
+
+    attachments: dict[str, object] = {}
+    instance_opts: dict[str, object] = {}
+    attachment_class, instance_class = aws.iam.RolePolicyAttachment, aws.rds.Instance
+
+    class Attachment(attachment_class):  # type: ignore[misc, valid-type]
+        def __init__(self, resource_name: str, *args: object, **kwargs: object) -> None:
+            super().__init__(resource_name, *args, **kwargs)
+            attachments[resource_name] = self
+
+    class Instance(instance_class):  # type: ignore[misc, valid-type]
+        def __init__(self, resource_name: str, *args: object, **kwargs: object) -> None:
+            instance_opts[resource_name] = kwargs.get("opts")
+            super().__init__(resource_name, *args, **kwargs)
+
+    monkeypatch.setattr(aws.iam, "RolePolicyAttachment", Attachment)
+    monkeypatch.setattr(aws.rds, "Instance", Instance)
+    plan_stack("production")
+    monitoring = attachments["database-monitoring"]
+    assert instance_opts
+    for name, opts in instance_opts.items():
+        depends = getattr(opts, "depends_on", None) or []
+        assert monitoring in depends, name
