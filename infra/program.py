@@ -33,6 +33,7 @@ from infra.outputs import (
 from infra.secrets import DataEndpoints, DataSecrets, SecretDelivery
 from infra.streaming import InClusterStreaming, ManagedStreaming
 from infra.topics import InClusterTopics, ManagedTopics
+from stackspec.errors import BadInput
 from stackspec.model import StackSettings, Substrate
 from stackspec.stackfile import PROJECT, settings_from_config
 
@@ -53,10 +54,8 @@ CONFIG_KEYS = (
 )
 
 
-class LocalStackRefused(Exception):
-    """`pulumi up` on the local stack: it is brought up by scripts, not by Pulumi."""
-
-    exit_code = 2
+class LocalStackRefused(BadInput):
+    """`pulumi up` on the local stack: it is brought up by scripts, not by Pulumi (exit 2)."""
 
     def __init__(self, stack: str) -> None:
         super().__init__(
