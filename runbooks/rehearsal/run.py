@@ -42,6 +42,7 @@ from runbooks.rehearsal.timeline import (
 )
 from runbooks.release import OnTurn, rollout
 from runbooks.session import Request, Session, current_settings, open_journal
+from stackspec.errors import DriverError
 from stackspec.model import StackSettings
 
 SERVICE = "trading-api"
@@ -88,7 +89,12 @@ def rehearse(options: Options, say: Callable[[str], None], on_turn: OnTurn | Non
     say(f"bringing the {options.stack} stack up (state in {state_dir_of(settings)})")
     status = local_stack.up(settings)
     if not status.healthy:
-        raise RuntimeError(f"the local stack is not healthy: {status.as_dict()}")
+        sick = [p for p in status.parts if not p.healthy]
+        raise DriverError(
+            f"the {options.stack} stack is not healthy: "
+            + ("; ".join(f"{p.name}: {p.problem} (log {p.log_path})" for p in sick) or "no parts"),
+            hint=f"see `runbook local status --stack {options.stack}`",
+        )
     try:
         return _release_twice(options, settings, say, on_turn)
     finally:
