@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from stackspec.errors import BadInput
 from stackspec.stackfile import PACK_CONFIG_DIR
 
 ENV = "TRADING_POLICY_PACK_CONFIG"
@@ -21,10 +22,8 @@ LOCAL = "local"
 CONFIG_DIR = PACK_CONFIG_DIR
 
 
-class PolicyPackMissing(Exception):
+class PolicyPackMissing(BadInput):
     """The stack is being deployed without its policy pack; says how to deploy instead."""
-
-    exit_code = 2
 
 
 def require_policy_pack(stack: str, environ: Mapping[str, str] | None = None) -> None:

@@ -23,7 +23,7 @@ from runbooks.outputs import StackOutputs
 from runbooks.performer import Backends
 from runbooks.routers.registry import ROUTERS
 from runbooks.steps.registry import STEPS
-from stackspec.errors import BadInput
+from stackspec.errors import BadInput, JournalError
 from stackspec.model import Service, StackSettings
 from stackspec.stackfile import PROJECT_ROOT, load_stack
 
@@ -102,7 +102,13 @@ def open_journal(stack: str) -> Journal:
     if dsn:
         return JOURNALS.create("postgres", dsn=dsn)
     state_dir = runbook_state_dir(stack)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise JournalError(
+            f"cannot create the state dir {state_dir}: {err.strerror or err}",
+            hint="point RUNBOOK_STATE_DIR at a writable directory",
+        ) from None
     return JOURNALS.create("sqlite", state_dir=state_dir)
 
 

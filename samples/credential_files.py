@@ -29,8 +29,10 @@ import redis
 from redis.connection import parse_url
 from redis.credentials import CredentialProvider
 
+from stackspec.errors import BadInput
 
-class SecretFileError(Exception):
+
+class SecretFileError(BadInput):
     """A credentials file that cannot be used: `option`, `path` and what is wrong with it."""
 
     def __init__(self, option: str, path: Path | str, problem: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from stackspec.errors import BadInput
 from stackspec.model import KeyedError, StackSettings
 
 PROJECT = "trading-platform"
@@ -45,12 +46,11 @@ class Problem:
         return f"{self.key}: got {self.value}; {self.allowed}"
 
 
-class StackFileError(Exception):
+class StackFileError(BadInput):
     """A file of the stack that cannot be used: the stack file, or a file read with it (a
     subclass sets `kind`, e.g. the policy pack config). Carries the file and every problem
     found in it; exit 2 wherever it is reported (the CLI, `make validate`, scripts/deploy)."""
 
-    exit_code = 2
     kind = "stack file"
 
     def __init__(self, path: Path | str, problems: list[Problem]) -> None:

@@ -12,6 +12,7 @@ import sys
 
 from infra.gates.checkov import CheckovMissing
 from infra.gates.run import GATES, STACKS, report, run_gates
+from stackspec.errors import RunbookError
 from stackspec.stackfile import StackFileError
 
 
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckovMissing as exc:
         print(f"validate: {exc}", file=sys.stderr)
         return 3
+    except RunbookError as exc:  # checkov crashed: one line, not a traceback
+        print(f"validate: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
     report(results, sys.stdout, verbose=args.verbose)
     return 0 if all(r.passed for r in results) else 1
 

@@ -28,6 +28,7 @@ import yaml
 from infra.gates.render import kubernetes_manifests, terraform_plan, unrendered
 from infra.gates.result import Finding, GateResult
 from infra.offline import PlannedResource
+from stackspec.errors import RunbookError
 from stackspec.stackfile import PROJECT_ROOT
 
 CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
@@ -36,7 +37,7 @@ FRAMEWORKS = ("kubernetes", "terraform_plan")
 TIMEOUT_SECONDS = 240
 
 
-class CheckovMissing(RuntimeError):
+class CheckovMissing(RunbookError):
     """checkov's tool venv is not installed: run scripts/setup."""
 
 
@@ -114,7 +115,7 @@ def run_checkov(folder: Path) -> list[dict[str, Any]]:
     try:
         reports = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise RuntimeError(f"checkov exited {proc.returncode}: {proc.stderr[-2000:]}") from exc
+        raise RunbookError(f"checkov exited {proc.returncode}: {proc.stderr[-2000:]}") from exc
     return reports if isinstance(reports, list) else [reports]
 
 

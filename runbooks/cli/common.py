@@ -1,4 +1,11 @@
-"""What every verb shares: options, turning errors into exit codes, JSON and human output."""
+"""What every verb shares: options, turning errors into exit codes, JSON and human output.
+
+The CLI is the last boundary before a user: `exits_cleanly` (applied to every verb by the
+application's group, see runbooks.cli.app) turns the project's errors into their message
+and exit code, and maps what a library raised that no adapter caught (Kubernetes API,
+AWS, PostgreSQL, Kafka, HTTP, Redis, Pulumi, the file system) into a ServiceError of one
+line, secrets masked. Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from stackspec.errors import RunbookError
-from stackspec.stackfile import StackFileError
+from stackspec.errors import ExitCode, RunbookError, ServiceError
 
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name (local, dev, ...).")]
 ServiceOption = Annotated[str, typer.Option("--service", help="Service of the stack.")]
@@ -23,24 +29,73 @@ ForceOption = Annotated[
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# The top-level module of a library's exceptions -> what failed, and what to check.
+LIBRARIES: dict[str, tuple[str, str]] = {
+    "kubernetes": (
+        "Kubernetes API",
+        "check the cluster is reachable with the kubeconfig's context (`kubectl get ns`)",
+    ),
+    "urllib3": (
+        "Kubernetes API",
+        "check the cluster is reachable with the kubeconfig's context (`kubectl get ns`)",
+    ),
+    "botocore": ("AWS", "check the credentials and region (`aws sts get-caller-identity`)"),
+    "boto3": ("AWS", "check the credentials and region (`aws sts get-caller-identity`)"),
+    "psycopg": ("PostgreSQL", "check the database is up and the stack's DSN is right"),
+    "cimpl": ("Kafka", "check the brokers are up and reachable"),
+    "confluent_kafka": ("Kafka", "check the brokers are up and reachable"),
+    "httpx": ("HTTP", "check the endpoint is up and the URL in the stack's settings"),
+    "redis": ("Redis", "check the cache is up and the stack's URL is right"),
+    "pulumi": ("Pulumi", "check the Pulumi CLI is installed and logged in"),
+}
+MAX_DETAIL = 300
+
+
+def from_library(err: BaseException) -> RunbookError | None:
+    """`err` as a project error if a library (see LIBRARIES) or the OS raised it, else None."""
+    for cls in type(err).__mro__:
+        known = LIBRARIES.get(cls.__module__.partition(".")[0])
+        if known is not None:
+            service, hint = known
+            return ServiceError(service, f"{type(err).__name__}: {one_line(err)}", hint=hint)
+    if isinstance(err, OSError) and not isinstance(err, TimeoutError):
+        where = f"{err.filename}: " if err.filename else ""
+        return ServiceError("file system", f"{where}{err.strerror or one_line(err)}")
+    return None
+
+
+def one_line(err: BaseException) -> str:
+    """The first non-empty line of `err`'s message, secrets masked, at most MAX_DETAIL long."""
+    from runbooks.steps.redact import mask_url  # imports psycopg: only when an error is shown
+
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = mask_url(lines[0]) if lines else type(err).__name__
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
 
 @contextmanager
 def exits_cleanly() -> Iterator[None]:
-    """Turn the project's errors into their message on stderr and their exit code."""
+    """Turn the project's errors, and the libraries' mapped by `from_library`, into their
+    message on stderr and their exit code."""
     try:
         yield
-    except StackFileError as err:
-        fail(str(err), err.exit_code)
     except RunbookError as err:
         fail(str(err), err.exit_code)
     except TimeoutError as err:  # a server or a check missed its deadline
-        fail(str(err), 1)
+        fail(one_line(err), ExitCode.FAILED)
+    except Exception as err:
+        mapped = from_library(err)
+        if mapped is None:
+            raise  # a bug: its traceback is what is needed to fix it
+        fail(str(mapped), mapped.exit_code)
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print `message` on stderr and exit with `code`."""
-    errors.print(f"error: {message}", markup=False)
-    raise typer.Exit(code=code)
+    """Print `message` on stderr (URL and DSN passwords masked) and exit with `code`."""
+    from runbooks.steps.redact import mask_url
+
+    errors.print(f"error: {mask_url(message)}", markup=False)
+    raise typer.Exit(code=int(code))
 
 
 def emit_json(payload: Any) -> None:

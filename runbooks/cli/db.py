@@ -33,7 +33,7 @@ from runbooks.cli.common import (
     say,
 )
 from runbooks.steps.base import StepContext, StepOutcome
-from stackspec.errors import BadInput
+from stackspec.errors import BadInput, ExitCode
 
 db = typer.Typer(
     name="db",
@@ -144,7 +144,7 @@ def restore(
 ) -> None:
     """Last resort: put the database back as the backup holds it (rows since are lost)."""
     outcome = restore_backup(stack, backup_id, yes, force, as_json)
-    raise typer.Exit(code=0 if outcome.ok else 1)
+    raise typer.Exit(code=ExitCode.OK if outcome.ok else ExitCode.FAILED)
 
 
 def restore_backup(
@@ -228,7 +228,7 @@ def _locked(stack: str, force: bool, run: Any) -> None:
         with open_journal(stack).acquire(stack, holder(), force=force):
             outcome = run(ctx)
     if not outcome.ok:
-        fail(outcome.message, 1)
+        fail(outcome.message, ExitCode.FAILED)
     say(outcome.message)
 
 

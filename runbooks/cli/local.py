@@ -21,6 +21,7 @@ from runbooks.cli.common import guarded
 from runbooks.local import stack
 from runbooks.local.endpoints import state_dir_of
 from runbooks.session import current_settings
+from stackspec.errors import ExitCode
 from stackspec.model import StackSettings
 
 local_app = typer.Typer(
@@ -48,7 +49,7 @@ def up(
     result = guarded(lambda: stack.up(settings, state_dir or state_dir_of(settings)))
     _show(result, as_json)
     if not result.healthy:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 @local_app.command("status")
@@ -60,7 +61,7 @@ def status(
     result = guarded(lambda: stack.status(state))
     _show(result, as_json)
     if not result.healthy:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 @local_app.command("down")

@@ -16,9 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.offline import Difference, PlannedResource, parity, plan_stack
-from infra.program import LocalStackRefused
 from runbooks.cli.app import app
-from stackspec.stackfile import StackFileError
+from stackspec.errors import BadInput, ExitCode
 
 MAX_PROPS_WIDTH = 100
 
@@ -41,13 +40,13 @@ def plan(
         else:
             assert stack is not None
             _show_plan(stack, plan_stack(stack), as_json=as_json)
-    except (StackFileError, LocalStackRefused) as err:
+    except BadInput as err:  # a bad stack file, or the local stack (LocalStackRefused)
         _fail(str(err))
 
 
 def _fail(message: str) -> None:
     typer.echo(message, err=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=ExitCode.BAD_INPUT)
 
 
 def _show_plan(stack: str, resources: list[PlannedResource], as_json: bool) -> None:
@@ -82,7 +81,7 @@ def _show_parity(first: str, second: str, as_json: bool) -> None:
     else:
         typer.echo(f"{first} and {second} have the same shape (they differ only in size)")
     if differences:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _difference_json(diff: Difference) -> dict[str, str]:

@@ -15,9 +15,8 @@ from typing import Annotated
 import typer
 
 from infra.policycheck import Finding, blocking, check_stack
-from infra.program import LocalStackRefused
 from runbooks.cli.app import app
-from stackspec.stackfile import StackFileError
+from stackspec.errors import BadInput, ExitCode
 
 policy = typer.Typer(
     name="policy",
@@ -37,9 +36,9 @@ def check(
     """Apply the pack, with the stack's config, to the stack's offline plan."""
     try:
         findings = check_stack(stack)
-    except (StackFileError, LocalStackRefused) as err:  # a bad pack config is one too
+    except BadInput as err:  # a bad stack file or pack config, or the local stack
         typer.echo(str(err), err=True)
-        raise typer.Exit(code=2) from None
+        raise typer.Exit(code=err.exit_code) from None
     stopping = blocking(findings)
     if as_json:
         payload = {
@@ -51,7 +50,7 @@ def check(
     else:
         _show(stack, findings, len(stopping))
     if stopping:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _show(stack: str, findings: list[Finding], stopping: int) -> None:

@@ -22,6 +22,7 @@ from runbooks.cli.common import JsonOption, emit_json, exits_cleanly, say
 from runbooks.cli.view import TurnPrinter
 from runbooks.rehearsal.run import Options, Result
 from runbooks.rehearsal.run import rehearse as run_rehearsal
+from stackspec.errors import ExitCode
 
 
 @app.command("rehearse")
@@ -43,7 +44,7 @@ def rehearse(
         emit_json(result.timeline.as_dict() | {"report": str(result.html), "ok": result.ok})
     else:
         _summary(result)
-    raise typer.Exit(code=0 if result.ok else 1)
+    raise typer.Exit(code=ExitCode.OK if result.ok else ExitCode.FAILED)
 
 
 def _summary(result: Result) -> None:

@@ -30,10 +30,14 @@ from runbooks.core.budget import StepBudget
 from runbooks.core.state import Outcome, ReleaseState
 from runbooks.release import rollout as run_rollout
 from runbooks.session import Request, Session, current_settings, open_journal
-from stackspec.errors import BadInput
+from stackspec.errors import BadInput, ExitCode
 from stackspec.model import Substrate
 
-EXIT_FOR = {Outcome.PROMOTED: 0, Outcome.ROLLED_BACK: 3, Outcome.ABORTED: 1}
+EXIT_FOR = {
+    Outcome.PROMOTED: ExitCode.OK,
+    Outcome.ROLLED_BACK: ExitCode.ROLLED_BACK,
+    Outcome.ABORTED: ExitCode.FAILED,
+}
 FAULTS = {"error-rate": float, "added-latency-ms": int, "fail-health": bool, "crash-on-start": bool}
 
 

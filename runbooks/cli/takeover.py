@@ -41,7 +41,7 @@ from runbooks.journal.lock import holder_alive
 from runbooks.release import resume as resume_release
 from runbooks.release import revert_promoted
 from runbooks.session import Session, holder, open_journal, require_service
-from stackspec.errors import BadInput, LockedError
+from stackspec.errors import BadInput, ExitCode, LockedError
 
 WAIT_POLL_SECONDS = 0.2
 OptionalService = Annotated[str | None, typer.Option("--service", help="Service of the stack.")]
@@ -83,16 +83,17 @@ def rollback(
 
     if backup_id is not None:
         only_db = restore_backup(stack, backup_id, yes, force, as_json)
-        raise typer.Exit(code=0 if only_db.ok else 1)
+        raise typer.Exit(code=ExitCode.OK if only_db.ok else ExitCode.FAILED)
     if service is None:
-        fail("give --service (or --backup-id to restore the database only)", 2)
+        fail("give --service (or --backup-id to restore the database only)", ExitCode.BAD_INPUT)
     backup = _release_backup(stack, service) if restore_db else None
     if backup is not None and not yes:
         restore_backup(stack, backup, yes, force, as_json)  # reports the losses, exits 2
     outcome, release_id = _drive(stack, service, "rollback", force, as_json)
     skip = backup is None or outcome is Outcome.ABORTED
     if not skip and not restore_backup(stack, str(backup), yes, force, as_json).ok:
-        fail(f"release {release_id} {outcome.value}, but the restore of {backup} failed", 1)
+        failed = f"release {release_id} {outcome.value}, but the restore of {backup} failed"
+        fail(failed, ExitCode.FAILED)
     _finish(release_id, outcome, as_json)
 
 
@@ -152,7 +153,8 @@ def _wait_for(journal: Journal, record: ReleaseRecord, timeout: float) -> tuple[
         if latest.finished:
             return Outcome(latest.outcome or Outcome.ABORTED.value), record.id
         time.sleep(WAIT_POLL_SECONDS)
-    fail(f"release {record.id} did not finish within {timeout:g}s; see `runbook status`", 1)
+    late = f"release {record.id} did not finish within {timeout:g}s; see `runbook status`"
+    fail(late, ExitCode.FAILED)
 
 
 def _finish(release_id: str, outcome: Outcome, as_json: bool) -> None:

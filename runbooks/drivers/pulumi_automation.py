@@ -178,6 +178,12 @@ class PulumiDriver:
             if self._stack is None:
                 self._stack = self._factory(self.stack_name, self.work_dir)
             return action(self._stack)
+        except FileNotFoundError as err:  # the Automation API runs the `pulumi` binary
+            raise DriverError(
+                f"could not {doing} stack '{self.stack_name}': the Pulumi CLI is not "
+                f"installed (no `{err.filename or 'pulumi'}` on PATH)",
+                hint="install the Pulumi CLI and log in, or rehearse on the local stack",
+            ) from None
         except Exception as err:
             raise DriverError(
                 f"could not {doing} stack '{self.stack_name}' ({type(err).__name__})",

@@ -10,8 +10,13 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from runbooks.local.process import port_open
+from stackspec.errors import DriverError
 
 Probe = Callable[[], bool]
+
+
+class ProbeFailed(DriverError):
+    """A health probe got an answer that is not healthy (read by `check`, not by users)."""
 
 
 def http_ok(url: str) -> Probe:
@@ -20,7 +25,7 @@ def http_ok(url: str) -> Probe:
     def probe() -> bool:
         answer = httpx.get(url, timeout=2)
         if answer.status_code != 200:
-            raise RuntimeError(f"GET {url} answered {answer.status_code}: {answer.text[:200]}")
+            raise ProbeFailed(f"GET {url} answered {answer.status_code}: {answer.text[:200]}")
         return True
 
     return probe

@@ -119,7 +119,7 @@ def free_port() -> int:
 def free_port_block(width: int, taken: set[int] | None = None) -> int:
     """The first of `width` consecutive free ports below the ephemeral range, none in `taken`.
 
-    Raises RuntimeError when 200 random tries find no such block.
+    Raises LaunchError when 200 random tries find no such block.
     """
     avoid = _handed_out | (taken or set())
     low, high = PRIVATE_PORTS[0], _ephemeral_low() - width
@@ -130,7 +130,10 @@ def free_port_block(width: int, taken: set[int] | None = None) -> int:
         if not avoid & set(block) and all(map(_bindable, block)):
             _handed_out.update(block)
             return base
-    raise RuntimeError(f"no {width} free port(s) between {low} and {high + width}")
+    raise LaunchError(
+        f"no {width} free port(s) between {low} and {high + width}",
+        hint="stop what holds the ports, or free some of the range",
+    )
 
 
 def _ephemeral_low() -> int:
