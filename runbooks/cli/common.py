@@ -57,11 +57,24 @@ def from_library(err: BaseException) -> RunbookError | None:
         known = LIBRARIES.get(cls.__module__.partition(".")[0])
         if known is not None:
             service, hint = known
-            return ServiceError(service, f"{type(err).__name__}: {one_line(err)}", hint=hint)
+            return ServiceError(service, f"{type(err).__name__}: {_detail(err)}", hint=hint)
     if isinstance(err, OSError) and not isinstance(err, TimeoutError):
         where = f"{err.filename}: " if err.filename else ""
         return ServiceError("file system", f"{where}{err.strerror or one_line(err)}")
     return None
+
+
+def _detail(err: BaseException) -> str:
+    """What went wrong in one line; for an API answer (Kubernetes' ApiException) its status,
+    reason and the server's own message, which its first line of text leaves out."""
+    status, reason = getattr(err, "status", None), getattr(err, "reason", None)
+    if not isinstance(status, int) or not isinstance(reason, str):
+        return one_line(err)
+    try:
+        said = json.loads(getattr(err, "body", None) or "{}").get("message", "")
+    except (TypeError, ValueError, AttributeError):
+        said = ""
+    return one_line(Exception(f"{status} {reason}" + (f": {said}" if said else "")))
 
 
 def one_line(err: BaseException) -> str:

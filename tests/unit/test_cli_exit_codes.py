@@ -1,4 +1,5 @@
-"""Bad input gets a clear error, exit code 2, and changes nothing; the help documents codes.
+"""Every expected failure ends in its documented exit code and one or two lines, never a
+traceback; bad input gets exit code 2 and changes nothing; the help documents the codes.
 
 Runs the real `runbook` application against a private copy of the local stack whose
 servers are NOT started: every case here must fail before anything is touched.
@@ -7,6 +8,7 @@ servers are NOT started: every case here must fail before anything is touched.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,9 @@ from typer.testing import CliRunner
 from runbooks.cli import VERBS
 from runbooks.cli.app import app
 from runbooks.local.isolated import isolated_stack
+from runbooks.local.stack import PartStatus, StackStatus
 from runbooks.session import open_journal
+from stackspec.errors import ExitCode
 
 for _verb in VERBS:
     importlib.import_module(f"runbooks.cli.{_verb}")
@@ -155,3 +159,87 @@ def test_help_documents_the_exit_codes() -> None:
     assert code == 0
     for line in ("0  done", "2  bad input", "3  rolled back", "4  locked"):
         assert line in output
+    for member in ExitCode:  # rendered from the enum: no second copy to drift
+        assert f"{member.value}  {member.meaning}" in " ".join(output.split("\n"))
+
+
+# A path no one can create a directory under, root included: its parent is a regular file.
+UNUSABLE_STATE_DIR = "/etc/hostname/runbook-state"
+STATUS = ("status", "--stack", "local", "--service", "trading-api")
+ROLLBACK = ("rollback", "--stack", "local", "--service", "trading-api")
+CLOUD_ROLLOUT = ("--service", "trading-api", "--version", "9.0.0")
+
+# (id, args, extra environment, exit code, what the one line says)
+FAILURES = [
+    ("state-dir-unusable-rollout", ROLLOUT, {"RUNBOOK_STATE_DIR": UNUSABLE_STATE_DIR}, 1,
+     "cannot create the state dir"),
+    ("state-dir-unusable-status", STATUS, {"RUNBOOK_STATE_DIR": UNUSABLE_STATE_DIR}, 1,
+     "RUNBOOK_STATE_DIR"),
+    ("state-dir-unusable-rollback", ROLLBACK, {"RUNBOOK_STATE_DIR": UNUSABLE_STATE_DIR}, 1,
+     "cannot create the state dir"),
+    ("stack-down-rollout", ROLLOUT, {}, 1, "admin socket"),
+    ("stack-down-local-status", ("local", "status", "--stack", "local"), {}, 1,
+     "nothing running"),
+    ("unknown-stack-status", ("status", "--stack", "nope"), {}, 2, "existing stack files"),
+    ("staging-without-pulumi", ("rollout", "-s", "staging", *CLOUD_ROLLOUT), {"PATH": ""}, 1,
+     "the Pulumi CLI is not installed"),
+    ("production-without-pulumi", ("rollout", "-s", "production", *CLOUD_ROLLOUT),
+     {"PATH": ""}, 1, "the Pulumi CLI is not installed"),
+    ("staging-rollback-without-pulumi", ("rollback", "-s", "staging", "--service",
+     "trading-api"), {"PATH": ""}, 1, "the Pulumi CLI is not installed"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "exit_code", "says"),
+    [c[1:] for c in FAILURES],
+    ids=[c[0] for c in FAILURES],
+)
+def test_expected_failures_exit_with_their_code_in_one_line(
+    stack_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    exit_code: int,
+    says: str,
+) -> None:
+    if "-s" in args:  # the project's own cloud stack files, not the isolated local one
+        monkeypatch.delenv("RUNBOOK_STACKS_DIR")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code, output = _run(*args)
+    assert code == exit_code, output
+    assert says in output
+    assert "Traceback" not in output
+    assert 1 <= len(output.strip().splitlines()) <= 2, output
+
+
+def test_chmod_500_state_dir_is_one_line(stack_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root ignores directory permissions: the FAILURES table covers it")
+    locked = stack_env / "locked"
+    locked.mkdir(mode=0o500)
+    monkeypatch.setenv("RUNBOOK_STATE_DIR", str(locked))
+    code, output = _run(*STATUS)
+    assert code == 1
+    assert "Permission denied" in output and "Traceback" not in output
+
+
+def test_rehearse_on_an_unhealthy_stack_names_the_sick_part(
+    stack_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bring-up is replaced by its answer: one part up, one that never became healthy.
+    sick = StackStatus(
+        stack_env / "state",
+        (
+            PartStatus("postgres", 5432, 11, True, True, "", "pg.log"),
+            PartStatus("haproxy", 8080, None, False, False, "not running", "haproxy.log"),
+        ),
+    )
+    monkeypatch.setattr("runbooks.rehearsal.run.local_stack.up", lambda _settings: sick)
+    code, output = _run("rehearse", "--report-dir", str(stack_env / "reports"))
+    assert code == ExitCode.FAILED
+    error = next(line for line in output.splitlines() if line.startswith("error: "))
+    assert "haproxy: not running (log haproxy.log)" in error
+    assert "postgres:" not in error  # only the sick parts are named
+    assert "Traceback" not in output
