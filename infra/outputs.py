@@ -2,7 +2,8 @@
 
 substrate                 "kubernetes" | "aws"
 services.<name>           namespace, deployments/services per color, stable, preview, route
-database                  writerEndpoint, readerEndpoints
+database                  writerEndpoint, readerEndpoints, writerIdentifier (aws: the RDS
+                          writer instance's identifier, which the db-migration step snapshots)
 cache                     endpoint
 streaming                 bootstrapBrokers, topics
 edge                      distributionId (None when the stack has no edge)
@@ -37,6 +38,7 @@ class Endpoints:
     cache: pulumi.Output[str]
     brokers: pulumi.Output[str]
     distribution_id: pulumi.Output[str] | None
+    writer_identifier: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,13 @@ def export_outputs(settings: StackSettings, endpoints: Endpoints) -> None:
     """Export every stack output listed in this module's docstring."""
     pulumi.export("substrate", str(settings.substrate))
     pulumi.export("services", service_outputs(settings))
-    pulumi.export(
-        "database", {"writerEndpoint": endpoints.writer, "readerEndpoints": endpoints.readers}
-    )
+    database: dict[str, Any] = {
+        "writerEndpoint": endpoints.writer,
+        "readerEndpoints": endpoints.readers,
+    }
+    if endpoints.writer_identifier is not None:
+        database["writerIdentifier"] = endpoints.writer_identifier
+    pulumi.export("database", database)
     pulumi.export("cache", {"endpoint": endpoints.cache})
     pulumi.export(
         "streaming",

@@ -212,6 +212,7 @@ def _declare_aws(
         cache=cache.endpoint,
         brokers=streaming.bootstrap_brokers,
         distribution_id=edge.distribution_id if edge else None,
+        writer_identifier=database.writer.identifier,
     )
     return endpoints, access
 

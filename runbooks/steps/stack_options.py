@@ -3,7 +3,8 @@
 A step's options are what it reaches (endpoints) and how it behaves (the policy); the
 release's own values (`migration`, `config_version`) are added when it runs. What exists is
 read from the stack's outputs, never from its substrate: a stack whose outputs carry
-`local.edgeUrl` is purged through Varnish, one with `edge.distributionId` through CloudFront.
+`local.edgeUrl` is purged through Varnish, one with `edge.distributionId` through CloudFront;
+one with `database.writerIdentifier` (an RDS writer) is backed up by an RDS snapshot.
 Secrets the outputs must not hold (a cloud database's DSN, a Redis URL with its token) come
 from the operator's environment: RUNBOOK_DATABASE_DSN, RUNBOOK_REDIS_URL.
 """
@@ -68,6 +69,24 @@ def database_options(settings: StackSettings, outputs: StackOutputs) -> Options:
         "statement_timeout_seconds": policy.statement_timeout_seconds,
         "postgres_dsn": outputs.get("local.postgresDsn") or os.environ.get("RUNBOOK_DATABASE_DSN"),
         "backup_dir": str(Path(state_dir) / "backups") if state_dir else backups,
+    } | backup_options(settings, outputs)
+
+
+def backup_options(settings: StackSettings, outputs: StackOutputs) -> Options:
+    """An RDS snapshot of the writer when the stack has one (`database.writerIdentifier`,
+    aws stacks), a pg_dump otherwise."""
+    writer = outputs.get("database.writerIdentifier")
+    if not writer:
+        return {"backup_backend": "pg_dump"}
+    if settings.aws is None:
+        raise BadInput(
+            f"stack '{outputs.stack}' has an RDS writer ({writer}) but no aws section",
+            hint="set aws.region in the stack file (the region the RDS snapshot is taken in)",
+        )
+    return {
+        "backup_backend": "rds-snapshot",
+        "rds_instance_id": writer,
+        "aws_region": settings.aws.region,
     }
 
 
@@ -93,6 +112,8 @@ def edge_options(settings: StackSettings, outputs: StackOutputs) -> Options:
     return {
         "edge_backend": "cloudfront",
         "cloudfront_distribution_id": outputs.get("edge.distributionId"),
+        # CloudFront is global; its API is served from us-east-1 whatever the stack's region.
+        "aws_region": "us-east-1",
     }
 
 

@@ -70,6 +70,9 @@ def test_stack_outputs_name_what_the_runbooks_address() -> None:
     assert seen["services"]["market-data"]["route"] is None
     assert seen["database"]["writerEndpoint"] == "database-writer.mock.rds.amazonaws.com:5432"
     assert len(seen["database"]["readerEndpoints"]) == 2
+    # The writer instance's identifier, which the db-migration step snapshots on aws stacks
+    # (the mocks give an RDS instance its resource name as identifier: infra.offline).
+    assert seen["database"]["writerIdentifier"] == "database-writer"
     assert seen["substrate"] == "aws"
     assert seen["streaming"]["bootstrapBrokers"].endswith(":9098")  # IAM listener
 
