@@ -1,6 +1,7 @@
 """`runbook rehearse`: the whole release story on the local stack — the README's main command.
 
     runbook rehearse [--keep] [--rate 100] [--report-dir reports] [--json]
+    runbook rehearse --stack staging      (an aws stack: against stand-ins, see below)
 
 Brings the local stack up, puts steady load on it through the edge and places orders
 through HAProxy, releases a healthy version (promoted, its migration contracted after the
@@ -8,10 +9,17 @@ bake) and a faulty one (rolled back automatically, its migration's expand revert
 prints a summary and writes `reports/rehearsal.html` and `reports/rehearsal.json`.
 Exit 0 when the healthy version was promoted, the faulty one rolled back and every order
 the users were told was accepted is still in the database; else 1.
+
+With an aws stack (`--stack staging`, `--stack production`) the same two releases run with
+that stack's own wiring (aws-alb router, cloudwatch metrics, Pulumi driver deploying on
+Kubernetes, RDS snapshot before the migration, CloudFront invalidation) AGAINST STAND-INS:
+a moto server for AWS, a Kubernetes API stand-in, a private PostgreSQL and simulated load.
+It proves the wiring and the engine, not AWS or the cluster (runbooks/rehearsal/staging.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,22 +30,39 @@ from runbooks.cli.common import JsonOption, emit_json, exits_cleanly, say
 from runbooks.cli.view import TurnPrinter
 from runbooks.rehearsal.run import Options, Result
 from runbooks.rehearsal.run import rehearse as run_rehearsal
-from stackspec.errors import ExitCode
+from stackspec.errors import BadInput, ExitCode
+from stackspec.model import Substrate
+from stackspec.stackfile import load_stack
 
 
 @app.command("rehearse")
 def rehearse(
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the local stack up.")] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the local stack (or the stand-ins' files) up.")
+    ] = False,
     rate: Annotated[float, typer.Option("--rate", min=10, help="Requests per second.")] = 200,
     report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("reports"),
-    stack: Annotated[str, typer.Option("--stack", help="A local-substrate stack.")] = "local",
+    stack: Annotated[
+        str,
+        typer.Option(
+            "--stack",
+            help="A local-substrate stack, or an aws stack (staging, production) rehearsed "
+            "against stand-ins: moto server, Kubernetes API stand-in, simulated load.",
+        ),
+    ] = "local",
     as_json: JsonOption = False,
 ) -> None:
-    """Rehearse a healthy release and an automatic rollback on the local stack."""
+    """Rehearse a healthy release and an automatic rollback on the local stack.
+
+    For an aws stack (staging, production) the releases run with that stack's own wiring
+    against stand-ins: a moto server (ALB weights, CloudWatch, RDS snapshots, CloudFront), a
+    Kubernetes API stand-in for deploys, a private PostgreSQL and simulated load. That
+    proves the wiring and the engine, not AWS, IAM or the cluster.
+    """
     options = Options(stack=stack, rate=rate, report_dir=report_dir, keep=keep)
     quiet = as_json
     with exits_cleanly():
-        result = run_rehearsal(
+        result = _rehearsal_for(stack)(
             options, (lambda _: None) if quiet else say, None if quiet else TurnPrinter(say)
         )
     if as_json:
@@ -45,6 +70,21 @@ def rehearse(
     else:
         _summary(result)
     raise typer.Exit(code=ExitCode.OK if result.ok else ExitCode.FAILED)
+
+
+def _rehearsal_for(stack: str) -> Callable[..., Result]:
+    """The local rehearsal, or for an aws stack the one against stand-ins (dev dependencies:
+    moto, jsonpatch)."""
+    if load_stack(stack).substrate is not Substrate.AWS:
+        return run_rehearsal
+    try:
+        from runbooks.rehearsal.staging import rehearse as rehearse_against_stand_ins
+    except ImportError as err:
+        raise BadInput(
+            f"the stand-in rehearsal needs {err.name}, a dev dependency",
+            hint="uv sync --group dev",
+        ) from None
+    return rehearse_against_stand_ins
 
 
 def _summary(result: Result) -> None:

@@ -146,7 +146,7 @@ def _release_twice(
         time.sleep(SETTLE_SECONDS)  # traffic after the rollback, for the report's tail
     finally:
         hits, writes = load.stop(), writers.stop()
-    timeline = _timeline(journal, start, hits, releases)
+    timeline = timeline_of(journal, start, hits, releases)
     timeline.releases = _with_writes(journal, timeline, writes, ends.postgres_dsn, releases)
     _say_writes(timeline, say)
     html, data = write_report(timeline, options.report_dir)
@@ -169,7 +169,7 @@ def _release(
     return release_id, request, began
 
 
-def _timeline(
+def timeline_of(
     journal: Journal,
     start: float,
     hits: Sequence[Hit],

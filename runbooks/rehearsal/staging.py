@@ -1,0 +1,314 @@
+"""The staging rehearsal: the local rehearsal's two releases, with an aws stack's own wiring,
+AGAINST STAND-INS. Nothing here reaches AWS or a Kubernetes cluster.
+
+`runbook rehearse --stack staging` releases a healthy version (promoted) and a faulty one
+(20% of its requests fail: rolled back automatically), and writes the same report as the
+local rehearsal (`<report-dir>/rehearsal.html` and `.json`).
+
+Real: the engine (plan, analysis, `decide()`, journal, lock) and every backend as the
+stack's wiring builds it (`from_stack(settings, outputs)`): the aws-alb router (weights set
+and read back), the cloudwatch metric provider (GetMetricData of the ALB's target groups),
+the Pulumi driver (release state written back into the stack's config; deploys through
+the Kubernetes deployer, which patches the idle color's Deployment and waits for its
+rollout), the db-migration step (an RDS snapshot taken, then the expand; reverted on
+rollback, contracted after promotion) and edge-purge (a CloudFront invalidation, waited for).
+
+Stand-ins:
+- AWS: a moto server in this process (runbooks.standins.aws): the ALB, a target group per
+  color and the listener, CloudWatch, the RDS writer (snapshots only) and the CloudFront
+  distribution. boto3 reaches it through AWS_ENDPOINT_URL, with dummy credentials.
+- Kubernetes: the API stand-in (runbooks.standins.kube_api), seeded with each service's
+  two Deployments as the stack file records them; a rollout completes on the third read.
+- Pulumi: the stack's config is a copy of the stack file (runbooks.standins.pulumi_config),
+  its outputs those of the stand-ins (`edge.distributionId`, `database.writerEndpoint`).
+- PostgreSQL: a private PostgreSQL 15 (samples/schema.sql) in place of the RDS writer,
+  which moto cannot run: migrations expand, revert and contract on it.
+- Users: simulated load (runbooks.standins.alb_load) split by the listener's live weights,
+  served by the version each color's Deployment runs, published into CloudWatch.
+
+The copy of the stack file differs from it in `rollout.router: aws-alb` (listener: the
+stand-in's), `rollout.metrics: cloudwatch` (load balancer: the stand-in's) and, for the
+db-migration step, `backup_backend: rds-snapshot` of the stand-in writer: the stack
+wiring alone does not choose RDS snapshots yet (runbooks/steps/stack_options.py). The
+release steps are db-migration and edge-purge; cache-bump (ElastiCache) is not rehearsed.
+
+Proves: the stack's engine wiring end to end (settings, outputs, every backend's factory,
+deploy as an action, AWS calls as boto3 makes them, the verdicts from CloudWatch's
+answers, the rollback in reverse order). Does not prove: IAM, networking, the cluster's
+real rollouts, AWS's timings, CloudWatch's one-minute resolution for ALB metrics, or a
+real service's behaviour under the new version: the fault is simulated by the load.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runbooks.core.model import Color
+from runbooks.core.state import Outcome
+from runbooks.drivers.pulumi_automation import PulumiDriver
+from runbooks.journal.base import Journal
+from runbooks.journal.registry import JOURNALS
+from runbooks.local.servers import free_port, postgres_dsn, start_postgres
+from runbooks.local.stack import SCHEMA
+from runbooks.performer import Backends
+from runbooks.rehearsal.report import write_report
+from runbooks.rehearsal.run import FAULT, SERVICE, SETTLE_SECONDS, Options, Result, timeline_of
+from runbooks.release import OnTurn, rollout
+from runbooks.session import Request, Session
+from runbooks.standins.alb_load import SimulatedLoad
+from runbooks.standins.aws import REGION, MotoServer, StagingAws, create_staging, pointed_at
+from runbooks.standins.kube_api import KubeApiStandIn
+from runbooks.standins.kube_objects import PORT, deployment
+from runbooks.standins.pulumi_config import StackFileConfig
+from runbooks.steps.stack_options import Configured
+from stackspec.errors import BadInput
+from stackspec.model import StackSettings, Substrate
+from stackspec.stackfile import PROJECT, load_stack, stack_path
+
+HEALTHY_STEPS = ("db-migration", "edge-purge")
+FAULTY_STEPS = ("edge-purge", "db-migration")
+DEPLOY_READS = 3  # the stand-in's rollouts: not observed, in progress, then available
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StandInSession(Session):
+    """A Session whose db-migration step also gets `step_options` (the RDS snapshot)."""
+
+    step_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def backends(self, steps: tuple[str, ...]) -> Backends:
+        found = super().backends(steps)
+        extended = {
+            name: Configured(step.step, step.options | self.step_options[name])
+            if isinstance(step, Configured) and name in self.step_options
+            else step
+            for name, step in found.steps.items()
+        }
+        return replace(found, steps=extended)
+
+
+@dataclass
+class World:
+    """The stand-ins of one rehearsal and what the sessions are built from."""
+
+    work: Path
+    aws: StagingAws
+    kube: KubeApiStandIn
+    config: StackFileConfig
+    namespace: str
+    journal: Journal
+    apps: Any  # kubernetes.client.AppsV1Api on the stand-in
+
+
+def is_stand_in_stack(settings: StackSettings) -> bool:
+    """Stacks rehearsed against stand-ins: the aws ones (staging, production)."""
+    return settings.substrate is Substrate.AWS
+
+
+def rehearse(options: Options, say: Say, on_turn: OnTurn | None = None) -> Result:
+    """Both releases against stand-ins; the work dir (stack copy, journal, PostgreSQL) is
+    removed at the end unless `options.keep`."""
+    declared = load_stack(options.stack)
+    if not is_stand_in_stack(declared):
+        raise BadInput(
+            f"stack '{options.stack}' is not an aws stack: no stand-in rehearsal for it",
+            hint="rehearse the local stack, or an aws stack (staging, production)",
+        )
+    work = Path(tempfile.mkdtemp(prefix=f"{options.stack}-rehearsal-"))
+    work.chmod(0o755)  # PostgreSQL runs as user postgres when we are root
+    say(f"rehearsing {options.stack} against stand-ins (moto, Kubernetes API stand-in, ")
+    say(f"  simulated load, private PostgreSQL) in {work}")
+    try:
+        with ExitStack() as stack:
+            world = _world(stack, options.stack, declared, work, say)
+            return _release_twice(options, world, declared, say, on_turn)
+    finally:
+        if not options.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _world(stack: ExitStack, name: str, declared: StackSettings, work: Path, say: Say) -> World:
+    moto = stack.enter_context(MotoServer())
+    stack.enter_context(pointed_at(moto.endpoint))
+    aws = create_staging(name, SERVICE, declared.service(SERVICE).active_color.value, PORT)
+    kube = stack.enter_context(KubeApiStandIn(rollout=DEPLOY_READS))
+    namespace = declared.kubernetes.namespace if declared.kubernetes else "trading"
+    for service in declared.services:
+        for color in Color:
+            kube.seed(
+                deployment(
+                    service.name,
+                    color.value,
+                    getattr(service.versions, color.value),
+                    service.image,
+                    namespace,
+                    service.replicas,
+                )
+            )
+    port = free_port()
+    say(f"starting a private PostgreSQL on 127.0.0.1:{port} (the RDS writer's stand-in)")
+    server = start_postgres(work, port)
+    stack.callback(server.stop)
+    _apply_schema(postgres_dsn(port))
+    stack.enter_context(
+        _environment(RUNBOOK_DATABASE_DSN=postgres_dsn(port), RUNBOOK_BACKUP_DIR=str(work))
+    )
+    copy = _stack_copy(name, work / "stacks", aws)
+    outputs = {
+        "substrate": "aws",
+        "database": {"writerEndpoint": f"{aws.rds_instance_id}.stand-in.{REGION}.rds"},
+        "edge": {"distributionId": aws.distribution_id},
+    }
+    (work / "runbook").mkdir()
+    journal = JOURNALS.create("sqlite", state_dir=work / "runbook")
+    return World(
+        work, aws, kube, StackFileConfig(copy, outputs), namespace, journal, _apps(stack, kube)
+    )
+
+
+def _apps(stack: ExitStack, kube: KubeApiStandIn) -> Any:
+    from kubernetes import client
+
+    api = stack.enter_context(client.ApiClient(kube.configuration()))
+    return client.AppsV1Api(api)
+
+
+def _stack_copy(stack: str, directory: Path, aws: StagingAws) -> Path:
+    """The stack file with the stand-ins' router and metrics; returns its path."""
+    document = yaml.safe_load(stack_path(stack).read_text(encoding="utf-8"))
+    rollout_policy = document["config"].setdefault(f"{PROJECT}:rollout", {})
+    rollout_policy["router"] = "aws-alb"
+    rollout_policy["alb"] = {"listenerArns": {SERVICE: aws.listener_arn}}
+    metrics = rollout_policy.setdefault("metrics", {})
+    metrics.update(provider="cloudwatch", loadBalancer=aws.load_balancer_arn)
+    metrics.pop("url", None)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _session(world: World, stack: str) -> Session:
+    """The stack as the engine sees it now: the copy's settings, the driver, the outputs."""
+    from runbooks.deploy.kubernetes import KubernetesDeployer
+
+    settings = load_stack(stack, world.config.path.parent)
+    driver = PulumiDriver(
+        stack,
+        world.work,
+        stack_factory=lambda _stack, _dir: world.config,
+        deployer=lambda: KubernetesDeployer(world.namespace, world.apps, 60.0, 0.2),
+        images={s.name: s.image for s in settings.services},
+    )
+    rds = {
+        "backup_backend": "rds-snapshot",
+        "rds_instance_id": world.aws.rds_instance_id,
+        "aws_region": REGION,
+        "rds_poll_seconds": 1.0,
+        "rds_wait_seconds": 60.0,
+    }
+    return StandInSession(
+        stack, settings, driver, driver.read_outputs(stack), {"db-migration": rds}
+    )
+
+
+def _release_twice(
+    options: Options, world: World, declared: StackSettings, say: Say, on_turn: OnTurn | None
+) -> Result:
+    from runbooks.routers.aws_alb import AwsAlbRouter
+
+    base = declared.service(SERVICE).active_version.split("-r", 1)[0]
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    healthy = Request(options.stack, SERVICE, f"{base}-r{stamp}a", HEALTHY_STEPS, None, "1.1.0")
+    faulty = Request(options.stack, SERVICE, f"{base}-r{stamp}b", FAULTY_STEPS, None, "1.2.0")
+    router = AwsAlbRouter({SERVICE: world.aws.listener_arn})
+    load = SimulatedLoad(
+        lambda: router.get_weights(SERVICE),
+        lambda color: _running_version(world, color),
+        world.aws.load_balancer_arn,
+        world.aws.target_groups,
+        options.rate,
+        float(FAULT["error_rate"]),
+    )
+    load.faulty.add(faulty.version)
+    start = time.time()
+    load.start()
+    try:
+        releases = [_release(world, request, say, on_turn) for request in (healthy, faulty)]
+        time.sleep(SETTLE_SECONDS)  # traffic after the rollback, for the report's tail
+    finally:
+        hits = load.stop()
+    _say_aws(world, say)
+    timeline = timeline_of(world.journal, start, hits, releases)
+    html, data = write_report(timeline, options.report_dir)
+    return Result(timeline, html, data)
+
+
+def _release(
+    world: World, request: Request, say: Say, on_turn: OnTurn | None
+) -> tuple[str, Request, float]:
+    kind = "healthy" if request.version.endswith("a") else "faulty (20% 5xx, simulated)"
+    say(f"releasing {kind} {request.service} {request.version} with {', '.join(request.steps)}")
+    began = time.time()
+    session = _session(world, request.stack)
+    release_id, outcome = rollout(request, session, world.journal, on_turn=on_turn)
+    say(f"  {request.version}: {outcome.value} after {time.time() - began:.1f}s")
+    if outcome not in (Outcome.PROMOTED, Outcome.ROLLED_BACK):
+        say(f"  (expected promoted or rolled-back; see the journal in {world.work}/runbook)")
+    return release_id, request, began
+
+
+def _running_version(world: World, color: Color) -> str:
+    name = f"{SERVICE}-{color.value}"
+    found = world.kube.get("apps/v1", world.namespace, "deployments", name)
+    return str(found["metadata"]["labels"]["version"])
+
+
+def _say_aws(world: World, say: Say) -> None:
+    """What the releases left in the AWS stand-in: snapshots and invalidations."""
+    import boto3
+
+    snapshots = boto3.client("rds").describe_db_snapshots(
+        DBInstanceIdentifier=world.aws.rds_instance_id, SnapshotType="manual"
+    )["DBSnapshots"]
+    listing = boto3.client("cloudfront").list_invalidations(
+        DistributionId=world.aws.distribution_id
+    )["InvalidationList"]
+    say(
+        f"stand-in AWS: {len(snapshots)} RDS snapshot(s) of {world.aws.rds_instance_id} "
+        f"({', '.join(s['DBSnapshotIdentifier'] for s in snapshots) or 'none'}); "
+        f"{listing.get('Quantity', 0)} CloudFront invalidation(s) of {world.aws.distribution_id}"
+    )
+
+
+def _apply_schema(dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SCHEMA.read_text(encoding="utf-8"))
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """`values` in the environment meanwhile (the steps' wiring reads secrets from it)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
