@@ -24,6 +24,7 @@ import httpx
 
 from runbooks.config import files
 from runbooks.config.files import config_map_name
+from runbooks.kube_config import load_kube_config
 from runbooks.local import record
 from runbooks.local.process import pid_alive, wait_until
 from stackspec.errors import StepError
@@ -145,12 +146,9 @@ class KubernetesTarget:
         self, namespace: str, service: str, timeout: float = 240.0, apps_api: Any = None
     ) -> None:
         if apps_api is None:
-            from kubernetes import client, config
+            from kubernetes import client
 
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                config.load_kube_config()
+            load_kube_config(None, ConfigNotTaken)
             apps_api = client.AppsV1Api()
         self.namespace, self.service, self.timeout, self.apps = (
             namespace,
@@ -186,7 +184,7 @@ class KubernetesTarget:
                 }
             }
         }
-        self.apps.patch_namespaced_deployment(name, self.namespace, patch)
+        self._call("patch", self.apps.patch_namespaced_deployment, name, self.namespace, patch)
         try:
             wait_until(lambda: self._rolled_out(color), self.timeout, f"{name} to roll out")
         except TimeoutError as err:
@@ -194,7 +192,22 @@ class KubernetesTarget:
         return f"Deployment {name} runs ConfigMap {config_map_name(self.service, version)}"
 
     def _read(self, color: Color) -> Any:
-        return self.apps.read_namespaced_deployment(f"{self.service}-{color.value}", self.namespace)
+        name = f"{self.service}-{color.value}"
+        return self._call("read", self.apps.read_namespaced_deployment, name, self.namespace)
+
+    def _call(self, what: str, method: Any, name: str, *args: Any) -> Any:
+        """`method(name, *args)`; the Kubernetes API's errors become one ConfigNotTaken."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return method(name, *args)
+        except (ApiException, HTTPError) as exc:
+            why = f"{getattr(exc, 'status', '')} {getattr(exc, 'reason', None) or exc}".strip()
+            raise ConfigNotTaken(
+                f"cannot {what} Deployment {name} in namespace {self.namespace}: {why}",
+                hint="check the kube context, the namespace, and RBAC for deployments",
+            ) from None
 
     def _rolled_out(self, color: Color) -> bool:
         deployment = self._read(color)

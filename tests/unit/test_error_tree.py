@@ -24,7 +24,9 @@ import stackspec.errors
 from runbooks.cli import VERBS
 from runbooks.cli.app import app
 from runbooks.cli.common import from_library
+from runbooks.config.targets import ConfigNotTaken, KubernetesTarget
 from stackspec.errors import BadInput, ExitCode, LockedError, RunbookError, ServiceError
+from stackspec.model import Color
 from stackspec.stackfile import StackFileError
 
 for _verb in VERBS:
@@ -202,3 +204,20 @@ def test_a_bug_escaping_a_verb_keeps_its_traceback(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("runbooks.cli.status.open_journal", broken)
     result = CliRunner().invoke(app, ["status", "--stack", "local"])
     assert isinstance(result.exception, ZeroDivisionError)
+
+
+class _ForbiddingApps:
+    """An AppsV1Api whose every call is refused by RBAC, as a real API server answers."""
+
+    def read_namespaced_deployment(self, name: str, namespace: str) -> None:
+        raise _forbidden()
+
+
+def test_the_kubernetes_config_target_maps_the_api_error_at_its_boundary() -> None:
+    target = KubernetesTarget("trading", "trading-api", apps_api=_ForbiddingApps())
+    with pytest.raises(ConfigNotTaken) as raised:
+        target.running(Color.BLUE)
+    assert "cannot read Deployment trading-api-blue in namespace trading: 403 Forbidden" in str(
+        raised.value
+    )
+    assert raised.value.__suppress_context__  # one line: the API answer is not chained on
