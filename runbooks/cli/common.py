@@ -60,7 +60,11 @@ def from_library(err: BaseException) -> RunbookError | None:
             return ServiceError(service, f"{type(err).__name__}: {_detail(err)}", hint=hint)
     if isinstance(err, OSError) and not isinstance(err, TimeoutError):
         where = f"{err.filename}: " if err.filename else ""
-        return ServiceError("file system", f"{where}{err.strerror or one_line(err)}")
+        return ServiceError(
+            "file system",
+            f"{where}{err.strerror or one_line(err)}",
+            hint="check that the path exists, is a directory where one is needed, and is writable",
+        )
     return None
 
 

@@ -30,6 +30,7 @@ from runbooks.cli.common import (
     emit_json,
     exits_cleanly,
     fail,
+    one_line,
     say,
 )
 from runbooks.steps.base import StepContext, StepOutcome
@@ -272,7 +273,10 @@ def _ledger(ctx: StepContext, read: Any) -> Any:
         ) as conn:
             return read(conn)
     except psycopg.Error as err:
-        raise RunbookError(f"cannot read the migration ledger: {str(err).strip()}") from err
+        raise RunbookError(
+            f"cannot read the migration ledger: {one_line(err)}",
+            hint="is the stack's database up? (`runbook local status` for the local stack)",
+        ) from None
 
 
 def _rows(manifest: dict[str, Any]) -> dict[str, Any]:
