@@ -41,6 +41,7 @@ real service's behaviour under the new version: the fault is simulated by the lo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -54,8 +55,7 @@ from typing import Any
 import yaml
 
 from runbooks.core.model import Color
-from runbooks.core.state import Outcome
-from runbooks.drivers.pulumi_automation import PulumiDriver
+from runbooks.drivers.pulumi_automation import SERVICES_KEY, PulumiDriver
 from runbooks.journal.base import Journal
 from runbooks.journal.registry import JOURNALS
 from runbooks.local.servers import free_port, postgres_dsn, start_postgres
@@ -245,27 +245,28 @@ def _release_twice(
     start = time.time()
     load.start()
     try:
-        releases = [_release(world, request, say, on_turn) for request in (healthy, faulty)]
+        releases = [
+            _release(world, healthy, "healthy", say, on_turn),
+            _release(world, faulty, "faulty (20% 5xx, simulated)", say, on_turn),
+        ]
         time.sleep(SETTLE_SECONDS)  # traffic after the rollback, for the report's tail
     finally:
         hits = load.stop()
     _say_aws(world, say)
+    _say_deployed(world, say)
     timeline = timeline_of(world.journal, start, hits, releases)
     html, data = write_report(timeline, options.report_dir)
     return Result(timeline, html, data)
 
 
 def _release(
-    world: World, request: Request, say: Say, on_turn: OnTurn | None
+    world: World, request: Request, kind: str, say: Say, on_turn: OnTurn | None
 ) -> tuple[str, Request, float]:
-    kind = "healthy" if request.version.endswith("a") else "faulty (20% 5xx, simulated)"
     say(f"releasing {kind} {request.service} {request.version} with {', '.join(request.steps)}")
     began = time.time()
     session = _session(world, request.stack)
     release_id, outcome = rollout(request, session, world.journal, on_turn=on_turn)
     say(f"  {request.version}: {outcome.value} after {time.time() - began:.1f}s")
-    if outcome not in (Outcome.PROMOTED, Outcome.ROLLED_BACK):
-        say(f"  (expected promoted or rolled-back; see the journal in {world.work}/runbook)")
     return release_id, request, began
 
 
@@ -290,6 +291,23 @@ def _say_aws(world: World, say: Say) -> None:
         f"({', '.join(s['DBSnapshotIdentifier'] for s in snapshots) or 'none'}); "
         f"{listing.get('Quantity', 0)} CloudFront invalidation(s) of {world.aws.distribution_id}"
     )
+
+
+def _say_deployed(world: World, say: Say) -> None:
+    """Where the releases left the service: the release state Pulumi's config records (the
+    rehearsal's copy of the stack file) and what each color's Deployment runs."""
+    services = json.loads(world.config.get_config(SERVICES_KEY).value)
+    entry = next(s for s in services if s["name"] == SERVICE)
+    versions = entry["versions"]
+    say(
+        f"stack config (the rehearsal's copy): {SERVICE} active {entry['activeColor']}, "
+        f"versions blue {versions['blue']}, green {versions['green']}"
+    )
+    for color in Color:
+        name = f"{SERVICE}-{color.value}"
+        found = world.kube.get("apps/v1", world.namespace, "deployments", name)
+        image = found["spec"]["template"]["spec"]["containers"][0]["image"]
+        say(f"Kubernetes stand-in: deployment {name} runs {image}")
 
 
 def _apply_schema(dsn: str) -> None:

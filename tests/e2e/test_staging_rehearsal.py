@@ -118,6 +118,22 @@ def test_migrations_were_snapshotted_and_the_edge_invalidated(
     assert (int(found.group(1)), int(found.group(2))) == (2, 3)
 
 
+def test_the_promoted_version_is_recorded_and_deployed(
+    rehearsal: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    # The Pulumi driver wrote the release state into the rehearsal's copy of the stack's
+    # config, and deployed through the Kubernetes deployer onto the stand-in.
+    done, result = rehearsal
+    healthy = result["releases"][0]["version"]
+    recorded = re.search(r"trading-api active (\w+), versions blue (\S+), green (\S+)", done.stdout)
+    assert recorded, done.stdout[-2000:]
+    active = recorded.group(1)
+    versions = {"blue": recorded.group(2), "green": recorded.group(3)}
+    assert versions[active] == healthy
+    running = re.search(rf"deployment trading-api-{active} runs (\S+)", done.stdout)
+    assert running and running.group(1).endswith(f":{healthy}"), done.stdout[-2000:]
+
+
 def test_the_stack_file_is_untouched_and_the_report_written(
     rehearsal: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
 ) -> None:
