@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from stackspec import capacity
+
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 VERSION = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$"
@@ -919,6 +921,58 @@ class StackSettings(Model):
                 f"edge.aliases must not contain the origin host '{origin}' "
                 "(kubernetes.ingressHost): CloudFront would fetch from itself",
             )
+
+    @model_validator(mode="after")
+    def _node_group_fits(self) -> StackSettings:
+        """Both colours of every service at their minimum, plus a rolling update's surge,
+        must fit the created node group at its minimum size (nothing adds nodes)."""
+        created = self.aws.cluster.created if self.aws else None
+        if created is None or self.substrate is not Substrate.AWS:
+            return self  # an adopted cluster's nodes are sized where it is managed
+        nodes, key = created.node_group, "aws.cluster.created.nodeGroup"
+        unknown = [t for t in nodes.instance_types if capacity.usable(t) is None]
+        if unknown:
+            raise KeyedError(
+                f"{key}.instanceTypes",
+                unknown,
+                f"no allocatable capacity known for {unknown}, so the stack cannot check "
+                f"that its pods fit; allowed: {sorted(capacity.ALLOCATABLE)} "
+                "(or add the type to stackspec/capacity.py)",
+            )
+        per_node = min(
+            (capacity.usable(t) or capacity.Amount(0, 0) for t in nodes.instance_types),
+            key=lambda a: (a.cpu_m, a.memory_mi),
+        )
+        needed, pods = capacity.PLATFORM, 0
+        for svc in self.services:
+            pod = capacity.Amount(
+                capacity.cpu_millis(svc.resources.cpu), capacity.mebibytes(svc.resources.memory)
+            )
+            if not pod.fits_in(per_node):
+                raise KeyedError(
+                    f"{key}.instanceTypes",
+                    list(nodes.instance_types),
+                    f"one pod of '{svc.name}' requests {pod} (services.resources); a node "
+                    f"of {list(nodes.instance_types)} leaves {per_node} for pods",
+                )
+            minimum = svc.autoscaling.min_replicas if svc.autoscaling else svc.replicas
+            count = 2 * (minimum + capacity.max_surge(minimum))
+            pods += count
+            needed = needed + pod.times(count)
+        room = per_node.times(nodes.min_size)
+        if not needed.fits_in(room):
+            raise KeyedError(
+                f"{key}.minSize",
+                nodes.min_size,
+                f"{key}.minSize {nodes.min_size} x {list(nodes.instance_types)} leaves {room} "
+                f"for pods, but both colours of services[*] at their minimum replicas "
+                "(autoscaling.minReplicas, else replicas) with a rolling update's surge "
+                f"({capacity.DEFAULT_MAX_SURGE_PERCENT}% per Deployment) are {pods} pods "
+                f"needing {needed - capacity.PLATFORM} (services.resources requests) plus "
+                f"{capacity.PLATFORM} for the cluster's add-ons: {needed} in all; raise "
+                f"minSize (nothing adds nodes) or use a larger instance type",
+            )
+        return self
 
     @model_validator(mode="after")
     def _gateway_installable(self) -> StackSettings:

@@ -126,7 +126,8 @@ def test_nodes_require_imdsv2_and_encrypted_disks(plans: Callable[[str], Plan]) 
     launched with IMDSv2 at one hop (pods cannot use the node's role) and encrypted gp3."""
     plan = plans("production")
     nodes = only(plan, "aws:eks/nodeGroup:NodeGroup", "cluster-nodes").props
-    assert nodes["scalingConfig"] == {"minSize": 3.0, "desiredSize": 3.0, "maxSize": 9.0}
+    assert nodes["scalingConfig"] == {"minSize": 4.0, "desiredSize": 4.0, "maxSize": 9.0}
+    assert nodes["instanceTypes"] == ["m6i.2xlarge"]
     assert len(nodes["subnetIds"]) == 3
     template = only(plan, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-nodes").props
     meta = template["metadataOptions"]
