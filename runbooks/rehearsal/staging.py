@@ -26,6 +26,11 @@ Stand-ins:
 - Users: simulated load (runbooks.standins.alb_load) split by the listener's live weights,
   served by the version each color's Deployment runs, published into CloudWatch.
 
+The rehearsal keeps everything in a work dir of its own (removed unless --keep): the copy
+of the stack file, its journal (a real staging release is neither seen nor locked), the
+database. Deploys go to the stand-in through a client made for it, never through the
+kubeconfig or an in-cluster account, so no real cluster can be touched.
+
 The copy of the stack file differs from it in `rollout.router: aws-alb` (listener: the
 stand-in's), `rollout.metrics: cloudwatch` (load balancer: the stand-in's) and, for the
 db-migration step, `backup_backend: rds-snapshot` of the stand-in writer: the stack

@@ -104,9 +104,16 @@ def percentile(values: list[float], rank: float) -> float | None:
 @contextmanager
 def pointed_at(endpoint: str) -> Iterator[None]:
     """Every boto3 client made meanwhile talks to `endpoint` with dummy credentials; the
-    environment is restored afterwards (profiles and real credentials are set aside)."""
+    environment is restored afterwards. Set aside meanwhile: the profile and session token,
+    and whatever would send a client elsewhere (a service's own AWS_ENDPOINT_URL_<SERVICE>
+    wins over AWS_ENDPOINT_URL; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS would ignore both)."""
     wanted = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, **DUMMY_CREDENTIALS}
-    hidden = ("AWS_PROFILE", "AWS_SESSION_TOKEN")
+    hidden = [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        *(key for key in os.environ if key.startswith("AWS_ENDPOINT_URL_")),
+    ]
     saved = {key: os.environ.get(key) for key in (*wanted, *hidden)}
     os.environ.update(wanted)
     for key in hidden:
