@@ -42,6 +42,9 @@ NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
 NODE_POLICIES_ECR = "AmazonEC2ContainerRegistryReadOnly"
 AMI_TYPE = "AL2023_x86_64_STANDARD"
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# How long a Helm release may take (its `timeout`, seconds): the chart's pods are scheduled
+# only once the nodes have joined, and pull their images through NAT on a fresh cluster.
+HELM_TIMEOUT_SECONDS = 600
 VPC_CNI = "vpc-cni"
 # The add-on's schema takes the flag as a string, not a JSON boolean.
 VPC_CNI_CONFIG = json.dumps({"enableNetworkPolicy": "true"})
@@ -61,6 +64,10 @@ class ClusterInfo:
     # The issuer without its scheme, as IAM condition keys spell it (oidc.eks.../id/...).
     oidc_issuer: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
+    # What must exist before anything runs in the cluster: on a created cluster its node
+    # group and add-ons (an active control plane schedules nothing without nodes, and pods
+    # get no IP without the VPC CNI); empty for an adopted cluster, whose nodes exist.
+    ready: tuple[pulumi.Resource, ...] = ()
 
 
 def kubeconfig(
@@ -260,6 +267,7 @@ class EksCluster(pulumi.ComponentResource):
                 self.cluster.certificate_authority.apply(lambda c: _known(c.data, "CA data")),
                 region,
             ),
+            ready=(self.node_group, self.network_addon),
         )
         self.register_outputs(
             {"name": self.cluster.name, "oidcProviderArn": self.oidc_provider.arn}
@@ -391,10 +399,15 @@ def declare_aws_cluster(settings: AwsSettings, provider: pulumi.ProviderResource
 
 
 def kubernetes_provider(
-    kubeconfig_json: pulumi.Input[str] | None, settings: KubernetesSettings
+    kubeconfig_json: pulumi.Input[str] | None,
+    settings: KubernetesSettings,
+    ready: Sequence[pulumi.Resource] = (),
 ) -> k8s.Provider:
     """The one Kubernetes provider of the stack: from the cluster's kubeconfig on aws
-    stacks, else from the configured context. Raises StackFileError when neither is set."""
+    stacks, else from the configured context. Raises StackFileError when neither is set.
+
+    `ready` (`ClusterInfo.ready`): the provider waits for these, and so does every resource
+    that uses it (Helm releases included), so nothing is applied to a cluster without nodes."""
     key = f"{PROJECT}:kubernetes.context"
     if kubeconfig_json is not None:
         if settings.context is not None:
@@ -402,7 +415,12 @@ def kubernetes_provider(
             allowed = "not allowed on aws stacks: the provider uses the stack's EKS cluster"
             problem = Problem(key, repr(settings.context), allowed)
             raise StackFileError(stack_path(pulumi.get_stack()), [problem])
-        return k8s.Provider("cluster", kubeconfig=kubeconfig_json, namespace=settings.namespace)
+        return k8s.Provider(
+            "cluster",
+            kubeconfig=kubeconfig_json,
+            namespace=settings.namespace,
+            opts=pulumi.ResourceOptions(depends_on=list(ready)),
+        )
     if settings.context is None:
         allowed = "required on the kubernetes substrate: the kubeconfig context to deploy to"
         raise StackFileError(stack_path(pulumi.get_stack()), [Problem(key, "missing", allowed)])

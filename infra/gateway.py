@@ -37,6 +37,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.cluster import HELM_TIMEOUT_SECONDS
 from infra.netpol import NAME_LABEL, pod_security_labels
 from stackspec.model import Kubernetes as KubernetesSettings
 
@@ -125,6 +126,7 @@ class PlatformGateway(pulumi.ComponentResource):
             namespace=EG_NAMESPACE,
             create_namespace=True,
             values=controller_values(),
+            timeout=HELM_TIMEOUT_SECONDS,
             opts=child,
         )
         self.namespace = k8s.core.v1.Namespace(

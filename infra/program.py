@@ -99,7 +99,8 @@ def declare(settings: StackSettings) -> None:
     if settings.aws is not None and settings.substrate is Substrate.AWS:
         aws_provider = aws.Provider("aws", region=settings.aws.region)
         platform = AwsPlatform(declare_aws_cluster(settings.aws, aws_provider), aws_provider)
-        k8s_provider = kubernetes_provider(platform.cluster.info.kubeconfig, cluster)
+        info = platform.cluster.info
+        k8s_provider = kubernetes_provider(info.kubeconfig, cluster, ready=info.ready)
     else:
         k8s_provider = kubernetes_provider(None, cluster)
     on_cluster = pulumi.ResourceOptions(provider=k8s_provider)

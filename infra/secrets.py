@@ -47,6 +47,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.cluster import HELM_TIMEOUT_SECONDS
+
 ESO_CHART = "external-secrets"
 # A current release (v2.9.0, August 2026) that serves external-secrets.io/v1.
 ESO_VERSION = "2.9.0"
@@ -152,6 +154,7 @@ class SecretDelivery(pulumi.ComponentResource):
             create_namespace=True,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ESO_REPOSITORY),
             values={"installCRDs": True},
+            timeout=HELM_TIMEOUT_SECONDS,
             opts=pulumi.ResourceOptions(parent=self),
         )
         after = pulumi.ResourceOptions(parent=self, depends_on=[self.operator])

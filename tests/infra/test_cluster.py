@@ -333,3 +333,53 @@ def test_adopted_cluster_needs_its_vpc_cidr(tmp_path: Any) -> None:
     path.write_text(yaml.safe_dump(_with_cluster({"adopted": missing})), encoding="utf-8")
     with pytest.raises(StackFileError, match=r"aws\.cluster\.adopted\.vpcCidr"):
         load_stack_file(path)
+
+
+def _recording(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, into: dict[str, Any]
+) -> None:
+    """Replace `module.name` (a resource class) by one that records each instance and its
+    options in `into` under its resource name."""
+    original = getattr(module, name)
+
+    class Recording(original):  # type: ignore[misc, valid-type]
+        def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
+            super().__init__(resource_name, *args, **kwargs)
+            into[resource_name] = (self, kwargs.get("opts"))
+
+    monkeypatch.setattr(module, name, Recording)
+
+
+def test_kubernetes_provider_waits_for_nodes_and_addons(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under set_mocks: on a created cluster the Kubernetes provider (so every in-cluster
+    resource and Helm release using it) depends on the node group and the EKS add-ons;
+    an active control plane alone schedules nothing."""
+    import pulumi_aws as aws
+    import pulumi_kubernetes as k8s
+
+    seen: dict[str, Any] = {}
+    for module, name in ((aws.eks, "NodeGroup"), (aws.eks, "Addon"), (k8s, "Provider")):
+        _recording(monkeypatch, module, name, seen)
+    declare("production")
+    _, opts = seen["cluster"]
+    depends = opts.depends_on
+    assert seen["cluster-nodes"][0] in depends
+    assert seen["cluster-vpc-cni"][0] in depends
+
+
+def test_adopted_cluster_provider_waits_for_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under set_mocks: an adopted cluster's nodes exist; its provider has no dependency."""
+    import pulumi_kubernetes as k8s
+
+    seen: dict[str, Any] = {}
+    _recording(monkeypatch, k8s, "Provider", seen)
+    declare("production", adopt)
+    _, opts = seen["cluster"]
+    assert not opts.depends_on
+
+
+def test_helm_releases_wait_ten_minutes(plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: ESO and Envoy Gateway get `timeout` 600 s (nodes join, images pull)."""
+    releases = of_type(plans("production"), "kubernetes:helm.sh/v3:Release")
+    assert sorted(r.name for r in releases) == ["gateway-controller", "secret-delivery-operator"]
+    assert all(r.props["timeout"] == 600 for r in releases)
