@@ -82,12 +82,15 @@ class DataWiring:
     the MSK brokers for IAM auth (port 9098); `region`: the cluster's, for the IAM signer;
     `files`: variable -> key of that Secret, e.g. TRADING_POSTGRES_DSN_FILE -> postgres-dsn
     (infra.secrets.SecretDelivery.files): each variable names the key's file under the mount.
+    `secret_ready`: what makes that Secret exist (its ExternalSecret, awaited until Ready);
+    the Deployments wait for it, or their pods sit in ContainerCreating on the required mount.
     """
 
     secret_name: str
     bootstrap_servers: pulumi.Input[str]
     region: str
     files: Mapping[str, str] = field(default_factory=dict)
+    secret_ready: Sequence[pulumi.Resource] = ()
 
     def env(self) -> list[k8s.core.v1.EnvVarArgs]:
         """The variables samples.options reads (TRADING_<NAME>, and AWS_REGION as boto does)."""
@@ -251,7 +254,9 @@ class BlueGreenService(pulumi.ComponentResource):
                     spec=self._pod_spec(color, config_map),
                 ),
             ),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(self._data.secret_ready) if self._data else []
+            ),
         )
         self._service(f"{name}-{color}-service", object_name, color)
         if svc.replicas >= 2 or svc.autoscaling is not None:

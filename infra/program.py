@@ -275,6 +275,7 @@ def _data_wiring(
         files=access.delivery.files[service],
         bootstrap_servers=endpoints.brokers,
         region=settings.aws.region,
+        secret_ready=[access.delivery.external_secrets[service]],
     )
 
 

@@ -55,6 +55,7 @@ ESO_VERSION = "2.9.0"
 ESO_REPOSITORY = "https://charts.external-secrets.io"
 ESO_NAMESPACE = "external-secrets"
 ESO_API = "external-secrets.io/v1"
+WAIT_FOR = "pulumi.com/waitFor"
 REFRESH_INTERVAL = "15m"
 # The keys ESO fetches (template variables) and the rendered keys (file names in the pod).
 USERNAME_KEY, PASSWORD_KEY, TOKEN_KEY = "DATABASE_USERNAME", "DATABASE_PASSWORD", "REDIS_AUTH_TOKEN"
@@ -159,6 +160,9 @@ class SecretDelivery(pulumi.ComponentResource):
         )
         after = pulumi.ResourceOptions(parent=self, depends_on=[self.operator])
         self.secret_names: dict[str, str] = {}
+        # Per service: its ExternalSecret, awaited until ESO reports it Ready (the Secret
+        # exists): the service's Deployments depend on it (infra.program).
+        self.external_secrets: dict[str, k8s.apiextensions.CustomResource] = {}
         # Per service: the variable samples.options reads -> the rendered key (file) it names.
         self.files: dict[str, dict[str, str]] = {}
         for service in services:
@@ -178,12 +182,15 @@ class SecretDelivery(pulumi.ComponentResource):
                 },
                 opts=after,
             )
-            k8s.apiextensions.CustomResource(
+            self.external_secrets[service] = k8s.apiextensions.CustomResource(
                 f"{name}-{service}-credentials",
                 api_version=ESO_API,
                 kind="ExternalSecret",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=credentials_secret_name(service), namespace=namespace
+                    name=credentials_secret_name(service),
+                    namespace=namespace,
+                    # pulumi-kubernetes' generic await: done once ESO has written the Secret.
+                    annotations={WAIT_FOR: "condition=Ready"},
                 ),
                 spec=external_secret_spec(service, secrets, endpoints),
                 opts=after,

@@ -183,3 +183,43 @@ def test_the_plan_holds_no_credential(plans: Callable[[str], Plan], stack: str) 
     assert "mock-password-" not in text
     for resource in of_type(plan, EXTERNAL_SECRET):
         assert SECRET_MASK not in json.dumps(resource.props)
+
+
+def test_deployments_wait_for_their_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under set_mocks: each service's Deployments depend on that service's ExternalSecret
+    (awaited until Ready: ESO has written `<svc>-data-credentials`, which the pods mount as
+    required); its ServiceAccount does not (ESO authenticates as it: waiting would deadlock)."""
+    import pulumi_kubernetes as k8s
+
+    from infra.offline import plan_stack
+
+    created: dict[str, object] = {}
+    options: dict[str, object] = {}
+
+    def recording(module: object, name: str) -> None:
+        original = getattr(module, name)
+
+        class Recording(original):  # type: ignore[misc, valid-type]
+            def __init__(self, resource_name: str, *args: object, **kwargs: object) -> None:
+                options[resource_name] = kwargs.get("opts")
+                super().__init__(resource_name, *args, **kwargs)
+                created[resource_name] = self
+
+        monkeypatch.setattr(module, name, Recording)
+
+    recording(k8s.apiextensions, "CustomResource")
+    recording(k8s.apps.v1, "Deployment")
+    recording(k8s.core.v1, "ServiceAccount")
+    plan = plan_stack("production")
+    for service, other in (("trading-api", "market-data"), ("market-data", "trading-api")):
+        mine = created[f"secret-delivery-{service}-credentials"]
+        theirs = created[f"secret-delivery-{other}-credentials"]
+        for color in ("blue", "green"):
+            depends = getattr(options[f"{service}-{color}"], "depends_on", None) or []
+            assert mine in depends and theirs not in depends
+        account = getattr(options[f"{service}-account"], "depends_on", None) or []
+        assert mine not in account
+        external = next(r for r in plan if r.name == f"secret-delivery-{service}-credentials")
+        assert external.props["metadata"]["annotations"] == {
+            "pulumi.com/waitFor": "condition=Ready"
+        }
