@@ -4,15 +4,19 @@ resource uses.
 On aws stacks the cluster is either created by the stack (`aws.cluster.created`: EKS with a
 private API endpoint, secrets envelope-encrypted with a KMS key, every control-plane log
 type, a managed node group with IMDSv2 and encrypted disks, the IAM OIDC provider for IRSA,
-and the VPC CNI add-on with network policy enabled) or adopted (`aws.cluster.adopted`: an
-existing EKS cluster given by config). Either way the program gets a `ClusterInfo`: VPC and
-its CIDR, subnets, the services' security group, the OIDC provider and a kubeconfig that
-authenticates with `aws eks get-token` (no long-lived credential).
+the VPC CNI add-on with network policy enabled and the metrics-server add-on) or adopted
+(`aws.cluster.adopted`: an existing EKS cluster given by config). Either way the program
+gets a `ClusterInfo`: VPC and its CIDR, subnets, the services' security group, the OIDC
+provider and a kubeconfig that authenticates with `aws eks get-token` (no long-lived credential).
 
 EKS enforces NetworkPolicies only when the VPC CNI add-on runs with `enableNetworkPolicy`;
 otherwise the API server accepts them and nothing enforces them. A created cluster gets
 the add-on so configured (`VPC_CNI_CONFIG`); an adopted cluster must have it already, which
 the operator ensures (see `AdoptedCluster` in stackspec.model).
+
+The HorizontalPodAutoscalers of the services read CPU from the resource metrics API, which
+only metrics-server serves: a created cluster gets EKS's `metrics-server` add-on (after its
+nodes, where its pods run); an adopted cluster must run it already, or its HPAs never scale.
 
 On the kubernetes substrate the provider uses the configured kubeconfig context
 (`kubernetes.context`), never the operator's current one; default providers are disabled
@@ -46,6 +50,7 @@ CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterA
 # only once the nodes have joined, and pull their images through NAT on a fresh cluster.
 HELM_TIMEOUT_SECONDS = 600
 VPC_CNI = "vpc-cni"
+METRICS_SERVER = "metrics-server"
 # The add-on's schema takes the flag as a string, not a JSON boolean.
 VPC_CNI_CONFIG = json.dumps({"enableNetworkPolicy": "true"})
 
@@ -240,6 +245,14 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         self.node_group = self._node_group(name, settings, subnet_ids)
+        # Its pods need nodes: created before them, the add-on stays DEGRADED and the create
+        # times out.
+        self.metrics_addon = aws.eks.Addon(
+            f"{name}-metrics-server",
+            cluster_name=self.cluster.name,
+            addon_name=METRICS_SERVER,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_group]),
+        )
         for index, role_arn in enumerate(settings.admin_role_arns):
             self._admin(f"{name}-admin-{index + 1}", role_arn)
         issuer_url = self.cluster.identities.apply(

@@ -383,3 +383,20 @@ def test_helm_releases_wait_ten_minutes(plans: Callable[[str], Plan]) -> None:
     releases = of_type(plans("production"), "kubernetes:helm.sh/v3:Release")
     assert sorted(r.name for r in releases) == ["gateway-controller", "secret-delivery-operator"]
     assert all(r.props["timeout"] == 600 for r in releases)
+
+
+def test_created_cluster_runs_metrics_server_after_its_nodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under set_mocks: the HPAs' CPU metrics come from EKS's metrics-server add-on, created
+    after the node group its pods run on; an adopted cluster gets none (tested above)."""
+    import pulumi_aws as aws
+
+    seen: dict[str, Any] = {}
+    _recording(monkeypatch, aws.eks, "NodeGroup", seen)
+    _recording(monkeypatch, aws.eks, "Addon", seen)
+    plan = plan_of(declare("production"))
+    addon = only(plan, ADDON, "cluster-metrics-server").props
+    assert (addon["addonName"], addon["clusterName"]) == ("metrics-server", "trading-production")
+    assert seen["cluster-nodes"][0] in seen["cluster-metrics-server"][1].depends_on
+    assert of_type(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
