@@ -1,7 +1,7 @@
 """`runbook rehearse`: the whole release story on the local stack — the README's main command.
 
     runbook rehearse [--keep] [--rate 100] [--report-dir reports] [--json]
-    runbook rehearse --stack staging      (an aws stack: against stand-ins, see below)
+    runbook rehearse --stack staging [--router aws-alb|kubernetes]   (against stand-ins)
 
 Brings the local stack up, puts steady load on it through the edge and places orders
 through HAProxy, releases a healthy version (promoted, its migration contracted after the
@@ -14,12 +14,15 @@ With an aws stack (`--stack staging`, `--stack production`) the same two release
 that stack's own wiring (aws-alb router, cloudwatch metrics, Pulumi driver deploying on
 Kubernetes, RDS snapshot before the migration, CloudFront invalidation) AGAINST STAND-INS:
 a moto server for AWS, a Kubernetes API stand-in, a private PostgreSQL and simulated load.
+Traffic moves on the ALB stand-in's listener (`--router aws-alb`, the default) or on the
+HTTPRoute of the Kubernetes API stand-in (`--router kubernetes`, the stack's own router).
 It proves the wiring and the engine, not AWS or the cluster (runbooks/rehearsal/staging.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +53,14 @@ def rehearse(
             "against stand-ins: moto server, Kubernetes API stand-in, simulated load.",
         ),
     ] = "local",
+    router: Annotated[
+        str | None,
+        typer.Option(
+            "--router",
+            help="aws stacks: move traffic on the ALB listener (aws-alb, default) or on the "
+            "HTTPRoute (kubernetes) of the stand-ins.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rehearse a healthy release and an automatic rollback on the local stack.
@@ -62,7 +73,7 @@ def rehearse(
     options = Options(stack=stack, rate=rate, report_dir=report_dir, keep=keep)
     quiet = as_json
     with exits_cleanly():
-        result = _rehearsal_for(stack)(
+        result = _rehearsal_for(stack, router)(
             options, (lambda _: None) if quiet else say, None if quiet else TurnPrinter(say)
         )
     if as_json:
@@ -72,10 +83,15 @@ def rehearse(
     raise typer.Exit(code=ExitCode.OK if result.ok else ExitCode.FAILED)
 
 
-def _rehearsal_for(stack: str) -> Callable[..., Result]:
+def _rehearsal_for(stack: str, router: str | None) -> Callable[..., Result]:
     """The local rehearsal, or for an aws stack the one against stand-ins (dev dependencies:
-    moto, jsonpatch)."""
+    moto, jsonpatch) moving traffic with `router`."""
     if load_stack(stack).substrate is not Substrate.AWS:
+        if router is not None:
+            raise BadInput(
+                "--router is for the stand-in rehearsal of an aws stack",
+                hint="the local stack's router is its HAProxy: drop --router",
+            )
         return run_rehearsal
     try:
         from runbooks.rehearsal.staging import rehearse as rehearse_against_stand_ins
@@ -84,7 +100,7 @@ def _rehearsal_for(stack: str) -> Callable[..., Result]:
             f"the stand-in rehearsal needs {err.name}, a dev dependency",
             hint="uv sync --group dev",
         ) from None
-    return rehearse_against_stand_ins
+    return partial(rehearse_against_stand_ins, router=router or "aws-alb")
 
 
 def _summary(result: Result) -> None:

@@ -1,29 +1,32 @@
 """The staging rehearsal: the local rehearsal's two releases, with an aws stack's own wiring,
 AGAINST STAND-INS. Nothing here reaches AWS or a Kubernetes cluster.
 
-`runbook rehearse --stack staging` releases a healthy version (promoted) and a faulty one
-(20% of its requests fail: rolled back automatically), and writes the same report as the
-local rehearsal (`<report-dir>/rehearsal.html` and `.json`).
+`runbook rehearse --stack staging [--router aws-alb|kubernetes]` releases a healthy version
+(promoted) and a faulty one (20% of its requests fail: rolled back automatically), and
+writes the same report as the local rehearsal (`<report-dir>/rehearsal.html` and `.json`).
 
 Real: the engine (plan, analysis, `decide()`, journal, lock) and every backend as the
-stack's wiring builds it (`from_stack(settings, outputs)`): the aws-alb router (weights set
-and read back), the cloudwatch metric provider (GetMetricData of the ALB's target groups),
-the Pulumi driver (release state written back into the stack's config; deploys through
-the Kubernetes deployer, which patches the idle color's Deployment and waits for its
-rollout), the db-migration step (an RDS snapshot taken, then the expand; reverted on
-rollback, contracted after promotion) and edge-purge (a CloudFront invalidation, waited for).
+stack's wiring builds it (`from_stack(settings, outputs)`): the router, weights set and
+read back (aws-alb, the default: the moto ALB's listener; kubernetes, the stack's own
+router: the HTTPRoute on the Kubernetes stand-in, built on the stand-in's client), the
+cloudwatch metric provider (GetMetricData of the ALB's target groups), the Pulumi driver
+(release state written back into the stack's config; deploys through the Kubernetes
+deployer, which patches the idle color's Deployment and waits for its rollout), the
+db-migration step (an RDS snapshot taken, then the expand; reverted on rollback,
+contracted after promotion) and edge-purge (a CloudFront invalidation, waited for).
 
 Stand-ins:
 - AWS: a moto server in this process (runbooks.standins.aws): the ALB, a target group per
   color and the listener, CloudWatch, the RDS writer (snapshots only) and the CloudFront
   distribution. boto3 reaches it through AWS_ENDPOINT_URL, with dummy credentials.
 - Kubernetes: the API stand-in (runbooks.standins.kube_api), seeded with each service's
-  two Deployments as the stack file records them; a rollout completes on the third read.
+  Deployments and Services (and an http service's HTTPRoute) as the stack file records
+  them; a rollout completes on the third read.
 - Pulumi: the stack's config is a copy of the stack file (runbooks.standins.pulumi_config),
   its outputs those of the stand-ins (`edge.distributionId`, `database.writerEndpoint`).
 - PostgreSQL: a private PostgreSQL 15 (samples/schema.sql) in place of the RDS writer,
   which moto cannot run: migrations expand, revert and contract on it.
-- Users: simulated load (runbooks.standins.alb_load) split by the listener's live weights,
+- Users: simulated load (runbooks.standins.alb_load) split by the router's live weights,
   served by the version each color's Deployment runs, published into CloudWatch.
 
 The rehearsal keeps everything in a work dir of its own (removed unless --keep): the copy
@@ -31,11 +34,12 @@ of the stack file, its journal (a real staging release is neither seen nor locke
 database. Deploys go to the stand-in through a client made for it, never through the
 kubeconfig or an in-cluster account, so no real cluster can be touched.
 
-The copy of the stack file differs from it in `rollout.router: aws-alb` (listener: the
-stand-in's), `rollout.metrics: cloudwatch` (load balancer: the stand-in's) and, for the
-db-migration step, `backup_backend: rds-snapshot` of the stand-in writer: the stack
-wiring alone does not choose RDS snapshots yet (runbooks/steps/stack_options.py). The
-release steps are db-migration and edge-purge; cache-bump (ElastiCache) is not rehearsed.
+The copy of the stack file differs from it in `rollout.router` (the one chosen; aws-alb's
+listener: the stand-in's), `rollout.metrics: cloudwatch` (load balancer: the stand-in's)
+and, for the db-migration step, `backup_backend: rds-snapshot` of the stand-in writer:
+the stack wiring alone does not choose RDS snapshots yet (runbooks/steps/stack_options.py).
+The release steps are db-migration and edge-purge; cache-bump (ElastiCache) is not
+rehearsed.
 
 Proves: the stack's engine wiring end to end (settings, outputs, every backend's factory,
 deploy as an action, AWS calls as boto3 makes them, the verdicts from CloudWatch's
@@ -59,7 +63,7 @@ from typing import Any
 
 import yaml
 
-from runbooks.core.model import Color
+from runbooks.core.model import Color, Weights
 from runbooks.drivers.pulumi_automation import SERVICES_KEY, PulumiDriver
 from runbooks.journal.base import Journal
 from runbooks.journal.registry import JOURNALS
@@ -69,17 +73,19 @@ from runbooks.performer import Backends
 from runbooks.rehearsal.report import write_report
 from runbooks.rehearsal.run import FAULT, SERVICE, SETTLE_SECONDS, Options, Result, timeline_of
 from runbooks.release import OnTurn, rollout
+from runbooks.routers.base import TrafficRouter
 from runbooks.session import Request, Session
 from runbooks.standins.alb_load import SimulatedLoad
 from runbooks.standins.aws import REGION, MotoServer, StagingAws, create_staging, pointed_at
 from runbooks.standins.kube_api import KubeApiStandIn
-from runbooks.standins.kube_objects import PORT, deployment
+from runbooks.standins.kube_objects import PORT, deployment, httproute, service
 from runbooks.standins.pulumi_config import StackFileConfig
 from runbooks.steps.stack_options import Configured
 from stackspec.errors import BadInput
 from stackspec.model import StackSettings, Substrate
 from stackspec.stackfile import PROJECT, load_stack, stack_path
 
+ROUTERS = ("aws-alb", "kubernetes")  # where the rehearsal moves traffic
 HEALTHY_STEPS = ("db-migration", "edge-purge")
 FAULTY_STEPS = ("edge-purge", "db-migration")
 DEPLOY_READS = 3  # the stand-in's rollouts: not observed, in progress, then available
@@ -88,12 +94,20 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class StandInSession(Session):
-    """A Session whose db-migration step also gets `step_options` (the RDS snapshot)."""
+    """A Session whose steps also get `step_options` (db-migration: the RDS snapshot) and,
+    when given, whose router is `router` (the kubernetes router's own factory would load a
+    kubeconfig, or a pod's in-cluster account: a real cluster, never wanted here)."""
 
     step_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    router: TrafficRouter | None = None
 
     def backends(self, steps: tuple[str, ...]) -> Backends:
-        found = super().backends(steps)
+        if self.router is None:
+            found = super().backends(steps)
+        else:
+            policy = self.settings.rollout.model_copy(update={"router": "nop"})
+            unrouted = replace(self, settings=self.settings.model_copy(update={"rollout": policy}))
+            found = replace(Session.backends(unrouted, steps), router=self.router)
         extended = {
             name: Configured(step.step, step.options | self.step_options[name])
             if isinstance(step, Configured) and name in self.step_options
@@ -113,7 +127,8 @@ class World:
     config: StackFileConfig
     namespace: str
     journal: Journal
-    apps: Any  # kubernetes.client.AppsV1Api on the stand-in
+    kube_api: Any  # kubernetes.client.ApiClient for the stand-in
+    router: str  # one of ROUTERS
 
 
 def is_stand_in_stack(settings: StackSettings) -> bool:
@@ -121,9 +136,16 @@ def is_stand_in_stack(settings: StackSettings) -> bool:
     return settings.substrate is Substrate.AWS
 
 
-def rehearse(options: Options, say: Say, on_turn: OnTurn | None = None) -> Result:
-    """Both releases against stand-ins; the work dir (stack copy, journal, PostgreSQL) is
-    removed at the end unless `options.keep`."""
+def rehearse(
+    options: Options, say: Say, on_turn: OnTurn | None = None, router: str = "aws-alb"
+) -> Result:
+    """Both releases against stand-ins, traffic moved by `router`: "aws-alb" (the listener
+    on the moto server) or "kubernetes" (the HTTPRoute on the Kubernetes API stand-in).
+    The work dir (stack copy, journal, PostgreSQL) is removed unless `options.keep`."""
+    if router not in ROUTERS:
+        raise BadInput(
+            f"no stand-in router {router!r}", hint=f"choose one of: {', '.join(ROUTERS)}"
+        )
     declared = load_stack(options.stack)
     if not is_stand_in_stack(declared):
         raise BadInput(
@@ -136,31 +158,22 @@ def rehearse(options: Options, say: Say, on_turn: OnTurn | None = None) -> Resul
     say(f"  simulated load, private PostgreSQL) in {work}")
     try:
         with ExitStack() as stack:
-            world = _world(stack, options.stack, declared, work, say)
+            world = _world(stack, options.stack, declared, work, router, say)
             return _release_twice(options, world, declared, say, on_turn)
     finally:
         if not options.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _world(stack: ExitStack, name: str, declared: StackSettings, work: Path, say: Say) -> World:
+def _world(
+    stack: ExitStack, name: str, declared: StackSettings, work: Path, router: str, say: Say
+) -> World:
     moto = stack.enter_context(MotoServer())
     stack.enter_context(pointed_at(moto.endpoint))
     aws = create_staging(name, SERVICE, declared.service(SERVICE).active_color.value, PORT)
     kube = stack.enter_context(KubeApiStandIn(rollout=DEPLOY_READS))
     namespace = declared.kubernetes.namespace if declared.kubernetes else "trading"
-    for service in declared.services:
-        for color in Color:
-            kube.seed(
-                deployment(
-                    service.name,
-                    color.value,
-                    getattr(service.versions, color.value),
-                    service.image,
-                    namespace,
-                    service.replicas,
-                )
-            )
+    _seed(kube, declared, namespace)
     port = free_port()
     say(f"starting a private PostgreSQL on 127.0.0.1:{port} (the RDS writer's stand-in)")
     server = start_postgres(work, port)
@@ -169,7 +182,7 @@ def _world(stack: ExitStack, name: str, declared: StackSettings, work: Path, say
     stack.enter_context(
         _environment(RUNBOOK_DATABASE_DSN=postgres_dsn(port), RUNBOOK_BACKUP_DIR=str(work))
     )
-    copy = _stack_copy(name, work / "stacks", aws)
+    copy = _stack_copy(name, work / "stacks", aws, router)
     outputs = {
         "substrate": "aws",
         "database": {"writerEndpoint": f"{aws.rds_instance_id}.stand-in.{REGION}.rds"},
@@ -177,24 +190,60 @@ def _world(stack: ExitStack, name: str, declared: StackSettings, work: Path, say
     }
     (work / "runbook").mkdir()
     journal = JOURNALS.create("sqlite", state_dir=work / "runbook")
-    return World(
-        work, aws, kube, StackFileConfig(copy, outputs), namespace, journal, _apps(stack, kube)
-    )
+    api = stack.enter_context(_kube_client(kube))
+    say(f"traffic moves through {router} ({_where(router)})")
+    return World(work, aws, kube, StackFileConfig(copy, outputs), namespace, journal, api, router)
 
 
-def _apps(stack: ExitStack, kube: KubeApiStandIn) -> Any:
+def _where(router: str) -> str:
+    if router == "aws-alb":
+        return "the ALB listener's forward weights on the moto server"
+    return "the HTTPRoute's backendRef weights on the Kubernetes API stand-in"
+
+
+def _kube_client(kube: KubeApiStandIn) -> Any:
     from kubernetes import client
 
-    api = stack.enter_context(client.ApiClient(kube.configuration()))
-    return client.AppsV1Api(api)
+    return client.ApiClient(kube.configuration())
 
 
-def _stack_copy(stack: str, directory: Path, aws: StagingAws) -> Path:
+def _seed(kube: KubeApiStandIn, declared: StackSettings, namespace: str) -> None:
+    """Each service's Deployments as the stack file records them; for an http service also
+    its Services and its HTTPRoute, all traffic on the active color."""
+    for svc in declared.services:
+        for color in Color:
+            version = getattr(svc.versions, color.value)
+            kube.seed(
+                deployment(svc.name, color.value, version, svc.image, namespace, svc.replicas)
+            )
+            kube.seed(service(f"{svc.name}-{color.value}", svc.name, color.value, namespace))
+        if svc.kind == "http":
+            active = Weights.all_on(svc.active_color)
+            kube.seed(service(svc.name, svc.name, svc.active_color.value, namespace))
+            kube.seed(httproute(svc.name, active.blue, active.green, namespace))
+
+
+def _live_router(world: World) -> TrafficRouter:
+    """The router of `world.router`, on its stand-in."""
+    if world.router == "aws-alb":
+        from runbooks.routers.aws_alb import AwsAlbRouter
+
+        return AwsAlbRouter({SERVICE: world.aws.listener_arn})
+    from kubernetes import client
+
+    from runbooks.routers.kubernetes_route import KubernetesRouter
+
+    api = world.kube_api
+    return KubernetesRouter(world.namespace, client.CustomObjectsApi(api), client.CoreV1Api(api))
+
+
+def _stack_copy(stack: str, directory: Path, aws: StagingAws, router: str) -> Path:
     """The stack file with the stand-ins' router and metrics; returns its path."""
     document = yaml.safe_load(stack_path(stack).read_text(encoding="utf-8"))
     rollout_policy = document["config"].setdefault(f"{PROJECT}:rollout", {})
-    rollout_policy["router"] = "aws-alb"
-    rollout_policy["alb"] = {"listenerArns": {SERVICE: aws.listener_arn}}
+    rollout_policy["router"] = router
+    if router == "aws-alb":
+        rollout_policy["alb"] = {"listenerArns": {SERVICE: aws.listener_arn}}
     metrics = rollout_policy.setdefault("metrics", {})
     metrics.update(provider="cloudwatch", loadBalancer=aws.load_balancer_arn)
     metrics.pop("url", None)
@@ -206,14 +255,17 @@ def _stack_copy(stack: str, directory: Path, aws: StagingAws) -> Path:
 
 def _session(world: World, stack: str) -> Session:
     """The stack as the engine sees it now: the copy's settings, the driver, the outputs."""
+    from kubernetes import client
+
     from runbooks.deploy.kubernetes import KubernetesDeployer
 
     settings = load_stack(stack, world.config.path.parent)
+    apps = client.AppsV1Api(world.kube_api)
     driver = PulumiDriver(
         stack,
         world.work,
         stack_factory=lambda _stack, _dir: world.config,
-        deployer=lambda: KubernetesDeployer(world.namespace, world.apps, 60.0, 0.2),
+        deployer=lambda: KubernetesDeployer(world.namespace, apps, 60.0, 0.2),
         images={s.name: s.image for s in settings.services},
     )
     rds = {
@@ -223,21 +275,20 @@ def _session(world: World, stack: str) -> Session:
         "rds_poll_seconds": 1.0,
         "rds_wait_seconds": 60.0,
     }
-    return StandInSession(
-        stack, settings, driver, driver.read_outputs(stack), {"db-migration": rds}
-    )
+    outputs = driver.read_outputs(stack)
+    # the aws-alb router is built by its own factory (boto3 reaches the moto server)
+    router = _live_router(world) if world.router == "kubernetes" else None
+    return StandInSession(stack, settings, driver, outputs, {"db-migration": rds}, router)
 
 
 def _release_twice(
     options: Options, world: World, declared: StackSettings, say: Say, on_turn: OnTurn | None
 ) -> Result:
-    from runbooks.routers.aws_alb import AwsAlbRouter
-
     base = declared.service(SERVICE).active_version.split("-r", 1)[0]
     stamp = time.strftime("%Y%m%d%H%M%S")
     healthy = Request(options.stack, SERVICE, f"{base}-r{stamp}a", HEALTHY_STEPS, None, "1.1.0")
     faulty = Request(options.stack, SERVICE, f"{base}-r{stamp}b", FAULTY_STEPS, None, "1.2.0")
-    router = AwsAlbRouter({SERVICE: world.aws.listener_arn})
+    router = _live_router(world)
     load = SimulatedLoad(
         lambda: router.get_weights(SERVICE),
         lambda color: _running_version(world, color),

@@ -1,8 +1,9 @@
 """Simulated user load behind the stand-in ALB, published as the ALB publishes its metrics.
 
 No service runs in the staging rehearsal, so users are simulated: every `tick` seconds,
-`rate * tick` requests are split between the colors by the listener's LIVE weights (read
-back from the ALB stand-in each tick, never from what the engine asked), each color's
+`rate * tick` requests are split between the colors by the router's LIVE weights (the ALB
+listener's or the HTTPRoute's, read back from its stand-in each tick, never from what the
+engine asked), each color's
 requests answered by the version its Deployment runs now (its `version` label, read from
 the Kubernetes stand-in). A request to a version in `faulty` fails (a 5xx) with
 probability `error_rate`; latencies follow one fixed spread for every version, so only the
@@ -38,7 +39,7 @@ LATENCIES_MS = tuple(12.0 + 0.8 * i for i in range(20))
 
 
 class SimulatedLoad:
-    """`rate` simulated requests per second through the ALB's live split (see module doc)."""
+    """`rate` simulated requests per second through the live split (see module doc)."""
 
     def __init__(
         self,

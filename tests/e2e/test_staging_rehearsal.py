@@ -5,10 +5,13 @@ moto server (ALB, CloudWatch, RDS, CloudFront), the Kubernetes API stand-in, a p
 PostgreSQL and simulated load (see runbooks/rehearsal/staging.py for what that proves).
 
 Given the staging stack file with short bakes, when `runbook rehearse --stack staging`
-runs, then the healthy version is promoted and ends with all traffic, the faulty one is
-detected from CloudWatch's numbers and rolled back with all traffic on the promoted color,
-each migration was preceded by an RDS snapshot and each edge step invalidated CloudFront,
-the report holds the timeline, and the stack file itself is untouched.
+runs with traffic on the ALB stand-in (`--router aws-alb`) or on the HTTPRoute of the
+Kubernetes stand-in (`--router kubernetes`), then the healthy version is promoted and
+ends with all traffic, the faulty one is detected from CloudWatch's numbers and rolled
+back with all traffic on the promoted color, each migration was preceded by an RDS
+snapshot and each edge step invalidated CloudFront, the promoted version is recorded in
+the stack's config and runs on its Deployment, the report holds the timeline, and the
+stack file itself is untouched.
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ RUNBOOK = Path(sys.executable).with_name("runbook")
 STAGING = PROJECT_ROOT / "stacks" / "Pulumi.staging.yaml"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["aws-alb", "kubernetes"])
 def rehearsal(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     base = tmp_path_factory.mktemp("staging-rehearsal")
     document = yaml.safe_load(STAGING.read_text())
@@ -62,6 +65,7 @@ def rehearsal(
     }
     reports = base / "reports"
     argv = ["rehearse", "--stack", "staging", "--rate", str(RATE), "--report-dir", str(reports)]
+    argv += ["--router", request.param]
     done = subprocess.run(
         [str(RUNBOOK), *argv],
         env=env,
@@ -140,4 +144,5 @@ def test_the_stack_file_is_untouched_and_the_report_written(
     done, result = rehearsal
     assert result["stack_file_untouched"]
     assert "against stand-ins" in done.stdout
+    assert f"traffic moves through {done.args[-1]}" in done.stdout
     assert {p["color"] for p in result["points"]} >= {"blue", "green"}
