@@ -14,13 +14,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra import ports
 from infra.incluster import InClusterServer, ServerSpec
 from infra.keys import data_key
 from infra.network import Network
 from infra.protection import stateful_opts
 from stackspec.model import Cache as CacheSettings
 
-REDIS_PORT = 6379
+REDIS_PORT = ports.REDIS_PORT
 LOG_TYPES = ("slow-log", "engine-log")
 # ElastiCache AUTH tokens: 16-128 printable characters without @, " or /; alphanumeric
 # keeps it safe in a redis:// URL as well.

@@ -20,20 +20,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.cache import REDIS_PORT
 from infra.incluster import DATA_TIER, TIER_LABEL
+from infra.ports import POSTGRES_PORT, REDIS_PORT, msk_port
 from infra.streaming import KAFKA_PORT
 from stackspec.model import Kubernetes as KubernetesSettings
-from stackspec.model import Service, StackSettings, Streaming, Substrate
+from stackspec.model import Service, StackSettings, Substrate
 
-POSTGRES_PORT = 5432
 # Pinned so a cluster upgrade never tightens the standard under running pods unannounced.
 PSS_VERSION = "v1.30"
 NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
 # The in-cluster components' names in `infra.program` (their pods' `app` label).
 IN_CLUSTER = (("database", POSTGRES_PORT), ("cache", REDIS_PORT), ("streaming", KAFKA_PORT))
-# MSK's bootstrap port per client authentication (plaintext only without TLS).
-MSK_PORTS = {"iam": 9098, "sasl-scram": 9096, "none": 9094}
 
 
 def pod_security_labels() -> dict[str, str]:
@@ -53,13 +50,6 @@ class DataFlow:
     port: int
     pods: dict[str, str] | None = None
     cidr: pulumi.Input[str] | None = None
-
-
-def msk_port(streaming: Streaming) -> int:
-    """The broker port MSK serves the stack's client authentication on."""
-    if streaming.auth == "none" and not streaming.tls:
-        return 9092
-    return MSK_PORTS[streaming.auth]
 
 
 def data_flows(

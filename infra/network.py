@@ -7,7 +7,10 @@ Security Groups for Pods share their node's interfaces), or the group an adopted
 names. Security Groups for Pods would be finer (per service) but need trunk-capable
 instance types, the VPC CNI's ENABLE_POD_ENI and a SecurityGroupPolicy per service; the
 per-service boundary inside the cluster is drawn by NetworkPolicies instead (default deny,
-egress to the data tier only from the services that use it).
+egress to the data tier only from the services that use it). Ports: postgres, redis and
+the one MSK port of `streaming.auth` (`data_ports`). The deploy runner's group
+(`aws.network.operatorSecurityGroupId`, for db-migration and the Kafka canary) is admitted
+on the database and broker ports only (`operator_ports`).
 
 Egress: nodes pull images through one NAT gateway per zone (a zone's outage does not cut
 the others off; public registries such as the External Secrets Operator's keep working),
@@ -26,17 +29,28 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from infra.ports import POSTGRES_PORT, REDIS_PORT, msk_port
 from infra.roles import service_trust
 from stackspec.model import Aws as AwsSettings
+from stackspec.model import Streaming
 
-# Data-tier ports the services may reach: postgres, redis, kafka IAM / SASL-SCRAM / TLS.
-DATA_PORTS: dict[str, int] = {
-    "postgres": 5432,
-    "redis": 6379,
-    "kafka-iam": 9098,
-    "kafka-sasl-scram": 9096,
-    "kafka-tls": 9094,
-}
+
+def data_ports(streaming: Streaming) -> dict[str, int]:
+    """The data-tier ports the services may reach: postgres, redis and the one broker port
+    MSK serves `streaming.auth` on (infra.ports.msk_port; 9098 for IAM, all aws stacks)."""
+    return {
+        "postgres": POSTGRES_PORT,
+        "redis": REDIS_PORT,
+        f"kafka-{streaming.auth}": msk_port(streaming),
+    }
+
+
+def operator_ports(streaming: Streaming) -> dict[str, int]:
+    """What the deploy runner (`aws.network.operatorSecurityGroupId`) may reach: the
+    database (db-migration) and the brokers (the Kafka canary); never the cache."""
+    return {"postgres": POSTGRES_PORT, f"kafka-{streaming.auth}": msk_port(streaming)}
+
+
 # What AWS accepts in a security group (and rule) description; moto and preview accept more.
 SG_DESCRIPTION = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
 
@@ -206,7 +220,8 @@ class Vpc(pulumi.ComponentResource):
 
 class Network(pulumi.ComponentResource):
     """The data tier's place in the cluster's VPC: subnet groups and the data security
-    group, which admits only `services_sg_id` on the data ports and has no egress.
+    group, which admits `services_sg_id` on the data ports (`data_ports`), `operator_sg_id`
+    (if given) on the database and broker ports only, and has no egress.
 
     `data_sg`, `db_subnet_group`, `cache_subnet_group`, `broker_subnet_ids` are what the
     database, cache and streaming components use.
@@ -218,12 +233,15 @@ class Network(pulumi.ComponentResource):
         vpc_id: pulumi.Input[str],
         subnet_ids: Sequence[pulumi.Input[str]],
         services_sg_id: pulumi.Input[str],
+        streaming: Streaming,
+        operator_sg_id: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("trading:infra:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.subnet_ids = list(subnet_ids)
         self.services_sg_id = pulumi.Output.from_input(services_sg_id)
+        operator = [(p, port, operator_sg_id) for p, port in operator_ports(streaming).items()]
         self.data_sg = aws.ec2.SecurityGroup(
             f"{name}-data",
             description=sg_description(
@@ -231,14 +249,27 @@ class Network(pulumi.ComponentResource):
             ),
             vpc_id=vpc_id,
             ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description=sg_description(f"{purpose} from the services"),
-                    protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    security_groups=[services_sg_id],
-                )
-                for purpose, port in DATA_PORTS.items()
+                *(
+                    aws.ec2.SecurityGroupIngressArgs(
+                        description=sg_description(f"{purpose} from the services"),
+                        protocol="tcp",
+                        from_port=port,
+                        to_port=port,
+                        security_groups=[services_sg_id],
+                    )
+                    for purpose, port in data_ports(streaming).items()
+                ),
+                *(
+                    aws.ec2.SecurityGroupIngressArgs(
+                        description=sg_description(f"{purpose} from the deploy runner"),
+                        protocol="tcp",
+                        from_port=port,
+                        to_port=port,
+                        security_groups=[group],
+                    )
+                    for purpose, port, group in operator
+                    if group is not None
+                ),
             ],
             # No egress: the managed data services answer connections and open none.
             egress=[],

@@ -177,7 +177,15 @@ def _declare_aws(
     assert settings.aws is not None and settings.kubernetes is not None
     on_aws = pulumi.ResourceOptions(provider=platform.provider)
     info = platform.cluster.info
-    network = Network("network", info.vpc_id, info.subnet_ids, info.services_sg_id, opts=on_aws)
+    network = Network(
+        "network",
+        info.vpc_id,
+        info.subnet_ids,
+        info.services_sg_id,
+        settings.streaming,
+        operator_sg_id=settings.aws.network.operator_security_group_id,
+        opts=on_aws,
+    )
     logs_key_arn = platform.cluster.logs_key.arn
     keep_snapshot = pulumi.get_stack() != "dev"
     database = ManagedDatabase(

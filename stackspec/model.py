@@ -541,11 +541,17 @@ class Network(Model):
 
     `zones` defaults to the first three zones of `aws.region` (see `Aws.zones`); each one
     given must be a zone of that region.
+
+    `operatorSecurityGroupId` (created or adopted cluster): the security group of the deploy
+    runner, in the cluster's VPC, that runs the release engine's steps reaching the data
+    tier itself (db-migration on the database port, the Kafka canary on MSK's IAM port);
+    the data tier admits it on those two ports only. Unset: only the services reach it.
     """
 
     vpc_cidr: CreatedVpcCidr = "10.40.0.0/16"
     zones: Annotated[tuple[str, ...], Field(min_length=2, max_length=6)] | None = None
     flow_log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
+    operator_security_group_id: Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")] | None = None
 
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")

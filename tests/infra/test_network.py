@@ -159,3 +159,54 @@ def test_logs_key_serves_only_this_accounts_log_groups(plans: Callable[[str], Pl
     assert logs["Condition"]["ArnLike"] == {
         "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:000000000000:*"
     }
+
+
+OPERATOR_SG = "sg-0123456789abcdef0"
+
+
+def _data_ingress(plan: Plan) -> list[dict[str, Any]]:
+    data = only(plan, SG, "network-data").props
+    assert data["egress"] == []
+    rules: list[dict[str, Any]] = data["ingress"]
+    return rules
+
+
+def test_data_tier_opens_only_the_msk_port_of_its_auth(plans: Callable[[str], Plan]) -> None:
+    """Engine mocked with set_mocks: streaming.auth is iam on aws stacks, so MSK's IAM port
+    9098 is the only broker port open (not TLS 9094 or SCRAM 9096); no operator rule unset."""
+    for stack in ("staging", "production"):
+        rules = _data_ingress(plans(stack))
+        assert sorted(r["fromPort"] for r in rules) == [5432, 6379, 9098]
+        assert {g for r in rules for g in r["securityGroups"]} == {"sg-mock-cluster-eks"}
+
+
+def test_operator_security_group_reaches_database_and_brokers_only(tmp_path: Path) -> None:
+    """Engine mocked with set_mocks: aws.network.operatorSecurityGroupId (the deploy runner,
+    for db-migration and the Kafka canary) is admitted on 5432 and 9098, never on Redis."""
+    from infra.offline import plan_stack
+
+    def edit(aws: dict[str, Any]) -> None:
+        aws["network"]["operatorSecurityGroupId"] = OPERATOR_SG
+
+    _stack_with_aws(tmp_path, edit)
+    rules = _data_ingress(plan_stack("production", tmp_path))
+    runner = [r for r in rules if r["securityGroups"] == [OPERATOR_SG]]
+    assert sorted(r["fromPort"] for r in runner) == [5432, 9098]
+    assert all(r["toPort"] == r["fromPort"] and r["protocol"] == "tcp" for r in runner)
+    assert all("deploy runner" in r["description"] for r in runner)
+    services = [r for r in rules if r["securityGroups"] == ["sg-mock-cluster-eks"]]
+    assert sorted(r["fromPort"] for r in services) == [5432, 6379, 9098]
+
+
+def test_operator_security_group_must_be_an_sg_id(tmp_path: Path) -> None:
+    """Settings only: anything but sg-<hex> is refused, naming file and key."""
+
+    def edit(aws: dict[str, Any]) -> None:
+        aws["network"]["operatorSecurityGroupId"] = "deploy-runner"
+
+    path = _stack_with_aws(tmp_path, edit)
+    with pytest.raises(StackFileError) as err:
+        load_stack_file(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert f"{PROJECT}:aws.network.operatorSecurityGroupId" in message
