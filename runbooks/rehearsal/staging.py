@@ -23,7 +23,7 @@ Stand-ins:
   Deployments and Services (and an http service's HTTPRoute) as the stack file records
   them; a rollout completes on the third read.
 - Pulumi: the stack's config is a copy of the stack file (runbooks.standins.pulumi_config),
-  its outputs those of the stand-ins (`edge.distributionId`, `database.writerEndpoint`).
+  its outputs those of the stand-ins (`edge.distributionId`, `database.writerIdentifier`).
 - PostgreSQL: a private PostgreSQL 15 (samples/schema.sql) in place of the RDS writer,
   which moto cannot run: migrations expand, revert and contract on it.
 - Users: simulated load (runbooks.standins.alb_load) split by the router's live weights,
@@ -36,10 +36,9 @@ kubeconfig or an in-cluster account, so no real cluster can be touched.
 
 The copy of the stack file differs from it in `rollout.router` (the one chosen; aws-alb's
 listener: the stand-in's), `rollout.metrics: cloudwatch` (load balancer: the stand-in's)
-and, for the db-migration step, `backup_backend: rds-snapshot` of the stand-in writer:
-the stack wiring alone does not choose RDS snapshots yet (runbooks/steps/stack_options.py).
-The release steps are db-migration and edge-purge; cache-bump (ElastiCache) is not
-rehearsed.
+only; the db-migration step backs up with an RDS snapshot because the outputs name the
+writer (`database.writerIdentifier`), as a deployed aws stack's do. The release steps
+are db-migration and edge-purge; cache-bump (ElastiCache) is not rehearsed.
 
 Proves: the stack's engine wiring end to end (settings, outputs, every backend's factory,
 deploy as an action, AWS calls as boto3 makes them, the verdicts from CloudWatch's
@@ -57,7 +56,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,6 @@ from runbooks.standins.aws import REGION, MotoServer, StagingAws, create_staging
 from runbooks.standins.kube_api import KubeApiStandIn
 from runbooks.standins.kube_objects import PORT, deployment, httproute, service
 from runbooks.standins.pulumi_config import StackFileConfig
-from runbooks.steps.stack_options import Configured
 from stackspec.errors import BadInput
 from stackspec.model import StackSettings, Substrate
 from stackspec.stackfile import PROJECT, load_stack, stack_path
@@ -94,27 +92,18 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class StandInSession(Session):
-    """A Session whose steps also get `step_options` (db-migration: the RDS snapshot) and,
-    when given, whose router is `router` (the kubernetes router's own factory would load a
-    kubeconfig, or a pod's in-cluster account: a real cluster, never wanted here)."""
+    """A Session whose router, when given, is `router`: the kubernetes router's own factory
+    would load a kubeconfig, or a pod's in-cluster account (a real cluster, never wanted
+    here). Every other backend is built by its stack factory."""
 
-    step_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     router: TrafficRouter | None = None
 
     def backends(self, steps: tuple[str, ...]) -> Backends:
         if self.router is None:
-            found = super().backends(steps)
-        else:
-            policy = self.settings.rollout.model_copy(update={"router": "nop"})
-            unrouted = replace(self, settings=self.settings.model_copy(update={"rollout": policy}))
-            found = replace(Session.backends(unrouted, steps), router=self.router)
-        extended = {
-            name: Configured(step.step, step.options | self.step_options[name])
-            if isinstance(step, Configured) and name in self.step_options
-            else step
-            for name, step in found.steps.items()
-        }
-        return replace(found, steps=extended)
+            return super().backends(steps)
+        policy = self.settings.rollout.model_copy(update={"router": "nop"})
+        unrouted = replace(self, settings=self.settings.model_copy(update={"rollout": policy}))
+        return replace(Session.backends(unrouted, steps), router=self.router)
 
 
 @dataclass
@@ -185,7 +174,10 @@ def _world(
     copy = _stack_copy(name, work / "stacks", aws, router)
     outputs = {
         "substrate": "aws",
-        "database": {"writerEndpoint": f"{aws.rds_instance_id}.stand-in.{REGION}.rds"},
+        "database": {
+            "writerIdentifier": aws.rds_instance_id,
+            "writerEndpoint": f"{aws.rds_instance_id}.stand-in.{REGION}.rds.amazonaws.com",
+        },
         "edge": {"distributionId": aws.distribution_id},
     }
     (work / "runbook").mkdir()
@@ -268,17 +260,10 @@ def _session(world: World, stack: str) -> Session:
         deployer=lambda: KubernetesDeployer(world.namespace, apps, 60.0, 0.2),
         images={s.name: s.image for s in settings.services},
     )
-    rds = {
-        "backup_backend": "rds-snapshot",
-        "rds_instance_id": world.aws.rds_instance_id,
-        "aws_region": REGION,
-        "rds_poll_seconds": 1.0,
-        "rds_wait_seconds": 60.0,
-    }
     outputs = driver.read_outputs(stack)
     # the aws-alb router is built by its own factory (boto3 reaches the moto server)
     router = _live_router(world) if world.router == "kubernetes" else None
-    return StandInSession(stack, settings, driver, outputs, {"db-migration": rds}, router)
+    return StandInSession(stack, settings, driver, outputs, router)
 
 
 def _release_twice(
