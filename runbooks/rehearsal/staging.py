@@ -50,12 +50,11 @@ real service's behaviour under the new version: the fault is simulated by the lo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,14 @@ from runbooks.release import OnTurn, rollout
 from runbooks.routers.base import TrafficRouter
 from runbooks.session import Request, Session
 from runbooks.standins.alb_load import SimulatedLoad
-from runbooks.standins.aws import REGION, MotoServer, StagingAws, create_staging, pointed_at
+from runbooks.standins.aws import (
+    REGION,
+    MotoServer,
+    StagingAws,
+    create_staging,
+    environment,
+    pointed_at,
+)
 from runbooks.standins.kube_api import KubeApiStandIn
 from runbooks.standins.kube_objects import PORT, deployment, httproute, service
 from runbooks.standins.pulumi_config import StackFileConfig
@@ -169,7 +175,7 @@ def _world(
     stack.callback(server.stop)
     _apply_schema(postgres_dsn(port))
     stack.enter_context(
-        _environment(RUNBOOK_DATABASE_DSN=postgres_dsn(port), RUNBOOK_BACKUP_DIR=str(work))
+        environment({"RUNBOOK_DATABASE_DSN": postgres_dsn(port), "RUNBOOK_BACKUP_DIR": str(work)})
     )
     copy = _stack_copy(name, work / "stacks", aws, router)
     outputs = {
@@ -356,18 +362,3 @@ def _apply_schema(dsn: str) -> None:
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA.read_text(encoding="utf-8"))
-
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """`values` in the environment meanwhile (the steps' wiring reads secrets from it)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

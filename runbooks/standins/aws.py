@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -114,9 +114,17 @@ def pointed_at(endpoint: str) -> Iterator[None]:
         "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
         *(key for key in os.environ if key.startswith("AWS_ENDPOINT_URL_")),
     ]
-    saved = {key: os.environ.get(key) for key in (*wanted, *hidden)}
-    os.environ.update(wanted)
-    for key in hidden:
+    with environment(wanted, hidden):
+        yield
+
+
+@contextmanager
+def environment(values: Mapping[str, str], unset: Iterable[str] = ()) -> Iterator[None]:
+    """`values` set and `unset` removed from the environment meanwhile, then restored."""
+    removed = list(unset)
+    saved = {key: os.environ.get(key) for key in (*values, *removed)}
+    os.environ.update(values)
+    for key in removed:
         os.environ.pop(key, None)
     try:
         yield
