@@ -30,11 +30,31 @@ HTTPRoutes from the services' namespace only.
 After `pulumi up` the Gateway's address (the load balancer the proxies' Service gets) is in
 its status: the `gateway` stack output gives the command that reads it; point
 ingressHost's DNS (a CNAME) at that address, so that CloudFront's origin resolves.
+
+Who may reach that load balancer. It is internet-facing (CloudFront fetches from the
+internet), so without a restriction a client calling ingressHost directly bypasses
+CloudFront and its WAF. On an aws stack (`OriginFirewall`) the program creates a security
+group admitting TCP 443 only from AWS's managed prefix list of CloudFront's origin-facing
+addresses (`CLOUDFRONT_ORIGIN_FACING`), and an EnvoyProxy (referenced by the Gateway's
+`infrastructure.parametersRef`) puts it on the proxies' Service with
+`service.beta.kubernetes.io/aws-load-balancer-security-groups`: EKS's built-in service
+controller (no AWS Load Balancer Controller is installed) then uses that group *instead* of
+an open one on the Classic ELB and admits the group's traffic on the nodes. Egress: TCP to
+the node ports of the nodes' security group (listeners and health checks). What remains:
+- the prefix list holds every CloudFront distribution's addresses, not only ours: a client
+  with a distribution of their own can still reach the origin without our WAF. Closing that
+  needs an origin secret (a custom header CloudFront adds and the Gateway requires), not
+  done;
+- the annotation's behaviour is the built-in controller's (Classic ELB); check after the
+  first `up` that the ELB carries only this group (`aws elb describe-load-balancers`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.cluster import HELM_TIMEOUT_SECONDS
@@ -52,6 +72,69 @@ GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_API_VERSION = "v1.6.1"
 HTTPS_PORT = 443
 LISTENER = "https"
+ENVOY_PROXY_API = "gateway.envoyproxy.io/v1alpha1"
+ORIGIN_PROXY = "origin-proxy"  # the EnvoyProxy in gatewayNamespace (OriginFirewall)
+# AWS's managed prefix list of the addresses CloudFront connects to origins from.
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+LB_SECURITY_GROUPS = "service.beta.kubernetes.io/aws-load-balancer-security-groups"
+NODE_PORTS = (30000, 32767)  # Kubernetes' default NodePort range: the ELB's targets
+
+
+@dataclass(frozen=True)
+class OriginFirewall:
+    """Where the Gateway's load balancer lives on an aws stack (module doc): the cluster's
+    VPC, the security group its nodes carry (ClusterInfo.services_sg_id) and the region's
+    provider."""
+
+    vpc_id: pulumi.Input[str]
+    nodes_sg_id: pulumi.Input[str]
+    provider: pulumi.ProviderResource
+
+
+def origin_security_group(
+    name: str, firewall: OriginFirewall, parent: pulumi.Resource | None = None
+) -> aws.ec2.SecurityGroup:
+    """The load balancer's group: 443 from CloudFront's origin-facing prefix list only;
+    egress TCP to the nodes' node ports."""
+    invoke = pulumi.InvokeOptions(provider=firewall.provider)
+    cloudfront = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_ORIGIN_FACING, opts=invoke)
+    low, high = NODE_PORTS
+    return aws.ec2.SecurityGroup(
+        name,
+        description="The Gateway load balancer: HTTPS from CloudFront origin-facing addresses only",
+        vpc_id=firewall.vpc_id,
+        ingress=[
+            aws.ec2.SecurityGroupIngressArgs(
+                description="HTTPS from CloudFront (origin-facing managed prefix list)",
+                protocol="tcp",
+                from_port=HTTPS_PORT,
+                to_port=HTTPS_PORT,
+                prefix_list_ids=[cloudfront.id],
+            )
+        ],
+        egress=[
+            aws.ec2.SecurityGroupEgressArgs(
+                description="To the node ports of the cluster (listeners and health checks)",
+                protocol="tcp",
+                from_port=low,
+                to_port=high,
+                security_groups=[firewall.nodes_sg_id],
+            )
+        ],
+        opts=pulumi.ResourceOptions(provider=firewall.provider, parent=parent),
+    )
+
+
+def origin_proxy_spec(security_group_id: pulumi.Input[str]) -> dict[str, object]:
+    """The EnvoyProxy that puts `security_group_id` on the proxies' load balancer."""
+    return {
+        "provider": {
+            "type": "Kubernetes",
+            "kubernetes": {
+                "envoyService": {"annotations": {LB_SECURITY_GROUPS: security_group_id}}
+            },
+        }
+    }
 
 
 def controller_values() -> dict[str, object]:
@@ -68,13 +151,28 @@ def controller_values() -> dict[str, object]:
     }
 
 
-def gateway_spec(cluster: KubernetesSettings) -> dict[str, object]:
+def gateway_spec(cluster: KubernetesSettings, origin_proxy: bool = False) -> dict[str, object]:
     """The Gateway: HTTPS for ingressHost, TLS from the settings' Secret, routes from the
-    services' namespace only."""
+    services' namespace only; with `origin_proxy`, its proxies use the EnvoyProxy
+    ORIGIN_PROXY (the restricted load balancer, module doc)."""
     tls_secret = cluster.gateway.tls_secret_name
     if tls_secret is None:  # the settings model refuses this when the stack installs it
         raise ValueError("kubernetes.gateway.tlsSecretName is required to declare the Gateway")
+    infrastructure = (
+        {
+            "infrastructure": {
+                "parametersRef": {
+                    "group": "gateway.envoyproxy.io",
+                    "kind": "EnvoyProxy",
+                    "name": ORIGIN_PROXY,
+                }
+            }
+        }
+        if origin_proxy
+        else {}
+    )
     return {
+        **infrastructure,
         "gatewayClassName": cluster.gateway.class_name,
         "listeners": [
             {
@@ -108,13 +206,16 @@ def address_command(cluster: KubernetesSettings) -> str:
 
 class PlatformGateway(pulumi.ComponentResource):
     """Envoy Gateway (pinned chart, with the Gateway API CRDs), the GatewayClass, the
-    Gateway's Namespace and the Gateway (module doc). `gateway` is what routes wait for."""
+    Gateway's Namespace and the Gateway (module doc). `gateway` is what routes wait for.
+    With `firewall` (aws stacks), the load balancer's security group and the EnvoyProxy
+    that applies it (module doc)."""
 
     def __init__(
         self,
         name: str,
         cluster: KubernetesSettings,
         opts: pulumi.ResourceOptions | None = None,
+        firewall: OriginFirewall | None = None,
     ) -> None:
         super().__init__("trading:infra:PlatformGateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -145,6 +246,24 @@ class PlatformGateway(pulumi.ComponentResource):
             spec={"controllerName": CONTROLLER_NAME},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.controller]),
         )
+        before: list[pulumi.Resource] = [self.controller, self.namespace, self.gateway_class]
+        self.origin_sg: aws.ec2.SecurityGroup | None = None
+        if firewall is not None:
+            self.origin_sg = origin_security_group(f"{name}-origin", firewall, parent=self)
+            before.append(
+                k8s.apiextensions.CustomResource(
+                    f"{name}-origin-proxy",
+                    api_version=ENVOY_PROXY_API,
+                    kind="EnvoyProxy",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=ORIGIN_PROXY, namespace=cluster.gateway_namespace
+                    ),
+                    spec=origin_proxy_spec(self.origin_sg.id),
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=[self.controller, self.namespace]
+                    ),
+                )
+            )
         self.gateway = k8s.apiextensions.CustomResource(
             f"{name}-gateway",
             api_version=GATEWAY_API,
@@ -152,10 +271,8 @@ class PlatformGateway(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=cluster.gateway_name, namespace=cluster.gateway_namespace
             ),
-            spec=gateway_spec(cluster),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.controller, self.namespace, self.gateway_class]
-            ),
+            spec=gateway_spec(cluster, origin_proxy=firewall is not None),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=before),
         )
         self.register_outputs(
             {"name": cluster.gateway_name, "namespace": cluster.gateway_namespace}

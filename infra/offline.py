@@ -156,6 +156,12 @@ FAKE_CALLS: dict[str, dict[str, Any]] = {
         "id": "aws",
         "reverseDnsPrefix": "com.amazonaws",
     },
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": {
+        "id": "pl-3b927c52",
+        "name": "{name}",
+        "addressFamily": "IPv4",
+        "maxEntries": 55,
+    },
     "aws:eks/getCluster:getCluster": {
         "name": "{name}",
         "endpoint": "https://{name}.mock.eks.amazonaws.com",

@@ -19,7 +19,7 @@ from infra.cache import InClusterCache, ManagedCache
 from infra.cluster import AwsCluster, declare_aws_cluster, kubernetes_provider
 from infra.database import InClusterDatabase, ManagedDatabase
 from infra.edge import EdgeCache
-from infra.gateway import PlatformGateway
+from infra.gateway import OriginFirewall, PlatformGateway
 from infra.identity import ServiceAccess, ServiceRoles
 from infra.netpol import NamespacePolicies, data_flows, pod_security_labels
 from infra.network import Network
@@ -115,8 +115,18 @@ def declare(settings: StackSettings) -> None:
     else:
         endpoints, access = _declare_in_cluster(settings, in_namespace), None
     # The routes attach to the Gateway: installed here, or already on the cluster.
+    # On aws the Gateway's load balancer admits CloudFront only (infra.gateway).
+    firewall = (
+        OriginFirewall(
+            platform.cluster.info.vpc_id, platform.cluster.info.services_sg_id, platform.provider
+        )
+        if platform is not None
+        else None
+    )
     gateway = (
-        PlatformGateway("gateway", cluster, opts=on_cluster) if settings.installs_gateway else None
+        PlatformGateway("gateway", cluster, opts=on_cluster, firewall=firewall)
+        if settings.installs_gateway
+        else None
     )
     route_after = [gateway.gateway] if gateway else []
     for svc in settings.services:

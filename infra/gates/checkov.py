@@ -6,7 +6,8 @@ kubernetes at 33 instead of 1.44 and 34), once per stack on a folder holding tha
 manifests (`kubernetes` framework) and `terraform_plan` JSON, with `--skip-download`, no
 platform key and, where the machine allows it (root), in a network
 namespace of its own (`unshare -n`): it never reaches the network. A failed check fails
-the gate unless `checkov_skips.yaml` lists it, with the reason, for that stack.
+the gate unless `checkov_skips.yaml` lists it, with the reason, for that stack (and, when
+the entry names `resources`, for those resources only, as checkov names them).
 """
 
 from __future__ import annotations
@@ -43,14 +44,16 @@ class CheckovMissing(RunbookError):
 
 @dataclass(frozen=True)
 class Skip:
-    """A check the gate does not count, why, and on which stacks (None: all)."""
+    """A check the gate does not count, why, on which stacks and resources (None: all)."""
 
     check_id: str
     reason: str
     stacks: frozenset[str] | None
+    resources: frozenset[str] | None = None
 
-    def applies(self, stack: str) -> bool:
-        return self.stacks is None or stack in self.stacks
+    def applies(self, stack: str, resource: str | None = None) -> bool:
+        on_stack = self.stacks is None or stack in self.stacks
+        return on_stack and (self.resources is None or resource in self.resources)
 
 
 def load_skips(path: Path = SKIPS_FILE) -> dict[str, Skip]:
@@ -60,9 +63,12 @@ def load_skips(path: Path = SKIPS_FILE) -> dict[str, Skip]:
     for check_id, entry in raw.items():
         if not isinstance(entry, Mapping) or not str(entry.get("reason") or "").strip():
             raise ValueError(f"{path}: {check_id}: every skip needs a `reason` saying why")
-        stacks = entry.get("stacks")
+        stacks, resources = entry.get("stacks"), entry.get("resources")
         skips[check_id] = Skip(
-            check_id, str(entry["reason"]).strip(), frozenset(stacks) if stacks else None
+            check_id,
+            str(entry["reason"]).strip(),
+            frozenset(stacks) if stacks else None,
+            frozenset(resources) if resources else None,
         )
     return skips
 
@@ -136,7 +142,7 @@ def judge(stack: str, reports: list[dict[str, Any]], skips: Mapping[str, Skip]) 
         for check in results.get("failed_checks", []):
             check_id, resource = check["check_id"], f"{report['check_type']} {check['resource']}"
             skip = skips.get(check_id)
-            if skip and skip.applies(stack):
+            if skip and skip.applies(stack, check["resource"]):
                 result.skipped.append(f"{check_id} {resource}: {skip.reason}")
             else:
                 result.failures.append(Finding(resource, check_id, check["check_name"]))

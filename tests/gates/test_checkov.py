@@ -132,3 +132,25 @@ def test_checkov_finds_nothing_in_the_stack(
     assert [str(f) for f in result.failures] == []
     # What checkov cannot see (a Helm chart) is reported by `make validate`, not failed.
     assert not [u for u in result.unchecked if "no Terraform type" in u]
+
+
+def test_a_skip_naming_resources_applies_to_those_only() -> None:
+    """The load balancer's group may be unattached in the plan; any other group may not."""
+    skip = load_skips()["CKV2_AWS_5"]
+    assert skip.applies("production", "aws_security_group.gateway-origin")
+    assert not skip.applies("production", "aws_security_group.network-data")
+    assert not skip.applies("dev", "aws_security_group.gateway-origin")
+    failed = {"check_id": "CKV2_AWS_5", "check_name": "attached", "resource": ""}
+    report = {
+        "check_type": "terraform_plan",
+        "summary": {"passed": 0, "failed": 2},
+        "results": {
+            "failed_checks": [
+                {**failed, "resource": "aws_security_group.gateway-origin"},
+                {**failed, "resource": "aws_security_group.stray"},
+            ]
+        },
+    }
+    result = judge("production", [report], load_skips())
+    assert [f.resource for f in result.failures] == ["terraform_plan aws_security_group.stray"]
+    assert len(result.skipped) == 1

@@ -202,3 +202,62 @@ def test_the_address_command_reads_the_gateways_status() -> None:
     command = address_command(cluster)
     assert command.startswith("kubectl -n ingress get gateway edge ")
     assert "{.status.addresses[0].value}" in command
+
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+ENVOY_PROXY = "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_the_origin_admits_cloudfront_only(stack: str, plans: Callable[[str], Plan]) -> None:
+    """Under set_mocks: the Gateway's load balancer carries a group admitting 443 from
+    CloudFront's origin-facing prefix list only (no CIDR), put on the proxies' Service by an
+    EnvoyProxy the Gateway references; clients cannot skip CloudFront's WAF by calling
+    ingressHost directly."""
+    plan = plans(stack)
+    group = only(plan, SECURITY_GROUP, "gateway-origin").props
+    [rule] = group["ingress"]
+    assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
+    assert rule["prefixListIds"] == ["pl-3b927c52"]  # the mock's id of the managed list
+    assert "cidrBlocks" not in rule
+    [egress] = group["egress"]
+    assert (egress["fromPort"], egress["toPort"]) == (30000, 32767)
+    assert egress["securityGroups"] == ["sg-mock-cluster-eks"]  # the nodes' group only
+    proxy = only(plan, ENVOY_PROXY, "gateway-origin-proxy").props
+    assert proxy["metadata"] == {"name": "origin-proxy", "namespace": "gateway"}
+    service = proxy["spec"]["provider"]["kubernetes"]["envoyService"]
+    assert service["annotations"] == {
+        "service.beta.kubernetes.io/aws-load-balancer-security-groups": "gateway-origin-id"
+    }
+    gateway = only(plan, GATEWAY, "gateway-gateway").props
+    assert gateway["spec"]["infrastructure"] == {
+        "parametersRef": {
+            "group": "gateway.envoyproxy.io",
+            "kind": "EnvoyProxy",
+            "name": "origin-proxy",
+        }
+    }
+
+
+def test_the_prefix_list_is_cloudfronts_origin_facing_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under set_mocks: the list looked up is AWS's managed CloudFront origin-facing one."""
+    import pulumi_aws as aws
+
+    names: list[object] = []
+    original = aws.ec2.get_managed_prefix_list_output
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        names.append(kwargs.get("name"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(aws.ec2, "get_managed_prefix_list_output", recording)
+    plan_stack("production")
+    assert names == ["com.amazonaws.global.cloudfront.origin-facing"]
+
+
+def test_a_gateway_off_aws_gets_no_origin_firewall(tmp_path: Path) -> None:
+    """Under set_mocks: dev's Gateway (kubernetes substrate) has no AWS group or EnvoyProxy."""
+    gateway = {"install": True, "tlsSecretName": "dev-origin-tls"}
+    plan = plan_stack("dev", with_gateway(tmp_path, "dev", gateway))
+    assert of_type(plan, SECURITY_GROUP) == [] and of_type(plan, ENVOY_PROXY) == []
+    assert "infrastructure" not in only(plan, GATEWAY, "gateway-gateway").props["spec"]
