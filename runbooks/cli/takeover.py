@@ -14,6 +14,11 @@ A killed engine leaves its lock behind: `--force` takes it over once its process
 With no release in progress, `rollback` undoes the service's latest promoted release
 (traffic back on the old color, which is kept warm, then its release steps undone).
 Exit codes: 0 promoted/restored, 3 rolled back, 2 bad input, 4 locked, 1 other error.
+
+After a rollback it prints how long each step took (traffic, stack state, each undo, the
+restore if one ran) and the total against the stack's target for the kind of change
+(`rollout.rollbackTargets`: configuration, API, schema; see runbooks.rollback_timing);
+`--json` carries the same under "rollback".
 """
 
 from __future__ import annotations
@@ -34,14 +39,16 @@ from runbooks.cli.common import (
     say,
 )
 from runbooks.cli.rollout import EXIT_FOR
-from runbooks.cli.view import TurnPrinter
+from runbooks.cli.view import TurnPrinter, rollback_lines
 from runbooks.core.state import Outcome
 from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.lock import holder_alive
 from runbooks.release import resume as resume_release
 from runbooks.release import revert_promoted
+from runbooks.rollback_timing import RollbackTiming, StepTime, rollback_timing
 from runbooks.session import Session, holder, open_journal, require_service
 from stackspec.errors import BadInput, ExitCode, LockedError
+from stackspec.stackfile import load_stack
 
 WAIT_POLL_SECONDS = 0.2
 OptionalService = Annotated[str | None, typer.Option("--service", help="Service of the stack.")]
@@ -90,11 +97,30 @@ def rollback(
     if backup is not None and not yes:
         restore_backup(stack, backup, yes, force, as_json)  # reports the losses, exits 2
     outcome, release_id = _drive(stack, service, "rollback", force, as_json)
-    skip = backup is None or outcome is Outcome.ABORTED
-    if not skip and not restore_backup(stack, str(backup), yes, force, as_json).ok:
-        failed = f"release {release_id} {outcome.value}, but the restore of {backup} failed"
-        fail(failed, ExitCode.FAILED)
-    _finish(release_id, outcome, as_json)
+    timing = _timing(stack, release_id)
+    if backup is not None and outcome is not Outcome.ABORTED:
+        began = time.monotonic()
+        restored = restore_backup(stack, str(backup), yes, force, as_json).ok
+        took = StepTime(f"restore {backup}", time.monotonic() - began, restored)
+        timing = timing.plus(took) if timing is not None else None
+        if not restored:
+            _say_timing(timing, as_json)
+            failed = f"release {release_id} {outcome.value}, but the restore of {backup} failed"
+            fail(failed, ExitCode.FAILED)
+    _finish(release_id, outcome, as_json, timing)
+
+
+def _timing(stack: str, release_id: str) -> RollbackTiming | None:
+    """How long the release's rollback took, from its journal, against the stack's target."""
+    with exits_cleanly():
+        targets = load_stack(stack).rollout.rollback_targets
+        return rollback_timing(open_journal(stack).events(release_id), targets)
+
+
+def _say_timing(timing: RollbackTiming | None, as_json: bool) -> None:
+    if timing is not None and not as_json:
+        for line in rollback_lines(timing):
+            say(line)
 
 
 def _release_backup(stack: str, service: str) -> str:
@@ -157,9 +183,16 @@ def _wait_for(journal: Journal, record: ReleaseRecord, timeout: float) -> tuple[
     fail(late, ExitCode.FAILED)
 
 
-def _finish(release_id: str, outcome: Outcome, as_json: bool) -> None:
+def _finish(
+    release_id: str, outcome: Outcome, as_json: bool, timing: RollbackTiming | None = None
+) -> None:
+    """Say how the release ended (and, after a rollback, how long each step took)."""
     if as_json:
-        emit_json({"release": release_id, "outcome": outcome.value})
+        payload: dict[str, object] = {"release": release_id, "outcome": outcome.value}
+        if timing is not None:
+            payload["rollback"] = timing.to_dict()
+        emit_json(payload)
     else:
+        _say_timing(timing, as_json)
         say(f"release {release_id} {outcome.value}")
     raise typer.Exit(code=EXIT_FOR[outcome])

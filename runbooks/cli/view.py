@@ -16,6 +16,7 @@ from runbooks.core.state import (
     UndoReleaseStep,
     Wait,
 )
+from runbooks.rollback_timing import RollbackTiming
 
 PHASE_STYLE = {
     Phase.SUCCESSFUL: "green",
@@ -112,3 +113,33 @@ def state_dict(state: ReleaseState, now: float) -> dict[str, Any]:
         ],
         "reason": state.reason,
     }
+
+
+def duration_text(seconds: float | None) -> str:
+    """`0.4s`, `12s`, `4m 05s`; `-` for a step that never ended."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m {rest:02d}s"
+
+
+def rollback_lines(timing: RollbackTiming) -> list[str]:
+    """Each step of a rollback with its duration, then the total against its target."""
+    lines = [f"rollback of {timing.service} ({timing.kind.value} change), step by step:"]
+    for step in timing.steps:
+        tries = f" ({step.attempts} attempts)" if step.attempts > 1 else ""
+        failed = "" if step.ok else "  [red]failed[/red]"
+        lines.append(f"    {step.name:<28} {duration_text(step.seconds):>8}{tries}{failed}")
+    target = f"{duration_text(timing.target_seconds)} target for a {timing.kind.value} change"
+    if timing.met:
+        verdict = f"[green]within[/green] the {target}"
+    elif timing.completed:
+        verdict = f"[red]over[/red] the {target}"
+    else:
+        verdict = f"[red]not completed[/red]; the {target} is not met"
+    lines.append(f"    {'total':<28} {duration_text(timing.total_seconds):>8}  {verdict}")
+    return lines
