@@ -18,6 +18,7 @@ VERBS: tuple[str, ...] = (
     "rehearse",
     "db",
     "config",
+    "docs",
 )
 
 
