@@ -163,7 +163,7 @@ def notifications(settings: StackSettings) -> str:
         return f"a webhook whose URL is read from the environment variable `{hook.env}`"
     if isinstance(hook, SecretRef):
         return "a webhook whose URL is a Pulumi secret of the stack"
-    return "nowhere (no `notifications.webhookUrl`): watch `runbook status`"
+    return "no webhook (`notifications.webhookUrl` is not set): watch `runbook status`"
 
 
 def rds_writer(stack: str, settings: StackSettings) -> str | None:
