@@ -287,7 +287,7 @@ def test_the_pipelines_call_what_the_issue_asks() -> None:
     verbs = {
         tuple(w for w in call.words[1:3] if not w.startswith("-")) for call in calls_of("runbook")
     }
-    assert {("plan",), ("rollout",), ("evidence", "export")} <= verbs
+    assert {("plan",), ("rollout",), ("evidence", "export"), ("approve",)} <= verbs
     promotion = [c for c in calls_of("runbook") if "--from" in c.words]
     assert [c.words[c.words.index("--stack") + 1] for c in promotion] == ["production"]
     assert {"--evidence", "--decision-record"} <= set(promotion[0].words)
@@ -365,3 +365,23 @@ def test_ci_plans_every_deployed_stack_and_promotion_is_manual() -> None:
     promote = workflow(PROJECT_ROOT / ".github" / "workflows" / "promote-production.yml")
     assert set(triggers(promote)) == {"workflow_dispatch"}
     assert promote["jobs"]["promote"]["environment"] == "production"
+
+
+def steps_using(action: str) -> list[dict[str, Any]]:
+    return [
+        step
+        for _, _, job in jobs()
+        for step in job.get("steps", [])
+        if step.get("uses", "").startswith(f"{action}@")
+    ]
+
+
+def test_the_promotion_downloads_the_evidence_staging_keeps_and_keeps_its_decision() -> None:
+    uploads = {
+        step["with"]["name"]: step["with"]["path"]
+        for step in steps_using("actions/upload-artifact")
+    }
+    [download] = steps_using("actions/download-artifact")
+    assert uploads[download["with"]["name"]] == "evidence.json"
+    assert download["with"]["run-id"] == "${{ inputs.staging_run_id }}"
+    assert uploads["production-decision-record"] == "decision.json"
