@@ -252,8 +252,8 @@ def test_every_command_the_workflows_call_exists(call: Call) -> None:
 
 
 def test_negative_control_the_command_check_finds_what_does_not_exist() -> None:
-    assert problems(Call("x", ("runbook", "rollout", "--stack", "staging", "--json"))) == [
-        "`runbook rollout` requires --service"
+    assert problems(Call("x", ("runbook", "policy", "check", "--json"))) == [
+        "`runbook policy check` requires --stack"
     ]
     assert problems(Call("x", ("runbook", "plan", "--stack"))) == ["--stack needs 1 value(s)"]
     [unknown_option] = problems(Call("x", ("runbook", "plan", "--stack", "dev", "--no-such-flag")))
