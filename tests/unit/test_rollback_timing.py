@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,3 +246,17 @@ def test_timing_of_a_rollback_plus_a_restore_counts_the_restore() -> None:
 
     later = timing.plus(StepTime("restore b1", 1800.0, True))
     assert later.total_seconds == 1826.0 and not later.met
+
+
+def test_the_engines_own_journal_of_a_rollback_gives_its_steps(tmp_path: Path) -> None:
+    from tests.unit.test_engine import _engine
+
+    engine, state, _ = _engine(tmp_path, green_error_rate=0.2)
+    assert engine.run(state) is Outcome.ROLLED_BACK
+
+    timing = rollback_timing(engine.journal.events(engine.release_id), TARGETS)
+
+    assert timing is not None
+    assert [(s.name, s.ok, s.attempts) for s in timing.steps] == [("traffic back on blue", True, 1)]
+    assert timing.kind is ChangeKind.API and timing.completed and timing.met
+    assert all(s.seconds is not None and s.seconds <= timing.total_seconds for s in timing.steps)
