@@ -518,6 +518,15 @@ class EnvRef(Model):
     env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 
 
+class Promotion(Model):
+    """What a rollout on this stack needs: evidence from another stack (`runbook rollout
+    --from`), that stack's soak time since it promoted the version, and approvals."""
+
+    require_evidence_from: DnsLabel | None = None
+    required_soak_seconds: Annotated[float, Field(ge=0, le=30 * 86400)] = 0
+    approvals: Annotated[int, Field(ge=0, le=20)] = 0
+
+
 class Notifications(Model):
     """Where release events go: a Slack-compatible webhook, held as a secret."""
 
@@ -761,6 +770,7 @@ class StackSettings(Model):
     edge: Edge = Edge()
     rollout: Rollout = Rollout()
     notifications: Notifications = Notifications()
+    promotion: Promotion | None = None
     kubernetes: Kubernetes | None = None
     aws: Aws | None = None
     local: Local | None = None

@@ -19,6 +19,8 @@ VERBS: tuple[str, ...] = (
     "db",
     "config",
     "docs",
+    "evidence",
+    "approve",
 )
 
 

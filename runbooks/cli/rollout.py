@@ -3,6 +3,15 @@
     runbook rollout --stack staging --service trading-api --version 1.5.0
     runbook rollout -s local --service trading-api --version 1.1.0 --step db-migration \\
         --step cache-bump --fault error-rate=0.2      # faults: local drills only
+    runbook rollout --stack production --service trading-api --from staging \\
+        [--evidence FILE] [--decision-record FILE]    # a promotion: see runbooks.promotion
+
+A promotion takes the version from the source's evidence (exported on the fly from the
+source's journal when --evidence is left out) and refuses, exit 2, naming what is missing,
+unless the evidence is valid and not void, the source has soaked, the approvals are there,
+the target's offline plan passes its policies and the stacks have one shape. A stack whose
+file sets `promotion.requireEvidenceFrom` takes no rollout without --from. A promotion
+writes a decision record (JSON) and prints where.
 
 Exit codes: 0 promoted, 3 rolled back, 2 bad input, 4 locked, 1 other error (or aborted).
 """
@@ -10,7 +19,8 @@ Exit codes: 0 promoted, 3 rolled back, 2 bad input, 4 locked, 1 other error (or 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,16 +32,21 @@ from runbooks.cli.common import (
     ServiceOption,
     StackOption,
     emit_json,
+    errors,
     exits_cleanly,
     say,
 )
 from runbooks.cli.view import TurnPrinter, state_dict
 from runbooks.core.budget import StepBudget
-from runbooks.core.state import Outcome, ReleaseState
+from runbooks.core.state import Action, Outcome, ReleaseState
+from runbooks.evidence.identity import actor
+from runbooks.evidence.record import ORIGIN
+from runbooks.journal.base import Journal
+from runbooks.promotion import Admission, admit, decision_record, requirement, write_decision
 from runbooks.release import rollout as run_rollout
 from runbooks.session import Request, Session, current_settings, open_journal
 from stackspec.errors import BadInput, ExitCode
-from stackspec.model import Substrate
+from stackspec.model import StackSettings, Substrate
 
 EXIT_FOR = {
     Outcome.PROMOTED: ExitCode.OK,
@@ -45,7 +60,10 @@ FAULTS = {"error-rate": float, "added-latency-ms": int, "fail-health": bool, "cr
 def rollout(
     stack: StackOption,
     service: ServiceOption,
-    version: Annotated[str, typer.Option("--version", help="Version to release.")],
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Version to release (with --from: from the evidence)."),
+    ] = None,
     step: Annotated[
         list[str] | None,
         typer.Option(
@@ -78,6 +96,21 @@ def rollout(
             "the new color (default: the newest).",
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--from", help="Promote what this stack proved: its evidence decides."),
+    ] = None,
+    evidence: Annotated[
+        Path | None,
+        typer.Option("--evidence", help="The source's evidence file (with --from)."),
+    ] = None,
+    record_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--decision-record",
+            help="Where the promotion's decision record goes (default: the state dir).",
+        ),
+    ] = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -90,6 +123,10 @@ def rollout(
                 "--fault is for drills on the local stack only",
                 hint=f"stack '{stack}' is {settings.substrate}",
             )
+        admission = _promotion(stack, service, version, source, evidence, record_to, settings)
+        version = admission.version if admission else version
+        if not version:
+            raise BadInput("--version is required", hint="or --from STACK to take it from evidence")
         session = Session.open(stack)
         request = Request(
             stack, service, version, tuple(step or ()), faults, migration, config_version
@@ -105,16 +142,80 @@ def rollout(
                 for step in steps:
                     say(f"  {step.line()}")
 
+        printer = None if as_json else TurnPrinter(say)
         release_id, outcome = run_rollout(
             request,
             session,
             journal,
-            on_turn=None if as_json else TurnPrinter(say),
+            on_turn=OriginRecorder(journal, stack, service, admission, printer),
             force=force,
             on_budget=show_budget,
         )
-    _report(release_id, outcome, journal.events(release_id), started, as_json, budget)
+        extra: dict[str, Any] = {}
+        if admission is not None:
+            record = decision_record(admission, release_id, outcome.value, started, time.time())
+            extra["decision_record"] = str(write_decision(record, record_to, stack))
+    _report(release_id, outcome, journal.events(release_id), started, as_json, budget, extra)
     raise typer.Exit(code=EXIT_FOR[outcome])
+
+
+def _promotion(
+    stack: str,
+    service: str,
+    version: str | None,
+    source: str | None,
+    evidence: Path | None,
+    record_to: Path | None,
+    settings: StackSettings,
+) -> Admission | None:
+    """The admitted promotion, None for a plain rollout; BadInput (exit 2) naming every
+    missing item when the stack requires a promotion or --from asks for one and it fails."""
+    if source is None and requirement(settings) is None:
+        if evidence is not None or record_to is not None:
+            raise BadInput("--evidence and --decision-record go with --from STACK")
+        return None
+    admission = admit(stack, service, source, evidence, version)
+    if not admission.ok:
+        if record_to is not None:
+            where = write_decision(decision_record(admission, None, "refused"), record_to, stack)
+            errors.print(f"decision record: {where}", markup=False)
+        raise admission.refusal()
+    return admission
+
+
+class OriginRecorder:
+    """Journals who or what started the release (and from which evidence) on its first
+    turn, for its evidence later; then hands each turn to `inner`."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        stack: str,
+        service: str,
+        admission: Admission | None,
+        inner: Callable[[ReleaseState, Sequence[Action]], None] | None,
+    ) -> None:
+        self.journal, self.stack, self.service = journal, stack, service
+        self.admission, self.inner = admission, inner
+        self.recorded = False
+
+    def __call__(self, state: ReleaseState, actions: Sequence[Action]) -> None:
+        if not self.recorded:
+            self.recorded = True
+            current = self.journal.current(self.stack, self.service)
+            if current is not None:
+                self.journal.append(current.id, ORIGIN, self._origin())
+        if self.inner is not None:
+            self.inner(state, actions)
+
+    def _origin(self) -> dict[str, Any]:
+        origin = actor()
+        if self.admission is not None:
+            origin["promotion"] = {
+                "from": self.admission.source,
+                "evidence": self.admission.evidence_digest,
+            }
+        return origin
 
 
 def parse_faults(items: Sequence[str]) -> dict[str, Any]:
@@ -140,6 +241,7 @@ def _report(
     started: float,
     as_json: bool,
     budget: Sequence[StepBudget] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     decisions = [e for e in events if e.kind == "decision"]
     last = ReleaseState.from_dict(dict(decisions[-1].data["state"])) if decisions else None
@@ -151,6 +253,7 @@ def _report(
                 "seconds": round(time.time() - started, 3),
                 "state": state_dict(last, time.time()) if last else None,
                 "detection_budget": [b.as_dict() for b in budget],
+                **dict(extra or {}),
                 "actions": [
                     dict(e.data) | {"kind": e.kind, "at": e.at}
                     for e in events
@@ -161,3 +264,5 @@ def _report(
         return
     reason = f": {last.reason}" if last and last.reason else ""
     say(f"release {release_id} {outcome.value}{reason}")
+    for name, value in (extra or {}).items():
+        say(f"{name.replace('_', ' ')}: {value}")

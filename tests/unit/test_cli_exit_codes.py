@@ -187,8 +187,9 @@ FAILURES = [
     ("unknown-stack-status", ("status", "--stack", "nope"), {}, 2, "existing stack files"),
     ("staging-without-pulumi", ("rollout", "-s", "staging", *CLOUD_ROLLOUT), {"PATH": ""}, 1,
      "the Pulumi CLI is not installed"),
-    ("production-without-pulumi", ("rollout", "-s", "production", *CLOUD_ROLLOUT),
-     {"PATH": ""}, 1, "the Pulumi CLI is not installed"),
+    # production's file requires a promotion from staging: a plain rollout is refused first
+    ("production-without-evidence", ("rollout", "-s", "production", *CLOUD_ROLLOUT),
+     {"PATH": ""}, 2, "requires evidence from 'staging'"),
     ("staging-rollback-without-pulumi", ("rollback", "-s", "staging", "--service",
      "trading-api"), {"PATH": ""}, 1, "the Pulumi CLI is not installed"),
 ]  # fmt: skip
