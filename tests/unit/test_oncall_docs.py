@@ -81,6 +81,19 @@ def test_a_stack_change_without_rendering_again_fails_the_check_naming_the_file(
     assert _run("docs", "--check", "--out", out)[0] == ExitCode.OK
 
 
+def test_a_release_written_back_to_the_stack_file_does_not_make_its_runbook_stale(
+    stacks_copy: Path,
+) -> None:
+    staging = stacks_copy / "stacks" / "Pulumi.staging.yaml"
+    text = staging.read_text()
+    assert "activeColor: blue" in text
+    staging.write_text(text.replace("activeColor: blue", "activeColor: green"), encoding="utf-8")
+
+    code, output = _run("docs", "--check", "--out", str(stacks_copy / "runbooks"))
+
+    assert code == ExitCode.OK, output
+
+
 def test_a_missing_runbook_and_one_of_a_removed_stack_are_stale(stacks_copy: Path) -> None:
     runbooks = stacks_copy / "runbooks"
     (runbooks / "dev.md").unlink()
