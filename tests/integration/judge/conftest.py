@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from runbooks.core.model import Target
+from runbooks.drivers.registry import open_driver
 from runbooks.local.load import Load, steady_load
 from runbooks.local.services import serve_on_idle_color
 from runbooks.metrics.registry import METRICS
-from runbooks.release import metric_options
 from samples.options import Faults
 from stackspec.model import Color
 from tests.integration.engine.harness import SERVICE, Stack, poll, private_stack, settle
@@ -70,7 +70,8 @@ def serve_old(stack: Stack, version: str, faults: Faults) -> Color:
     has its series (the engine's preflight refuses a release without). Returns its color."""
     settings = stack.settings()
     color = serve_on_idle_color(settings, SERVICE, version, faults)
-    provider = METRICS.create(settings.rollout.metrics.provider, **metric_options(settings))
+    outputs = open_driver("local", settings).read_outputs("local")
+    provider = METRICS.from_stack(settings.rollout.metrics.provider, settings, outputs)
 
     def measured() -> bool:
         sample = provider.sample(Target(SERVICE, color, version), 5.0)
