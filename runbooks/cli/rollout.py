@@ -11,7 +11,9 @@ source's journal when --evidence is left out) and refuses, exit 2, naming what i
 unless the evidence is valid and not void, the source has soaked, the approvals are there,
 the target's offline plan passes its policies and the stacks have one shape. A stack whose
 file sets `promotion.requireEvidenceFrom` takes no rollout without --from. A promotion
-writes a decision record (JSON) and prints where.
+writes a decision record (JSON: what, evidence digest, approvals, checks, times, outcome)
+to --decision-record or `<state dir>/decisions/`, and prints where; a refused one writes
+it only to a --decision-record named.
 
 Exit codes: 0 promoted, 3 rolled back, 2 bad input, 4 locked, 1 other error (or aborted).
 """
