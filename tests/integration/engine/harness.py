@@ -38,6 +38,20 @@ CLI_TIMEOUT = 120.0
 T = TypeVar("T")
 
 
+def run_runbook(
+    env: Mapping[str, str], args: Sequence[str], timeout: float = CLI_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """The installed `runbook ARGS` run to its end in `env`, its output captured."""
+    return subprocess.run(
+        [str(RUNBOOK), *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass(frozen=True)
 class Stack:
     """A private local stack that is up: where it lives and how to reach it."""
@@ -84,14 +98,7 @@ class Stack:
         self, *args: str, timeout: float = CLI_TIMEOUT, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run `runbook ARGS` to its end (with `env` added to the stack's environment)."""
-        return subprocess.run(
-            [str(RUNBOOK), *args],
-            env=self.env | dict(env or {}),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_runbook(self.env | dict(env or {}), args, timeout)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start `runbook ARGS` without waiting; its pid is the engine's python process."""

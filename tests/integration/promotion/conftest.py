@@ -24,11 +24,10 @@ from runbooks.session import current_settings
 from stackspec.model import Color
 from stackspec.stackfile import PROJECT
 from tests.integration.engine.conftest import SHORT_POLICY
-from tests.integration.engine.harness import RUNBOOK, SERVICE, Stack, private_stack
+from tests.integration.engine.harness import SERVICE, Stack, private_stack, run_runbook
 
 SOURCE, TARGET = "source", "target"
 LOAD_RATE = 100.0
-CLI_TIMEOUT = 120.0
 KEY_ENV = {"RUNBOOK_EVIDENCE_KEY": "hmac:integration-secret-5f0c2a9e41d7"}
 
 
@@ -62,14 +61,7 @@ class Pair:
         self, *args: str, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """`runbook ARGS` against the pair, to its end."""
-        return subprocess.run(
-            [str(RUNBOOK), *args],
-            env=self.env | dict(env or {}),
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
+        return run_runbook(self.env | dict(env or {}), args)
 
     def release(self, name: str, version: str) -> subprocess.CompletedProcess[str]:
         """A plain rollout of `version` on stack `name`, under user load."""
