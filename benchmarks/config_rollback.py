@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.figures import Figure
 from runbooks.config import files
-from runbooks.session import Session
+from runbooks.drivers.registry import open_driver
 from runbooks.steps.base import StepContext
 from runbooks.steps.config_step import ConfigStep
 from runbooks.steps.stack_options import step_options
@@ -36,13 +36,14 @@ def measure_config_rollback(
     """
     svc = settings.service(service)
     target = version or files.newest(service)
+    outputs = open_driver("local", settings).read_outputs("local")  # this stack's, not the file's
     ctx = StepContext(
         stack="local",
         service=service,
         version=svc.versions.of(svc.active_color.other),
         old_color=svc.active_color,
         new_color=svc.active_color.other,
-        options=step_options(settings, Session.open("local").outputs) | {"config_version": target},
+        options=step_options(settings, outputs) | {"config_version": target},
     )
     step = ConfigStep()
     applies: list[float] = []

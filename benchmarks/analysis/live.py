@@ -31,6 +31,7 @@ from benchmarks.stack import SERVICE, STACK, BenchStack
 from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan
 from runbooks.core.state import Action, ReleasePhase, ReleaseState, SamplePair
+from runbooks.drivers.registry import open_driver
 from runbooks.local import record
 from runbooks.local import stack as local_stack
 from runbooks.local.endpoints import state_dir_of
@@ -158,7 +159,7 @@ def wait_for_series(color: Color, version: str) -> None:
 
 def provider_of(settings: StackSettings) -> MetricProvider:
     """The stack's metric provider, as the engine builds it."""
-    outputs = Session.open(STACK).outputs
+    outputs = open_driver(STACK, settings).read_outputs(STACK)
     return METRICS.from_stack(settings.rollout.metrics.provider, settings, outputs)
 
 
