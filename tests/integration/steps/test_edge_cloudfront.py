@@ -20,6 +20,7 @@ from moto.cloudfront import models as cloudfront_models
 from runbooks.steps.base import StepContext
 from runbooks.steps.edge_purge import CloudFrontPurge, EdgePurge
 from stackspec.model import Color
+from tests.cloudfront import make_distribution
 from tests.integration.adapters.conftest import aws_client
 
 pytestmark = pytest.mark.integration
@@ -60,30 +61,6 @@ def invalidations(monkeypatch: pytest.MonkeyPatch) -> Iterator[Invalidations]:
         timer.cancel()
 
 
-def _distribution(cf: Any) -> str:
-    origin = {
-        "Id": "o",
-        "DomainName": "origin.example.com",
-        "CustomOriginConfig": {
-            "HTTPPort": 80,
-            "HTTPSPort": 443,
-            "OriginProtocolPolicy": "https-only",
-        },
-    }
-    config = {
-        "CallerReference": f"t-{time.time_ns()}",
-        "Comment": "",
-        "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [origin]},
-        "DefaultCacheBehavior": {
-            "TargetOriginId": "o",
-            "ViewerProtocolPolicy": "allow-all",
-            "MinTTL": 0,
-        },
-    }
-    return str(cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"])
-
-
 def _ctx(dist: str, endpoint: str, **options: object) -> StepContext:
     return StepContext(
         stack="staging",
@@ -105,7 +82,7 @@ def test_apply_returns_once_the_invalidation_completed(
     moto_endpoint: str, invalidations: Invalidations
 ) -> None:
     cf = aws_client("cloudfront", moto_endpoint)
-    ctx = _ctx(_distribution(cf), moto_endpoint)
+    ctx = _ctx(make_distribution(cf), moto_endpoint)
     invalidations.complete_after = 1.5
 
     started = time.monotonic()
@@ -126,7 +103,7 @@ def test_an_invalidation_still_in_progress_fails_after_the_bound(
     moto_endpoint: str, invalidations: Invalidations
 ) -> None:
     cf = aws_client("cloudfront", moto_endpoint)
-    dist = _distribution(cf)
+    dist = make_distribution(cf)
     invalidations.complete_after = None
 
     started = time.monotonic()
@@ -144,7 +121,7 @@ def test_an_invalidation_still_in_progress_fails_after_the_bound(
 
 def test_undo_invalidates_again_and_waits(moto_endpoint: str, invalidations: Invalidations) -> None:
     cf = aws_client("cloudfront", moto_endpoint)
-    ctx = _ctx(_distribution(cf), moto_endpoint)
+    ctx = _ctx(make_distribution(cf), moto_endpoint)
     invalidations.complete_after = 0.2
 
     applied = EdgePurge().apply(ctx)

@@ -12,6 +12,7 @@ from moto import mock_aws
 from runbooks.steps.base import StepContext
 from runbooks.steps.edge_purge import CloudFrontPurge, EdgePurge
 from stackspec.model import Color
+from tests.cloudfront import make_distribution
 
 
 @pytest.fixture
@@ -25,30 +26,6 @@ def cloudfront(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(key, value)
     with mock_aws():
         yield boto3.client("cloudfront")
-
-
-def _distribution(cf: Any) -> str:
-    origin = {
-        "Id": "o",
-        "DomainName": "origin.example.com",
-        "CustomOriginConfig": {
-            "HTTPPort": 80,
-            "HTTPSPort": 443,
-            "OriginProtocolPolicy": "https-only",
-        },
-    }
-    config = {
-        "CallerReference": "t",
-        "Comment": "",
-        "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [origin]},
-        "DefaultCacheBehavior": {
-            "TargetOriginId": "o",
-            "ViewerProtocolPolicy": "allow-all",
-            "MinTTL": 0,
-        },
-    }
-    return str(cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"])
 
 
 def _ctx(dist: str) -> StepContext:
@@ -70,7 +47,7 @@ def _ctx(dist: str) -> StepContext:
 
 def test_apply_and_undo_each_invalidate_everything(cloudfront: Any) -> None:
     """Mocked with moto (mock_aws)."""
-    ctx = _ctx(_distribution(cloudfront))
+    ctx = _ctx(make_distribution(cloudfront))
 
     applied = EdgePurge().apply(ctx)
     undone = EdgePurge().undo(ctx, applied)
