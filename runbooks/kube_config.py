@@ -9,8 +9,14 @@ from __future__ import annotations
 from stackspec.errors import RunbookError
 
 
-def load_kube_config(context: str | None, error: type[RunbookError]) -> None:
-    """Configure the kubernetes client; raise `error` (one line, a hint) when it cannot."""
+def load_kube_config(
+    context: str | None, error: type[RunbookError], purpose: str = "talk to"
+) -> None:
+    """Configure the kubernetes client; raise `error` (one line, a hint) when it cannot.
+
+    The message starts "no Kubernetes cluster to <purpose>: ".
+    """
+    import yaml
     from kubernetes import config
 
     try:
@@ -20,10 +26,10 @@ def load_kube_config(context: str | None, error: type[RunbookError]) -> None:
         pass
     try:
         config.load_kube_config(context=context)
-    except (config.ConfigException, OSError, TypeError, ValueError) as err:
+    except (config.ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as err:
         where = f"context '{context}'" if context else "the current context"
         raise error(
-            f"no Kubernetes cluster to talk to: the kubeconfig has no usable {where} "
+            f"no Kubernetes cluster to {purpose}: the kubeconfig has no usable {where} "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'})",
             hint="for an aws stack: `aws eks update-kubeconfig --name <cluster.name output>`; "
             "else set KUBECONFIG, or kubernetes.context in the stack file",

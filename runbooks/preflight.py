@@ -6,7 +6,6 @@ A release that fails one of these changes nothing: no journal entry, no lock lef
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from runbooks.core.model import Sample, Target
 from runbooks.core.plan import ReleasePlan
@@ -82,12 +81,10 @@ def check_migration(settings: StackSettings, request: Request) -> None:
             raise BadInput("--migration needs --step db-migration", hint="add --step db-migration")
         return
     from runbooks.migrations.operations import checked
-    from runbooks.outputs import StackOutputs
-    from runbooks.steps.stack_options import database_options
+    from runbooks.steps.stack_options import migrations_dir
 
-    options = database_options(settings, StackOutputs(request.stack, {}, "no outputs"))
     checked(
-        Path(options["migrations_dir"]),
+        migrations_dir(),
         request.migration or request.version,
         settings.database.postgres_version,
     )

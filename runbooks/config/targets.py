@@ -143,12 +143,17 @@ class KubernetesTarget:
     """
 
     def __init__(
-        self, namespace: str, service: str, timeout: float = 240.0, apps_api: Any = None
+        self,
+        namespace: str,
+        service: str,
+        timeout: float = 240.0,
+        apps_api: Any = None,
+        context: str | None = None,
     ) -> None:
         if apps_api is None:
             from kubernetes import client
 
-            load_kube_config(None, ConfigNotTaken)
+            load_kube_config(context, ConfigNotTaken)
             apps_api = client.AppsV1Api()
         self.namespace, self.service, self.timeout, self.apps = (
             namespace,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runbooks.core.model import Color
+from runbooks.kube_config import load_kube_config
 from stackspec.errors import DriverError
 
 VERSION_LABEL = "version"
@@ -198,19 +199,7 @@ class KubernetesDeployer:
 def default_apps_api(context: str | None = None) -> Any:
     """AppsV1Api from the in-cluster config, else the local kubeconfig (at `context` when
     given); DriverError when neither can be loaded (a malformed kubeconfig included)."""
-    import yaml
-    from kubernetes import client, config
+    from kubernetes import client
 
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        try:
-            config.load_kube_config(context=context)
-        except (config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DriverError(
-                f"no Kubernetes cluster to deploy to: not running in one, and no usable "
-                f"kubeconfig ({first_line})",
-                hint="set KUBECONFIG or `kubectl config use-context` to the stack's cluster",
-            ) from exc
+    load_kube_config(context, DriverError, purpose="deploy to")
     return client.AppsV1Api()

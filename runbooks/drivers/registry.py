@@ -43,10 +43,11 @@ def _pulumi(
 
 def _kubernetes(settings: StackSettings) -> Deployer:
     """Deploys by setting the idle color's image on the stack's cluster."""
-    from runbooks.deploy.kubernetes import KubernetesDeployer
+    from runbooks.deploy.kubernetes import KubernetesDeployer, default_apps_api
 
-    namespace = settings.kubernetes.namespace if settings.kubernetes else "trading"
-    return KubernetesDeployer(namespace)
+    cluster = settings.kubernetes
+    namespace, context = (cluster.namespace, cluster.context) if cluster else ("trading", None)
+    return KubernetesDeployer(namespace, default_apps_api(context))
 
 
 def _nop(stack: str, settings: StackSettings | None = None) -> StackDriver:

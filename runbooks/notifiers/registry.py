@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from runbooks.drivers.base import WEBHOOK_KEY
 from runbooks.notifiers.base import Notifier
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.notifiers.webhook import WebhookNotifier
@@ -15,8 +16,6 @@ from stackspec.errors import BadInput
 if TYPE_CHECKING:
     from runbooks.outputs import StackOutputs
     from stackspec.model import StackSettings
-
-WEBHOOK_KEY = "notifications.webhookUrl"
 
 
 def _webhook(url: str | None = None, timeout_seconds: float = 2.0, attempts: int = 3) -> Notifier:

@@ -12,7 +12,8 @@ Options (StepContext.options):
 - `config_dir`: where `<service>/v<N>.yaml` live; default `$RUNBOOK_CONFIG_DIR` or config/;
 - `config_backend`: "local" (default) or "kubernetes";
 - `local_state_dir` (local, required): the local stack's state dir (pids.json, config/);
-- `kubernetes_namespace` (kubernetes): default "trading";
+- `kubernetes_namespace` (kubernetes): default "trading"; `kubernetes_context`: the
+  kubeconfig context (default: the current one);
 - `config_timeout_seconds`: how long a color may take to report the version; default 30
   (local) or 240 (kubernetes), well inside the 300 s rollback target.
 """
@@ -128,5 +129,6 @@ def target_for(ctx: StepContext) -> ConfigTarget:
     if backend == "kubernetes":
         namespace = ctx.option("kubernetes_namespace", "trading")
         timeout = float(ctx.option("config_timeout_seconds", 240))
-        return KubernetesTarget(namespace, ctx.service, timeout)
+        context = ctx.option("kubernetes_context")
+        return KubernetesTarget(namespace, ctx.service, timeout, context=context)
     raise BadInput(f"unknown config_backend '{backend}'; choose local or kubernetes")

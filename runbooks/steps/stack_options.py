@@ -55,14 +55,18 @@ class Configured:
         return replace(ctx, options={**self.options, **ctx.options})
 
 
+def migrations_dir() -> Path:
+    """Where the migrations live: `$RUNBOOK_MIGRATIONS_DIR`, else the project's migrations/."""
+    return Path(os.environ.get("RUNBOOK_MIGRATIONS_DIR") or PROJECT_ROOT / "migrations")
+
+
 def database_options(settings: StackSettings, outputs: StackOutputs) -> Options:
     """db-migration: the database, the migrations, the policy's timeouts, where backups go."""
     policy = settings.rollout.migrations
     state_dir = outputs.get("local.stateDir")
     backups = os.environ.get("RUNBOOK_BACKUP_DIR") or str(PROJECT_ROOT / ".runbook" / "backups")
     return {
-        "migrations_dir": os.environ.get("RUNBOOK_MIGRATIONS_DIR")
-        or str(PROJECT_ROOT / "migrations"),
+        "migrations_dir": str(migrations_dir()),
         "pg_version": settings.database.postgres_version,
         "lock_timeout_seconds": policy.lock_timeout_seconds,
         "lock_retries": policy.lock_retries,
@@ -100,8 +104,12 @@ def config_options(settings: StackSettings, outputs: StackOutputs) -> Options:
     state_dir = outputs.get("local.stateDir")
     if state_dir:
         return {"config_backend": "local", "local_state_dir": state_dir}
-    namespace = settings.kubernetes.namespace if settings.kubernetes else "trading"
-    return {"config_backend": "kubernetes", "kubernetes_namespace": namespace}
+    cluster = settings.kubernetes
+    return {
+        "config_backend": "kubernetes",
+        "kubernetes_namespace": cluster.namespace if cluster else "trading",
+        "kubernetes_context": cluster.context if cluster else None,
+    }
 
 
 def edge_options(settings: StackSettings, outputs: StackOutputs) -> Options:
