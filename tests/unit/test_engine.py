@@ -6,7 +6,6 @@ clock is fake (sleeping advances it), so a whole release runs in milliseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,10 @@ from runbooks.routers.nop import NopRouter
 from runbooks.steps.base import StepContext
 from stackspec.errors import RunbookError
 from stackspec.model import Color
+from tests.clock import FakeClock
 from tests.unit.core.builders import make_settings
 
 STEPS = [{"weight": 20, "bakeSeconds": 10}, {"weight": 100, "bakeSeconds": 10}]
-
-
-@dataclass
-class FakeClock:
-    t: float = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class Traffic:

@@ -5,8 +5,6 @@ deploying again."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ from runbooks.local.process import free_port
 from runbooks.standins import kube_objects
 from runbooks.standins.kube_api import JSON_PATCH, KubeApiStandIn
 from stackspec.errors import DriverError
-from tests.integration.kubernetes.conftest import IMAGE, NAMESPACE, SERVICE
+from tests.integration.kubernetes.conftest import IMAGE, NAMESPACE, SERVICE, kill_once
 
 pytestmark = pytest.mark.integration
 
@@ -137,18 +135,8 @@ def test_a_deploy_killed_after_its_patch_is_completed_by_deploying_again(
         f"    {SERVICE!r}, Color.GREEN, '1.1.0', {IMAGE!r})\n"
     )
     worker = subprocess.Popen([sys.executable, "-c", script, kube.host], cwd=REPO)
-    try:
-        deadline = time.monotonic() + 30
-        while reads_after_patch(kube) < 2:  # the 2nd read sees the rollout in progress
-            assert worker.poll() is None, "the deploy process ended before it was killed"
-            assert time.monotonic() < deadline, "the deploy process never patched"
-            time.sleep(0.02)
-        os.kill(worker.pid, signal.SIGKILL)
-    finally:
-        if worker.poll() is None:
-            worker.kill()  # an assertion above failed: do not leave it running
-        worker.wait(timeout=10)
-    assert worker.returncode == -signal.SIGKILL
+    # the 2nd read after the patch sees the rollout in progress
+    kill_once(worker, lambda: reads_after_patch(kube) >= 2, "the deployment's patch")
     killed = live(kube)
     assert killed["status"]["updatedReplicas"] == 1  # patched, never became available
     # when the deploy is run again, and this time the new pods become ready

@@ -13,11 +13,8 @@ HTTPRoute's weights, the stable Service's selector, and the config written back 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +40,8 @@ from runbooks.session import Request, Session, holder
 from runbooks.standins import kube_objects
 from runbooks.standins.kube_api import KubeApiStandIn
 from stackspec.stackfile import PROJECT, load_stack, stack_path
+from tests.clock import FakeClock
+from tests.integration.kubernetes.conftest import kill_once
 from tests.unit.persistence.test_pulumi_driver import FakeStack
 
 pytestmark = pytest.mark.integration
@@ -73,17 +72,6 @@ class FileStack(FakeStack):
 
     def outputs(self) -> MutableMapping[str, Any]:
         return {}
-
-
-@dataclass
-class FakeClock:
-    t: float = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class Healthy:
@@ -241,18 +229,7 @@ def test_an_engine_killed_mid_deploy_is_resumed_and_completes(
         "run_release(sys.argv[1], sys.argv[2])\n"
     )
     worker = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), kube.host], cwd=REPO)
-    try:
-        deadline = time.monotonic() + 30
-        while reads_after_deploy_patch(kube) < 2:
-            assert worker.poll() is None, "the engine ended before it was killed"
-            assert time.monotonic() < deadline, "the engine never deployed"
-            time.sleep(0.02)
-        os.kill(worker.pid, signal.SIGKILL)
-    finally:
-        if worker.poll() is None:
-            worker.kill()  # an assertion above failed: do not leave it running
-        worker.wait(timeout=10)
-    assert worker.returncode == -signal.SIGKILL
+    kill_once(worker, lambda: reads_after_deploy_patch(kube) >= 2, "the deploy")
     assert green(kube)["status"]["updatedReplicas"] == 1  # patched, never available
     assert route_patches(kube) == []  # no traffic moved before the deploy finished
     journal = SqliteJournal(tmp_path / "journal.sqlite3")
