@@ -15,6 +15,7 @@ from runbooks.core.budget import StepBudget, detection_budget
 from runbooks.core.plan import ReleasePlan, build_plan
 from runbooks.core.state import Action, Deploy, Outcome, ReleaseState
 from runbooks.engine import Clock, Engine, applied_outcome, snapshot
+from runbooks.engine_metrics import with_textfile
 from runbooks.journal.base import Journal, LockLease, ReleaseRecord
 from runbooks.performer import Backends, Performer
 from runbooks.preflight import (
@@ -24,7 +25,7 @@ from runbooks.preflight import (
     release_config_version,
     revertible,
 )
-from runbooks.session import Request, Session, holder
+from runbooks.session import Request, Session, holder, runbook_state_dir
 from runbooks.steps.base import StepContext
 
 OnTurn = Callable[[ReleaseState, Sequence[Action]], None]
@@ -64,6 +65,7 @@ def rollout(
             "faults": request.faults or {},
             "migration": request.migration,
             "config_version": request.config_version,
+            "by": holder(),
         }
         release_id = journal.start_release(
             request.stack, request.service, request.version, recorded
@@ -119,7 +121,12 @@ def revert_promoted(
     request = Request.of_record(stack, journal.release(latest.id), plan.release_steps)
     backends = session.backends(request.steps)
     with journal.acquire(stack, holder(), force=force):
-        recorded = {"state": state.to_dict(), "reverts": latest.id, "migration": request.migration}
+        recorded = {
+            "state": state.to_dict(),
+            "reverts": latest.id,
+            "migration": request.migration,
+            "by": holder(),
+        }
         release_id = journal.start_release(stack, service, plan.old_version, recorded)
         engine = _engine(backends, journal, release_id, request, plan, clock, on_turn, latest.id)
         return engine.run(state), release_id
@@ -146,4 +153,8 @@ def _engine(
     applied = applied_outcome(journal, applied_from or release_id)
     versions = {plan.old_color: plan.old_version, plan.new_color: plan.version}
     performer = Performer(backends, context, applied, versions, request.faults)
+    started = journal.release(release_id).started_at
+    on_turn = with_textfile(
+        on_turn, runbook_state_dir(request.stack), request.stack, release_id, started
+    )
     return Engine(journal, release_id, performer, clock, on_turn)
