@@ -4,13 +4,32 @@ Convention: service `x` is backend `be_x` with servers `blue` and `green`. Weigh
 percent, given to HAProxy as-is (its range is 0..256). A color going to 0 is put in state
 `drain` (in-flight and persistent connections finish; `maint` would cut them); a color
 going above 0 is put in state `ready`.
+
+An unreachable admin socket (missing, refusing, timing out: HAProxy reloading, its state
+dir being moved, a blip) is retried with exponential backoff and jitter for up to
+`retry_budget_seconds` before the RouterError reaches the engine, which rolls back on it:
+a blip shorter than the budget must not roll back a healthy release. A command HAProxy
+answers with a refusal, or live weights that differ from what was asked, are not retried.
+Each attempt of `set_weights` reads the live state again and applies the whole split, so
+a retry after a half-applied change converges on what was asked.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
 
 from runbooks.core.model import Color, Weights
 from runbooks.haproxy_runtime import HaproxyRuntime
@@ -25,6 +44,14 @@ if TYPE_CHECKING:
 _DRAIN_BITS = 0x08 | 0x10
 _MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20
 _OP_STOPPED = 0
+# Longer than the admin-socket blips the drills inject (1-10 s), shorter than a person's
+# patience with a stuck verb; the engine's own SetWeights retries continue after it.
+RETRY_BUDGET_SECONDS = 15.0
+_FIRST_WAIT_SECONDS = 0.2
+_MAX_WAIT_SECONDS = 2.0
+_JITTER_SECONDS = 0.1
+_T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,8 +72,16 @@ class ServerState:
 class HaproxyRouter:
     """Sets and verifies blue/green weights of `be_<service>` over the admin socket."""
 
-    def __init__(self, socket_path: str | Path, timeout_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        socket_path: str | Path,
+        timeout_seconds: float = 5.0,
+        retry_budget_seconds: float = RETRY_BUDGET_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._runtime = HaproxyRuntime(Path(socket_path), timeout_seconds)
+        self._budget = retry_budget_seconds
+        self._sleep = sleep
 
     @classmethod
     def from_stack(cls, settings: StackSettings, outputs: StackOutputs) -> HaproxyRouter:
@@ -54,7 +89,33 @@ class HaproxyRouter:
         return cls(outputs.require("local.adminSocket", "the haproxy router"))
 
     def set_weights(self, service: str, weights: Weights) -> None:
-        """Apply `weights`, raising the receiving color first, then verify what is live."""
+        """Apply `weights`, raising the receiving color first, then verify what is live.
+
+        Retried while the admin socket is unreachable, within the retry budget.
+        """
+        self._retrying(self._set_weights_once, service, weights)
+
+    def get_weights(self, service: str) -> Weights:
+        """The live split, from the servers' effective weights, in percent.
+
+        Retried while the admin socket is unreachable, within the retry budget.
+        """
+        return self._retrying(self._get_weights_once, service)
+
+    def _retrying(self, attempt: Callable[..., _T], *args: object) -> _T:
+        retrying = Retrying(
+            retry=retry_if_exception(_unreachable),
+            stop=stop_before_delay(self._budget),
+            wait=wait_exponential_jitter(
+                initial=_FIRST_WAIT_SECONDS, max=_MAX_WAIT_SECONDS, jitter=_JITTER_SECONDS
+            ),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return retrying(attempt, *args)
+
+    def _set_weights_once(self, service: str, weights: Weights) -> None:
         backend = _backend(service)
         current = self._states(backend)
         rising_first = sorted(Color, key=lambda c: weights.of(c) <= current[c].effective_weight)
@@ -62,8 +123,7 @@ class HaproxyRouter:
             self._apply(backend, color, weights.of(color))
         self._verify(service, weights, self._states(backend))
 
-    def get_weights(self, service: str) -> Weights:
-        """The live split, from the servers' effective weights, in percent."""
+    def _get_weights_once(self, service: str) -> Weights:
         states = self._states(_backend(service))
         blue, green = (states[c].effective_weight for c in (Color.BLUE, Color.GREEN))
         if blue + green == 0:
@@ -101,6 +161,22 @@ class HaproxyRouter:
                 f"haproxy {_backend(service)} is not at {asked}: {'; '.join(problems)}",
                 hint="check `show servers state` on the admin socket and the health checks",
             )
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the admin socket could not be reached (worth retrying)."""
+    return isinstance(exc, RouterError) and isinstance(exc.__cause__, OSError)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning(
+        "haproxy admin socket unreachable (attempt %d, %.1f s so far): %s; retrying in %.1f s",
+        state.attempt_number,
+        state.seconds_since_start or 0.0,
+        state.outcome.exception() if state.outcome else "",
+        wait,
+    )
 
 
 def _backend(service: str) -> str:
