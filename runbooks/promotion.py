@@ -31,6 +31,7 @@ from runbooks.evidence.verify import read_document, verify_document
 from runbooks.session import runbook_state_dir
 from stackspec.errors import BadInput
 from stackspec.model import Promotion, StackSettings, Substrate
+from stackspec.safeload import load_json
 from stackspec.stackfile import load_stack
 
 APPROVALS_FILE = "approvals.json"
@@ -268,11 +269,9 @@ def approvals_path(stack: str) -> Path:
 def approvals(stack: str, service: str, version: str) -> list[dict[str, Any]]:
     """The approvals of `service` `version` on `stack`, one per approver, oldest first."""
     try:
-        data = json.loads(approvals_path(stack).read_text(encoding="utf-8"))
+        data = load_json(approvals_path(stack), "approvals file")
     except FileNotFoundError:
         return []
-    except ValueError as err:
-        raise BadInput(f"{approvals_path(stack)} is unreadable: {err}") from None
     return [
         a for a in data.get("approvals", []) if a["service"] == service and a["version"] == version
     ]

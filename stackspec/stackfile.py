@@ -16,15 +16,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from stackspec.errors import BadInput
 from stackspec.model import KeyedError, StackSettings
+from stackspec.safeload import Problem, StackFileError, parse_yaml, problems_message, read_text
+
+__all__ = ["Problem", "StackFileError", "problems_message"]  # re-exported: where they began
 
 PROJECT = "trading-platform"
 STACKS = ("local", "dev", "staging", "production")
@@ -32,37 +32,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_MASK = "[secret]"
 # The policy pack's config of each stack, `<stack>.json` (infra.policies.config).
 PACK_CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a stack file."""
-
-    key: str
-    value: str
-    allowed: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: got {self.value}; {self.allowed}"
-
-
-class StackFileError(BadInput):
-    """A file of the stack that cannot be used: the stack file, or a file read with it (a
-    subclass sets `kind`, e.g. the policy pack config). Carries the file and every problem
-    found in it; exit 2 wherever it is reported (the CLI, `make validate`, scripts/deploy)."""
-
-    kind = "stack file"
-
-    def __init__(self, path: Path | str, problems: list[Problem]) -> None:
-        self.path = str(path)
-        self.problems = problems
-        super().__init__(problems_message(path, self.kind, problems))
-
-
-def problems_message(path: Path | str, kind: str, problems: list[Problem]) -> str:
-    """`<path>: invalid <kind>`, then one line per problem: how every bad file is reported."""
-    lines = "".join(f"\n  - {p}" for p in problems)
-    return f"{path}: invalid {kind}{lines}"
 
 
 def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:
@@ -79,16 +48,13 @@ def load_stack(stack: str, stacks_dir: Path | None = None) -> StackSettings:
 def load_stack_file(path: Path) -> StackSettings:
     """Load and validate one stack file. Raises StackFileError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, StackFileError.kind)
     except FileNotFoundError:
         known = sorted(p.name for p in path.parent.glob("Pulumi.*.yaml"))
         raise StackFileError(
             path, [Problem("(file)", "missing", f"existing stack files: {known}")]
         ) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise StackFileError(path, [Problem("(yaml)", "unparsable", str(err))]) from None
+    document = parse_yaml(text, path, StackFileError.kind)
     return settings_from_config(config_section(path, document), path)
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from runbooks.config.registry import schemas_for
 from runbooks.config.schema import ConfigModel, Document
 from stackspec.errors import BadInput
+from stackspec.safeload import StackFileError, parse_yaml, read_text
 from stackspec.stackfile import Problem, problems_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +102,9 @@ def load_file(path: Path, service: str, expect_version: int | None = None) -> Lo
     """Load and validate one file of `service`. Raises ConfigFileError (or UnknownName)."""
     schemas_for(service)  # an unknown service is named before the file is read
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, "configuration")
+    except StackFileError as err:
+        raise ConfigFileError(path, err.problems) from None
     except OSError as err:
         problem = Problem("(file)", "unreadable", err.strerror or str(err))
         raise ConfigFileError(path, [problem]) from None
@@ -113,9 +116,9 @@ def validate_text(
 ) -> LoadedConfig:
     """Validate YAML `text` as a configuration of `service`. Raises ConfigFileError."""
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigFileError(path, [Problem("(yaml)", "unparsable", str(err))]) from None
+        document = parse_yaml(text, path, "configuration")
+    except StackFileError as err:
+        raise ConfigFileError(path, err.problems) from None
     return validate_document(document, service, path, expect_version)
 
 

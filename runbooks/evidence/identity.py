@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from runbooks.evidence.canonical import digest
 from runbooks.session import holder
+from stackspec.safeload import StackFileError, load_yaml
 from stackspec.stackfile import config_section, stack_path
 
 # Keys (camelCase, at any depth) that are not shape: the local section (ports, state dir),
@@ -53,7 +52,7 @@ CI_VARIABLES = (
 def file_shape(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
     """The shape of `stack`'s file (see the module docstring); StackFileError if unreadable."""
     path = stack_path(stack, stacks_dir)
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = load_yaml(path, StackFileError.kind)
     return _shape(config_section(path, document), stack)  # type: ignore[no-any-return]
 
 

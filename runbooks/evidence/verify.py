@@ -8,7 +8,6 @@ re-verified against it, and a failure is recorded durably before it is reported.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from runbooks.evidence.signing import VerifyKey
 from runbooks.evidence.voids import mismatches, record_void, rolled_back_since, voided
 from runbooks.journal.base import Journal
 from stackspec.errors import BadInput
+from stackspec.safeload import load_json
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,11 @@ class Verification:
 def read_document(path: Path) -> dict[str, Any]:
     """The evidence file at `path` as a dict; BadInput if it is missing or not JSON."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path, "evidence file")
     except FileNotFoundError:
         raise BadInput(
             f"no evidence file {path}", hint="export it with `runbook evidence export`"
         ) from None
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadInput(f"{path}: not an evidence file (not JSON: {err})") from None
     if not isinstance(data, dict):
         raise BadInput(f"{path}: not an evidence file (a JSON object is expected)")
     return data

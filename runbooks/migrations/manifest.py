@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from stackspec.errors import BadInput
 from stackspec.model import VERSION
+from stackspec.safeload import load_yaml, read_text
 
 MANIFEST = "migration.yaml"
 PartName = Literal["expand", "revert", "contract"]
@@ -128,10 +128,8 @@ def _manifest(path: Path) -> _Manifest:
             hint="a migration folder needs migration.yaml with at least `description:`",
         )
     try:
-        data = yaml.safe_load(_read(path))
+        data = load_yaml(path, "migration manifest", MAX_FILE_BYTES)
         return _Manifest.model_validate(data if data is not None else {})
-    except yaml.YAMLError as err:
-        raise BadInput(f"{path}: not valid YAML: {err}") from None
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in err.errors()
@@ -162,9 +160,4 @@ def _required(part: Part | None) -> Part:
 
 
 def _read(path: Path) -> str:
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise BadInput(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise BadInput(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    return read_text(path, "migration part", MAX_FILE_BYTES)
