@@ -3,10 +3,16 @@
 Each backend is registered as a factory: `create(name, **options)` calls it with explicit
 options (tests, benchmarks); `from_stack(name, settings, outputs)` calls its `from_stack`
 attribute, which builds it from the stack's settings and outputs (the engine's way).
+
+A factory may be given as an import path, "package.module:attr": it is imported only when
+that backend is built, so a registry (and the CLI that imports it) costs nothing of the
+backends' libraries (pulumi, boto3, kubernetes, redis, ...) until one is used. Unknown names
+are rejected without importing anything.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -31,12 +37,29 @@ class Factory(Generic[T]):
         return self.create(**options)
 
 
-class Registry(Generic[T]):
-    """Maps backend names to factories for one plug-in area (routers, metrics, ...)."""
+def resolve(path: str) -> Any:
+    """The object at import path "package.module:attr"."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
-    def __init__(self, area: str, factories: Mapping[str, Callable[..., T]]) -> None:
+
+class Registry(Generic[T]):
+    """Maps backend names to factories for one plug-in area (routers, metrics, ...).
+
+    A factory given as an import path is resolved on first use and passed through `adapt`
+    (name, resolved object) -> factory when one is given (steps wrap their class in a
+    Factory); the result is kept.
+    """
+
+    def __init__(
+        self,
+        area: str,
+        factories: Mapping[str, Callable[..., T] | str],
+        adapt: Callable[[str, Any], Callable[..., T]] | None = None,
+    ) -> None:
         self.area = area
         self._factories = dict(factories)
+        self._adapt = adapt
 
     def names(self) -> list[str]:
         """The backends this registry knows, sorted."""
@@ -53,6 +76,11 @@ class Registry(Generic[T]):
 
     def _factory(self, name: str) -> Callable[..., T]:
         try:
-            return self._factories[name]
+            factory = self._factories[name]
         except KeyError:
             raise UnknownName(self.area, name, self.names()) from None
+        if isinstance(factory, str):
+            loaded = resolve(factory)
+            factory = self._adapt(name, loaded) if self._adapt is not None else loaded
+            self._factories[name] = factory
+        return factory

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runbooks.drivers.base import StackDriver
-from runbooks.drivers.local import LocalDriver
-from runbooks.drivers.nop import NopDriver
-from runbooks.drivers.pulumi_automation import Deployer, PulumiDriver, StackFactory, select_stack
 from runbooks.registry import Registry
 from stackspec.model import StackSettings
 from stackspec.stackfile import PROJECT_ROOT
 
+if TYPE_CHECKING:  # the drivers import pulumi: only when one is built
+    from runbooks.drivers.pulumi_automation import Deployer, StackFactory
+
 
 def _local(stack: str, settings: StackSettings, state_dir: Path | None = None) -> StackDriver:
     """The local driver; `state_dir` defaults to the stack's `local.stateDir`."""
+    from runbooks.drivers.local import LocalDriver
     from runbooks.local.endpoints import state_dir_of
 
     return LocalDriver(settings, state_dir or state_dir_of(settings))
@@ -31,13 +33,20 @@ def _pulumi(
     stack: str,
     settings: StackSettings,
     work_dir: Path = PROJECT_ROOT,
-    stack_factory: StackFactory = select_stack,
+    stack_factory: StackFactory | None = None,
     deployer: Callable[[], Deployer] | None = None,
 ) -> StackDriver:
-    """The Automation API driver of `stack`, deploying on the stack's cluster."""
+    """The Automation API driver of `stack` (its stack from `stack_factory`, by default
+    `select_stack`), deploying on the stack's cluster."""
+    from runbooks.drivers.pulumi_automation import PulumiDriver, select_stack
+
     images = {s.name: s.image for s in settings.services}
     return PulumiDriver(
-        stack, work_dir, stack_factory, deployer or (lambda: _kubernetes(settings)), images
+        stack,
+        work_dir,
+        stack_factory or select_stack,
+        deployer or (lambda: _kubernetes(settings)),
+        images,
     )
 
 
@@ -52,6 +61,8 @@ def _kubernetes(settings: StackSettings) -> Deployer:
 
 def _nop(stack: str, settings: StackSettings | None = None) -> StackDriver:
     """The in-memory driver."""
+    from runbooks.drivers.nop import NopDriver
+
     return NopDriver(settings)
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from runbooks.journal.base import Journal
-from runbooks.journal.postgres import PostgresJournal
-from runbooks.journal.sqlite import SqliteJournal
 from runbooks.registry import Registry
 from stackspec.errors import BadInput
 
 
 def _sqlite(state_dir: Path | str | None = None, path: Path | str | None = None) -> Journal:
     """The SQLite journal at `path`, or at `<state_dir>/journal.sqlite3`."""
+    from runbooks.journal.sqlite import SqliteJournal
+
     if path is not None:
         return SqliteJournal(path)
     if state_dir is not None:
@@ -28,6 +28,8 @@ def _postgres(dsn: str | None = None) -> Journal:
             "the postgres journal needs a DSN",
             hint="set it as postgresql://user@host:port/dbname (keep any password in the env)",
         )
+    from runbooks.journal.postgres import PostgresJournal  # psycopg only when used
+
     return PostgresJournal(dsn)
 
 

@@ -10,20 +10,16 @@ METRICS.create("nop")
 from __future__ import annotations
 
 from runbooks.metrics.base import MetricProvider
-from runbooks.metrics.cloudwatch import CloudWatchMetrics
-from runbooks.metrics.haproxy_stats import HaproxyStatsMetrics
-from runbooks.metrics.http_probe import HttpProbeMetrics
-from runbooks.metrics.nop import NopMetrics
-from runbooks.metrics.prometheus import PrometheusMetrics
 from runbooks.registry import Registry
 
+# Import paths: a backend's library is imported only when that backend is built.
 METRICS = Registry[MetricProvider](
     "metric provider",
     {
-        "prometheus": PrometheusMetrics,
-        "haproxy": HaproxyStatsMetrics,
-        "http": HttpProbeMetrics,
-        "cloudwatch": CloudWatchMetrics,
-        "nop": NopMetrics,
+        "prometheus": "runbooks.metrics.prometheus:PrometheusMetrics",
+        "haproxy": "runbooks.metrics.haproxy_stats:HaproxyStatsMetrics",
+        "http": "runbooks.metrics.http_probe:HttpProbeMetrics",
+        "cloudwatch": "runbooks.metrics.cloudwatch:CloudWatchMetrics",
+        "nop": "runbooks.metrics.nop:NopMetrics",
     },
 )

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from runbooks.drivers.base import WEBHOOK_KEY
 from runbooks.notifiers.base import Notifier
 from runbooks.notifiers.nop import NopNotifier
-from runbooks.notifiers.webhook import WebhookNotifier
 from runbooks.registry import Factory, Registry
 from stackspec.errors import BadInput
 
@@ -24,6 +23,8 @@ def _webhook(url: str | None = None, timeout_seconds: float = 2.0, attempts: int
             "the webhook notifier needs a URL",
             hint="set notifications.webhookUrl in the stack file ({env: VAR} or a Pulumi secret)",
         )
+    from runbooks.notifiers.webhook import WebhookNotifier  # its HTTP client only when used
+
     return WebhookNotifier(url, timeout_seconds, attempts)
 
 

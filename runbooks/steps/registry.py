@@ -8,23 +8,23 @@ from collections.abc import Callable
 
 from runbooks.registry import Factory, Registry
 from runbooks.steps.base import ReleaseStep
-from runbooks.steps.cache_bump import CacheBump
-from runbooks.steps.config_step import ConfigStep
-from runbooks.steps.db_migration import DbMigration
-from runbooks.steps.edge_purge import EdgePurge
-from runbooks.steps.kafka_consumer import KafkaConsumerCanary
-from runbooks.steps.nop import NopStep
-from runbooks.steps.stack_options import configured
 
-_CLASSES: dict[str, Callable[..., ReleaseStep]] = {
-    "db-migration": DbMigration,
-    "cache-bump": CacheBump,
-    "config": ConfigStep,
-    "edge-purge": EdgePurge,
-    "kafka-consumer": KafkaConsumerCanary,
-    "nop": NopStep,
+# Import paths: a step's library is imported only when that step is built.
+_CLASSES: dict[str, str] = {
+    "db-migration": "runbooks.steps.db_migration:DbMigration",
+    "cache-bump": "runbooks.steps.cache_bump:CacheBump",
+    "config": "runbooks.steps.config_step:ConfigStep",
+    "edge-purge": "runbooks.steps.edge_purge:EdgePurge",
+    "kafka-consumer": "runbooks.steps.kafka_consumer:KafkaConsumerCanary",
+    "nop": "runbooks.steps.nop:NopStep",
 }
-STEPS: Registry[ReleaseStep] = Registry[ReleaseStep](
-    "release step",
-    {name: Factory(cls, configured(name, cls())) for name, cls in _CLASSES.items()},
-)
+
+
+def _factory(name: str, cls: Callable[..., ReleaseStep]) -> Factory[ReleaseStep]:
+    """Step class `cls` as a Factory: built from options, or from the stack's options."""
+    from runbooks.steps.stack_options import configured
+
+    return Factory(cls, configured(name, cls()))
+
+
+STEPS: Registry[ReleaseStep] = Registry[ReleaseStep]("release step", _CLASSES, adapt=_factory)
