@@ -25,6 +25,11 @@ Choices:
   run it once the old color is retired and the policy's bake has passed, one per decision.
   A failed contract does not roll back a promoted, healthy version: it is reported, and
   `runbook db contract` runs it again by hand.
+- A member of a multi-service release (see `runbooks.core.group`) enters a step, or is
+  promoted, only once the group's `step_gate` lets it; until then it is held with its
+  `ready_for` set, its analysis still running. While rolling back, `undo_held` stops it after
+  its traffic is restored, until the members after it are undone. A single service has no
+  gate and is never held.
 - `promote` passes the manual gate, or ends the current step at once (skipping its bake and
   analysis: the operator's call). The gate sits between the last two steps, so a plan of
   one step has none.
@@ -32,6 +37,7 @@ Choices:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
@@ -64,7 +70,7 @@ from runbooks.core.state import (
 )
 from stackspec.model import Color
 
-__all__ = ["decide"]
+__all__ = ["decide", "start_rollback"]
 
 Move: TypeAlias = tuple[ReleaseState, tuple[Action, ...]]
 P = ReleasePhase
@@ -98,7 +104,7 @@ def _absorb_results(state: ReleaseState, results: Sequence[ActionResult], now: f
     what = f"{failure.action!r} failed: {failure.message}"
     if state.phase is P.ROLLING_BACK:
         return _rollback_action_failed(state, failure.action, what, now)
-    return _start_rollback(state, what), ()
+    return start_rollback(state, what), ()
 
 
 def _best_effort(action: Action) -> bool:
@@ -108,8 +114,10 @@ def _best_effort(action: Action) -> bool:
 def _rollback_action_failed(state: ReleaseState, action: Action, what: str, now: float) -> Move:
     if isinstance(action, SetWeights):
         # Restoring service is what a rollback is for: retry it, never give it up.
-        retry_at = now + state.plan.analysis_interval_seconds
-        message = f"{what}; retrying at t={retry_at:g}"
+        interval = state.plan.analysis_interval_seconds
+        retry_at = now + interval
+        at = time.strftime("%H:%M:%SZ", time.gmtime(retry_at))  # formats `now`; reads no clock
+        message = f"{what}; retrying in {interval:g} s (at {at})"
         return state.evolve(weights_restored=False, retry_at=retry_at), (
             NotifyEvent(EventKind.RETRYING, message),
         )
@@ -125,9 +133,15 @@ def _rollback_action_failed(state: ReleaseState, action: Action, what: str, now:
     )
 
 
-def _start_rollback(state: ReleaseState, reason: str) -> ReleaseState:
+def start_rollback(state: ReleaseState, reason: str) -> ReleaseState:
+    """`state` rolling back for `reason`: traffic is restored first (see `_roll_back`)."""
     return state.evolve(
-        phase=P.ROLLING_BACK, reason=reason, weights_restored=False, retry_at=None, paused_from=None
+        phase=P.ROLLING_BACK,
+        reason=reason,
+        weights_restored=False,
+        retry_at=None,
+        paused_from=None,
+        ready_for=None,
     )
 
 
@@ -218,7 +232,7 @@ def _on_abort(state: ReleaseState, intent: Intent, now: float) -> Move | None:
     # From ABORTED only `rollback` restarts the rollback: `abort` asks for nothing new.
     if state.phase is P.ABORTED and intent.verb is Verb.ABORT:
         return None
-    return _start_rollback(state, _by_operator(f"{intent.verb} requested", intent)), ()
+    return start_rollback(state, _by_operator(f"{intent.verb} requested", intent)), ()
 
 
 def _by_operator(what: str, intent: Intent) -> str:
@@ -270,7 +284,10 @@ def _apply_next_release_step(state: ReleaseState, now: float) -> Move:
     if len(done) < len(wanted):
         name = wanted[len(done)]
         return state.evolve(applied_steps=(*done, name)), (ApplyReleaseStep(name),)
-    return _enter_step(state, 0, now)
+    # In a multi-service release no member takes traffic before every member is ready.
+    if not _gate_open(state, 0):
+        return _await_gate(state, 0, now)
+    return _enter_step(state.evolve(ready_for=None), 0, now)
 
 
 def _progress(state: ReleaseState, now: float) -> Move:
@@ -278,7 +295,7 @@ def _progress(state: ReleaseState, now: float) -> Move:
     verdict = assess(state.history, state.plan.limits)
     # A failing verdict ends the release now: restoring service beats finishing the bake.
     if verdict.phase.failing:
-        return _roll_back(_start_rollback(state, f"{step.name}: {verdict.message}"), now)
+        return _roll_back(start_rollback(state, f"{step.name}: {verdict.message}"), now)
     # Inconclusive evidence needs a human (as in Argo): stop rather than guess.
     if verdict.phase is VerdictPhase.INCONCLUSIVE:
         return _pause(state, f"{step.name} inconclusive: {verdict.message}")
@@ -303,7 +320,7 @@ def _hold(state: ReleaseState, now: float) -> Move:
     verdict = assess(state.history, state.plan.limits)
     # Holding stops progress, not protection: a failing verdict still rolls back.
     if running and verdict.phase.failing:
-        return _roll_back(_start_rollback(state, f"{state.step.name}: {verdict.message}"), now)
+        return _roll_back(start_rollback(state, f"{state.step.name}: {verdict.message}"), now)
     if running and _analysis_due(state, now):
         return _analyse(state, now)
     # Nothing to do until the next tick or an intent (the engine wakes early for those).
@@ -342,6 +359,9 @@ def _roll_back(state: ReleaseState, now: float) -> Move:
             SetWeights(plan.service, plan.old_weights),
             NotifyEvent(kind, f"rolling back {plan.service} {plan.version}: {state.reason}"),
         )
+    # Multi-service: a later member's change may depend on this one's; it is undone first.
+    if state.undo_held:
+        return state, (Wait(now + plan.analysis_interval_seconds),)
     # The stack's record must name the old color active again before steps are undone.
     if state.promotion_written:
         restore = _stack_state(plan, plan.old_color, plan.old_weights)
@@ -381,12 +401,17 @@ def _restart_step(state: ReleaseState, now: float) -> ReleaseState:
         history=(),
         next_analysis_at=now + interval if state.step.analysed else None,
         paused_from=None,
+        ready_for=None,
     )
 
 
 def _complete_step(state: ReleaseState, now: float, gated: bool) -> Move:
     plan, index = state.plan, state.step_index
     last = len(plan.steps) - 1
+    # Lockstep: no member of a multi-service release goes on before all completed this step.
+    if not _gate_open(state, index + 1):
+        return _await_gate(state, index + 1, now)
+    state = state.evolve(ready_for=None)
     # The last step proven: the release is promoted.
     if index == last:
         return _promote(state, now)
@@ -421,10 +446,23 @@ def _promote(state: ReleaseState, now: float) -> Move:
     return state, (promoted, NotifyEvent(EventKind.PROMOTED, message))
 
 
+def _gate_open(state: ReleaseState, index: int) -> bool:
+    """Whether the release may enter step `index` (len(steps): promotion); always for one
+    service, and for a member of a multi-service release once the group opened the gate."""
+    return state.step_gate is None or index <= state.step_gate
+
+
+def _await_gate(state: ReleaseState, index: int, now: float) -> Move:
+    # Held, not idle: the step's analysis goes on (the phase's rule calls this again).
+    due = state.next_analysis_at if state.step_started_at is not None else None
+    wake = due if due is not None and due > now else now + state.plan.analysis_interval_seconds
+    return state.evolve(ready_for=index), (Wait(wake),)
+
+
 def _pause(state: ReleaseState, reason: str) -> Move:
-    return state.evolve(phase=P.PAUSED, paused_from=state.phase, reason=reason), (
-        NotifyEvent(EventKind.PAUSED, reason),
-    )
+    # A paused member is not ready for the next step: the group's gate waits for it.
+    paused = state.evolve(phase=P.PAUSED, paused_from=state.phase, reason=reason, ready_for=None)
+    return paused, (NotifyEvent(EventKind.PAUSED, reason),)
 
 
 def _analysis_due(state: ReleaseState, now: float) -> bool:

@@ -271,6 +271,10 @@ class ReleaseState:
     contract_at: float | None = None  # promoting: when the contracts are due
     contracted_steps: tuple[str, ...] = ()  # release steps whose contract ran (or is running)
     reason: str = ""  # why the release paused, rolled back or aborted
+    # Multi-service releases only (None / False: a release of one service, never held):
+    step_gate: int | None = None  # highest step index it may enter; len(steps): promotion
+    ready_for: int | None = None  # held before entering this step index (or promotion)
+    undo_held: bool = False  # rolling back: later members' undo not done, so wait after traffic
 
     @property
     def step(self) -> PlanStep:
