@@ -387,6 +387,11 @@ class Thresholds(Model):
     min_requests: Annotated[int, Field(ge=1)] = 50
     # How sure a test must be that the new color is worse by more than the effect above.
     confidence_percent: Annotated[float, Field(ge=50, lt=100)] = 95.0
+    # Consumers: the new color fails on lag (records behind on its worst partition, over the
+    # window) above max_consumer_lag AND more than this percent above the old color's lag, so
+    # a stream both colors are behind on (a burst, a slow broker) does not fail the release.
+    max_consumer_lag: Annotated[int, Field(ge=0)] = 1000
+    consumer_lag_increase_percent: Annotated[float, Field(ge=0, le=1000)] = 50.0
 
 
 class RollbackTargets(Model):
@@ -430,6 +435,46 @@ class Queries(Model):
     )
 
 
+class ConsumerQueries(Model):
+    """PromQL per consumer color, filled like `Queries` (`$service`, `$color`, `$version`).
+
+    - `processed`, `errors`: RAW counters of records processed OK and records that failed
+      (the window's requests are both, its errors the failed ones);
+    - `latency`: the processing-time histogram's cumulative buckets, with their `le` label;
+    - `lag`: a gauge, records behind per partition the color owns; the provider takes the
+      largest series at each point (the color's worst partition) and averages the window;
+    - `partitions`: a gauge, partitions the color owns; the window's last value, summed.
+    """
+
+    processed: str = (
+        'sum by (instance) (messages_consumed_total{service="$service",color="$color",'
+        'version="$version"})'
+    )
+    errors: str = (
+        'sum by (instance) (consumer_errors_total{service="$service",color="$color",'
+        'version="$version"})'
+    )
+    latency: str = (
+        "sum by (instance, le) (message_processing_seconds_bucket"
+        '{service="$service",color="$color",version="$version"})'
+    )
+    lag: str = 'max(consumer_lag{service="$service",color="$color",version="$version"})'
+    partitions: str = (
+        'sum(consumer_partitions{service="$service",color="$color",version="$version"})'
+    )
+
+
+class ConsumerMetrics(Model):
+    """Where services of kind `consumer` are measured. `provider` null: the stack's own
+    (`rollout.metrics.provider`); `url` null: `rollout.metrics.url`, else the stack's own
+    Prometheus. Only providers that can measure consumers may be named here: cloudwatch
+    (ALB target groups), haproxy (HAProxy backends) and http (probes) see no records."""
+
+    provider: Literal["prometheus", "nop"] | None = None
+    url: str | None = None
+    queries: ConsumerQueries = ConsumerQueries()
+
+
 class Metrics(Model):
     """Where the analysis reads its measurements from."""
 
@@ -439,6 +484,7 @@ class Metrics(Model):
     load_balancer: Annotated[str, Field(min_length=1)] | None = None
     min_window_seconds: Annotated[float, Field(ge=0, le=3600)] = 0
     queries: Queries = Queries()
+    consumers: ConsumerMetrics = ConsumerMetrics()
 
 
 class Migrations(Model):

@@ -19,7 +19,16 @@ stating its value, the baseline's, the limit and why it has its phase:
   the limit, as a point value;
 - ``availability``: is the canary's error rate above ``1 - availabilityPercent``, with that
   confidence (Clopper-Pearson)?
+- ``consumer-lag`` (consumers only): is the new color's lag (records behind on its worst
+  partition, over the window) above ``maxConsumerLag`` AND above the old color's times
+  ``1 + consumerLagIncreasePercent / 100``? A point value, like a p95 without histograms.
+  Against a baseline that consumes nothing now (``live`` False), the limit alone judges it.
 See `runbooks.core.stats`. Noise below the effect never fails, whatever the traffic.
+
+Consumers (samples of kind "consumer") are judged by the same checks: their requests are
+records (processed + failed), their errors the records that failed, their latency the
+processing time. Lag is judged even below ``minRequests``: a consumer that stopped
+processing has no records to count, and its lag is the evidence.
 
 No data is never a pass: a sample with ``error`` set gives ERROR; a color that has router
 weight but no series at all gives ERROR (not "too little traffic"); fewer canary requests
@@ -48,6 +57,8 @@ from stackspec.model import Thresholds
 
 __all__ = [
     "AVAILABILITY",
+    "CONSUMER_LAG",
+    "CONSUMER_METRICS",
     "ERROR_RATE",
     "METRICS",
     "P95_LATENCY",
@@ -61,7 +72,9 @@ __all__ = [
 ERROR_RATE = "error-rate"
 P95_LATENCY = "p95-latency"
 AVAILABILITY = "availability"
+CONSUMER_LAG = "consumer-lag"
 METRICS = (ERROR_RATE, P95_LATENCY, AVAILABILITY)
+CONSUMER_METRICS = (*METRICS, CONSUMER_LAG)
 
 
 def judge(
@@ -72,31 +85,37 @@ def judge(
     weights: Weights | None = None,
     live: bool = True,
 ) -> tuple[Measurement, ...]:
-    """One measurement per metric in `METRICS` order: the canary judged against the baseline.
+    """One measurement per metric in `METRICS` order (`CONSUMER_METRICS` when either sample
+    is a consumer's): the canary judged against the baseline.
 
-    `weights` is the split the router had: a color with weight must have series. `live` is
-    False when the baseline is an earlier window (the old color serves nothing now): then
-    latency is not judged, because latency depends on load and the new color now carries
-    all of it — it was judged against a live baseline at the earlier steps.
+    `weights` is the split the router had (for consumers, the share of partitions): a color
+    with weight must have series. `live` is False when the baseline is an earlier window
+    (the old color serves nothing now): then latency is not judged, because latency depends
+    on load and the new color now carries all of it — it was judged against a live baseline
+    at the earlier steps; lag is then judged against `maxConsumerLag` alone.
     """
+    consumer = "consumer" in (canary.kind, baseline.kind)
+    names = CONSUMER_METRICS if consumer else METRICS
     broken = canary if canary.error is not None else baseline
     if broken.error is not None:
         message = f"could not measure {broken.color}: {broken.error}"
-        return _all(Phase.ERROR, at, message)
+        return _all(names, Phase.ERROR, at, message)
     for sample in (canary, baseline):
         weight = weights.of(sample.color) if weights is not None else 0
         if not sample.has_series and weight > 0:
+            share = "of the partitions" if consumer else "of the traffic"
             message = (
-                f"no series for {sample.color} although it has {weight}% of the traffic: "
-                "its metrics are missing, not its requests"
+                f"no series for {sample.color} although it has {weight}% {share}: "
+                f"its metrics are missing, not its {sample.unit}"
             )
-            return _all(Phase.ERROR, at, message)
+            return _all(names, Phase.ERROR, at, message)
+    lag = (_judge_lag(baseline, canary, thresholds, at, live),) if consumer else ()
     if canary.total_requests < thresholds.min_requests:
         message = (
-            f"too little traffic: {canary.total_requests:g} requests to {canary.color} "
+            f"too little traffic: {canary.total_requests:g} {canary.unit} to {canary.color} "
             f"< minRequests ({thresholds.min_requests})"
         )
-        return _all(Phase.INCONCLUSIVE, at, message)
+        return _all(METRICS, Phase.INCONCLUSIVE, at, message) + lag
     confidence = thresholds.confidence_percent / 100
     return (
         _judge_error_rate(baseline, canary, thresholds.error_rate_increase_pp, confidence, at),
@@ -104,11 +123,12 @@ def judge(
         if live
         else _latency_not_judged(baseline, canary, thresholds, at),
         _judge_availability(canary, thresholds.availability_percent, confidence, at),
+        *lag,
     )
 
 
-def _all(phase: Phase, at: float, message: str) -> tuple[Measurement, ...]:
-    return tuple(Measurement(m, phase, None, None, at, message) for m in METRICS)
+def _all(names: Sequence[str], phase: Phase, at: float, message: str) -> tuple[Measurement, ...]:
+    return tuple(Measurement(m, phase, None, None, at, message) for m in names)
 
 
 def _judge_error_rate(
@@ -116,7 +136,9 @@ def _judge_error_rate(
 ) -> Measurement:
     base_rate, new_rate = baseline.error_rate, canary.error_rate
     if base_rate is None or new_rate is None:
-        message = f"no requests on baseline {baseline.color} to compare the error rate against"
+        message = (
+            f"no {baseline.unit} on baseline {baseline.color} to compare the error rate against"
+        )
         return Measurement(ERROR_RATE, Phase.INCONCLUSIVE, None, limit_pp, at, message)
     increase_pp = (new_rate - base_rate) * 100
     z = stats.error_increase(
@@ -227,11 +249,45 @@ def _p95(sample: Sample) -> float | None:
     return sample.p95_seconds
 
 
+def _judge_lag(
+    baseline: Sample, canary: Sample, thresholds: Thresholds, at: float, live: bool
+) -> Measurement:
+    limit = thresholds.max_consumer_lag
+    factor = 1 + thresholds.consumer_lag_increase_percent / 100
+    new, base = canary.lag, baseline.lag
+    if new is None:
+        message = f"no consumer lag for {canary.color}: it owns no partition or exports no lag"
+        return Measurement(CONSUMER_LAG, Phase.INCONCLUSIVE, None, limit, at, message)
+    head = f"consumer lag {new:g} records on {canary.color}'s worst partition"
+    versus = f" vs baseline {base:g}" if base is not None else ""
+    if new <= limit:
+        message = f"{head}{versus}: within maxConsumerLag ({limit})"
+        return Measurement(CONSUMER_LAG, Phase.SUCCESSFUL, new, limit, at, message, base)
+    if not live:
+        message = (
+            f"{head}: above maxConsumerLag ({limit}); {baseline.color} consumes nothing now, "
+            "so the limit alone judges it"
+        )
+        return Measurement(CONSUMER_LAG, Phase.FAILED, new, limit, at, message, base)
+    if base is None:
+        message = f"{head}: above maxConsumerLag ({limit}), but no lag on baseline {baseline.color}"
+        return Measurement(CONSUMER_LAG, Phase.INCONCLUSIVE, new, limit, at, message)
+    failed = new > base * factor
+    why = (
+        f"above maxConsumerLag ({limit}) and above the baseline x{factor:.2f}"
+        if failed
+        else f"above maxConsumerLag ({limit}) but not above the baseline x{factor:.2f}: "
+        "the stream is behind on both colors"
+    )
+    phase = Phase.FAILED if failed else Phase.SUCCESSFUL
+    return Measurement(CONSUMER_LAG, phase, new, limit, at, f"{head}{versus}: {why}", base)
+
+
 def _judge_availability(
     canary: Sample, percent: float, confidence: float, at: float
 ) -> Measurement:
     if canary.error_rate is None:
-        message = f"no requests on {canary.color}"
+        message = f"no {canary.unit} on {canary.color}"
         return Measurement(AVAILABILITY, Phase.INCONCLUSIVE, None, percent, at, message)
     availability = 100 * (1 - canary.error_rate)
     below = stats.errors_above(

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import ConfigDict
 
 from stackspec.model import Color
 
-__all__ = ["Bucket", "Color", "Measurement", "Phase", "Sample", "Target", "Weights"]
+__all__ = [
+    "Bucket",
+    "Color",
+    "Measurement",
+    "Phase",
+    "Sample",
+    "ServiceKind",
+    "Target",
+    "Weights",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Target:
 
 
 Bucket = tuple[float, float]  # (upper bound in seconds, inf for the last; requests in it)
+ServiceKind = Literal["http", "consumer"]  # as a service's `kind` in the stack file
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,12 @@ class Sample:
     (a color that serves traffic but exports nothing must not read as "no traffic").
     `error` is set when the provider could not measure; the numbers are then meaningless
     and the analysis records an ERROR measurement (never a pass).
+
+    A `kind` "consumer" sample counts records instead of requests: `requests` are records
+    processed OK plus those that failed, `errors` the failed ones, `latency` the processing
+    time. `lag` is records behind on the color's worst partition (averaged over the window;
+    None for HTTP or when the color owns no partition), `partitions` how many it owned at
+    the window's end (None when unknown). Old journals without these fields still load.
     """
 
     # The +Inf bucket's bound travels as "Infinity" in the journal's JSON.
@@ -91,11 +108,21 @@ class Sample:
     latency: tuple[Bucket, ...] = ()
     has_series: bool = True
     edge_errors: float = 0.0
+    kind: ServiceKind = "http"
+    lag: float | None = None
+    partitions: int | None = None
 
     @classmethod
-    def failed(cls, color: Color, at: float, message: str) -> Sample:
+    def failed(cls, color: Color, at: float, message: str, kind: ServiceKind = "http") -> Sample:
         """A sample the provider could not take."""
-        return cls(color=color, requests=0, errors=0, p95_seconds=None, at=at, error=message)
+        return cls(
+            color=color, requests=0, errors=0, p95_seconds=None, at=at, error=message, kind=kind
+        )
+
+    @property
+    def unit(self) -> str:
+        """What this sample counts, as operators read it: "requests" or "records"."""
+        return "records" if self.kind == "consumer" else "requests"
 
     @property
     def total_requests(self) -> float:

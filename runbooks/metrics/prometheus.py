@@ -22,6 +22,17 @@ What each query gives the `Sample` (see `runbooks.core.model.Sample`):
   with no server: it belongs to no color and is not attributed to one here. An empty
   `edge_errors` template skips that query (a stack without such a router);
 - `has_series`: False when the requests query had no series in the window at all.
+
+A service of kind `consumer` (the stack's services, given at construction) is read with
+`rollout.metrics.consumers.queries` (`stackspec.model.ConsumerQueries`) instead, into a
+`Sample` of kind "consumer": `requests` = records processed + failed and `errors` = failed
+(counter deltas as above), `latency` = the processing-time histogram, and two gauges read by
+one range query each: `lag`, the largest series at each point (the color's worst partition)
+averaged over the window's points, and `partitions`, the series' values at the window's last
+point, added up. Lag is the worst partition's, not the sum: the colors own different shares
+of the partitions, and a sum would grow with the share, not with falling behind; one stuck
+partition shows whole, not diluted. `has_series` is False when none of the counters and
+gauges has a series.
 """
 
 from __future__ import annotations
@@ -29,18 +40,18 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from string import Template
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from runbooks.core.model import Sample, Target
+from runbooks.core.model import Sample, ServiceKind, Target
 from runbooks.metrics.counters import Labels, Point, deltas, labels_of
 from runbooks.metrics.histogram import bound_of, non_cumulative, quantile
 from stackspec.errors import BadInput
-from stackspec.model import Queries
+from stackspec.model import ConsumerQueries, Queries
 
 if TYPE_CHECKING:
     from runbooks.outputs import StackOutputs
@@ -91,7 +102,8 @@ class Span:
 
 
 class PrometheusMetrics:
-    """Samples one color's requests, 5xx, latency histogram and router failures.
+    """Samples one color's requests, 5xx, latency histogram and router failures; for the
+    services named in `consumers`, its records, failed records, processing time and lag.
 
     Each sample covers the `window_seconds` before now (the analysis interval), or
     `min_window_seconds` when that is longer. `lookback_seconds` is how far before the
@@ -108,9 +120,13 @@ class PrometheusMetrics:
         min_window_seconds: float = 0.0,
         step_seconds: float = 1.0,
         lookback_seconds: float = 300.0,
+        consumers: Collection[str] = (),
+        consumer_queries: ConsumerQueries | None = None,
     ) -> None:
         self._api = url.rstrip("/") + "/api/v1"
         self._queries = queries or Queries()
+        self._consumers = frozenset(consumers)
+        self._consumer_queries = consumer_queries or ConsumerQueries()
         self._client = client
         self._timeout_seconds = timeout_seconds
         self._clock = clock
@@ -129,18 +145,46 @@ class PrometheusMetrics:
                 hint="set rollout.metrics.url in the stack file to the Prometheus that "
                 "scrapes the services",
             )
-        return cls(url, metrics.queries, min_window_seconds=metrics.min_window_seconds)
+        return cls._built(settings, url)
+
+    @classmethod
+    def for_consumers(cls, settings: StackSettings, outputs: StackOutputs) -> PrometheusMetrics:
+        """Prometheus at `rollout.metrics.consumers.url`, else as `from_stack` finds it."""
+        metrics = settings.rollout.metrics
+        url = metrics.consumers.url or metrics.url or outputs.get("local.prometheusUrl")
+        if not url:
+            raise BadInput(
+                "measuring consumers with prometheus needs rollout.metrics.consumers.url",
+                hint="set rollout.metrics.consumers.url (or rollout.metrics.url) in the stack "
+                "file to the Prometheus that scrapes the consumers",
+            )
+        return cls._built(settings, url)
+
+    @classmethod
+    def _built(cls, settings: StackSettings, url: str) -> PrometheusMetrics:
+        metrics = settings.rollout.metrics
+        return cls(
+            url,
+            metrics.queries,
+            min_window_seconds=metrics.min_window_seconds,
+            consumers=consumer_services(settings),
+            consumer_queries=metrics.consumers.queries,
+        )
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
         """The window's counts; a Prometheus failure is a failed sample, never an exception."""
         at = self._clock()
         span = Span.ending_at(at, max(window_seconds, self._min_window_seconds), self._step_seconds)
         fill = fill_of(target)
+        consumer = target.service in self._consumers
         try:
             with self._session() as client:
+                if consumer:
+                    return self._consumer_sample(client, target, span, fill, at)
                 return self._sample(client, target, span, fill, at)
         except QueryFailed as exc:
-            return Sample.failed(target.color, at, f"prometheus at {self._api}: {exc}")
+            kind: ServiceKind = "consumer" if consumer else "http"
+            return Sample.failed(target.color, at, f"prometheus at {self._api}: {exc}", kind)
 
     def _sample(
         self, client: httpx.Client, target: Target, span: Span, fill: Mapping[str, str], at: float
@@ -170,6 +214,53 @@ class PrometheusMetrics:
             latency=latency,
             edge_errors=edge_errors,
         )
+
+    def _consumer_sample(
+        self, client: httpx.Client, target: Target, span: Span, fill: Mapping[str, str], at: float
+    ) -> Sample:
+        queries = self._consumer_queries
+        processed = self._deltas(client, queries.processed, fill, span)
+        failed = self._deltas(client, queries.errors, fill, span)
+        lag = self._gauge(client, queries.lag, fill, span)
+        partitions = self._gauge(client, queries.partitions, fill, span)
+        if not (processed or failed or lag or partitions):
+            return Sample(
+                color=target.color,
+                requests=0,
+                errors=0,
+                p95_seconds=None,
+                at=at,
+                has_series=False,
+                kind="consumer",
+            )
+        latency = histogram_of(self._deltas(client, queries.latency, fill, span))
+        owned = last_total(partitions)
+        return Sample(
+            color=target.color,
+            requests=sum(processed.values()) + sum(failed.values()),
+            errors=sum(failed.values()),
+            p95_seconds=quantile(latency, 0.95),
+            at=at,
+            latency=latency,
+            kind="consumer",
+            lag=worst_mean(lag),
+            partitions=None if owned is None else round(owned),
+        )
+
+    def _gauge(
+        self, client: httpx.Client, template: str, fill: Mapping[str, str], span: Span
+    ) -> dict[Labels, list[Point]]:
+        """A gauge's points over the window, by series labels."""
+        query = render(template, fill)
+        window = self._get(
+            client,
+            "query_range",
+            {"query": query, "start": span.start, "end": span.end, "step": span.step},
+        )
+        try:
+            return parse_matrix(window)
+        except QueryFailed as exc:
+            raise QueryFailed(f"query {query!r}: {exc}") from exc
 
     def _deltas(
         self, client: httpx.Client, template: str, fill: Mapping[str, str], span: Span
@@ -204,6 +295,30 @@ class PrometheusMetrics:
         if self._client is not None:
             return contextlib.nullcontext(self._client)
         return httpx.Client(timeout=self._timeout_seconds)
+
+
+def consumer_services(settings: StackSettings) -> frozenset[str]:
+    """The names of the stack's services of kind `consumer`."""
+    return frozenset(s.name for s in settings.services if s.kind == "consumer")
+
+
+def worst_mean(series: Mapping[Labels, list[Point]]) -> float | None:
+    """The largest value over the series at each point in time, averaged over the points;
+    None without any point."""
+    worst: dict[float, float] = {}
+    for points in series.values():
+        for at, value in points:
+            worst[at] = max(value, worst.get(at, value))
+    return sum(worst.values()) / len(worst) if worst else None
+
+
+def last_total(series: Mapping[Labels, list[Point]]) -> float | None:
+    """The series' values at the latest point any of them has, added up; None without any
+    point (a series that ended before that point is gone, not counted)."""
+    last = max((points[-1][0] for points in series.values() if points), default=None)
+    if last is None:
+        return None
+    return sum(v for points in series.values() for at, v in points if at == last)
 
 
 def fill_of(target: Target) -> dict[str, str]:
