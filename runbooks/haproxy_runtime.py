@@ -6,17 +6,27 @@ stat`) and the local stack itself (drain and ready a server around a deploy, dra
 mode it answers one command and closes the connection, so a command is: connect, send, read
 to EOF. Every failure (unreachable socket, refused command, unexpected answer) is a
 RouterError: HAProxy is the local stack's router.
+
+Every command is checked before it is sent (`safe_command`): words of letters, digits and
+`. _ : / -` separated by single spaces. A name carrying a newline, `;` or a space would
+otherwise start a second command on the socket (`set server be/blue;shutdown sessions`),
+so such a command is a BadInput and never reaches HAProxy.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackspec.errors import RouterError
+from stackspec.errors import BadInput, RouterError
+from stackspec.names import haproxy_name
 
+_WORD = r"[A-Za-z0-9._:/-]{1,128}"
+_COMMAND = re.compile(rf"{_WORD}( {_WORD})*")
+SERVER_STATES = ("ready", "drain", "maint")
 _HINT = "is haproxy running with `stats socket <path> level admin`, and is the path right?"
 
 
@@ -28,7 +38,9 @@ class HaproxyRuntime:
     timeout_seconds: float = 5.0
 
     def command(self, line: str) -> str:
-        """Run one command and return HAProxy's answer; RouterError if unreachable."""
+        """Run one command and return HAProxy's answer; RouterError if unreachable,
+        BadInput (nothing sent) if the line is not `safe_command`."""
+        safe_command(line)
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.timeout_seconds)
@@ -51,6 +63,10 @@ class HaproxyRuntime:
 
     def set_server_state(self, backend: str, server: str, state: str) -> None:
         """`set server <backend>/<server> state <ready|drain|maint>`; RouterError if refused."""
+        haproxy_name(backend, "haproxy backend")
+        haproxy_name(server, "haproxy server")
+        if state not in SERVER_STATES:
+            raise BadInput(f"haproxy server state {state[:40]!r}", hint=f"allowed: {SERVER_STATES}")
         self.change(f"set server {backend}/{server} state {state}")
 
     def servers(self) -> list[tuple[str, str]]:
@@ -67,6 +83,7 @@ class HaproxyRuntime:
 
     def show_servers_state(self, backend: str) -> list[dict[str, str]]:
         """`show servers state <backend>` as one dict per server."""
+        haproxy_name(backend, "haproxy backend")
         answer = self.command(f"show servers state {backend}")
         lines = [line for line in answer.splitlines() if line.strip()]
         # The first line is the format version; the header is the "# "-prefixed line.
@@ -76,6 +93,17 @@ class HaproxyRuntime:
                 hint=f"haproxy.cfg needs `backend {backend}` with servers blue and green",
             )
         return parse_space_table(lines[1:])
+
+
+def safe_command(line: str) -> str:
+    """`line` if it is one runtime-API command of plain words, else BadInput."""
+    if not _COMMAND.fullmatch(line):
+        shown = repr(line[:60] + ("..." if len(line) > 60 else ""))
+        raise BadInput(
+            f"refusing to send {shown} to haproxy's admin socket",
+            hint="names may hold letters, digits and . _ : / - only (no spaces, newlines or ';')",
+        )
+    return line
 
 
 def _read_to_eof(sock: socket.socket) -> str:

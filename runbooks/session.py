@@ -25,6 +25,7 @@ from runbooks.routers.registry import ROUTERS
 from runbooks.steps.registry import STEPS
 from stackspec.errors import BadInput, JournalError
 from stackspec.model import Service, StackSettings
+from stackspec.names import service_name
 from stackspec.stackfile import PROJECT_ROOT, load_stack
 
 
@@ -114,6 +115,7 @@ def open_journal(stack: str) -> Journal:
 
 def require_service(settings: StackSettings, name: str) -> Service:
     """The service called `name`, or BadInput listing the stack's services."""
+    service_name(name)
     try:
         return settings.service(name)
     except KeyError:

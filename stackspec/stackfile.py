@@ -35,7 +35,12 @@ PACK_CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
 
 
 def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:
-    """The file of `stack` under `stacks_dir`, else `$RUNBOOK_STACKS_DIR`, else `stacks/`."""
+    """The file of `stack` under `stacks_dir`, else `$RUNBOOK_STACKS_DIR`, else `stacks/`.
+
+    BadInput for a name that is not a stack name (`../../etc` must not become a path)."""
+    from stackspec.names import stack_name  # names imports this module's siblings only
+
+    stack_name(stack)
     default = os.environ.get("RUNBOOK_STACKS_DIR") or PROJECT_ROOT / "stacks"
     return Path(stacks_dir or default) / f"Pulumi.{stack}.yaml"
 

@@ -11,7 +11,6 @@ Exit codes: 0 recorded (or already recorded), 2 bad input (unknown stack or serv
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
@@ -28,8 +27,7 @@ from runbooks.cli.common import (
 from runbooks.evidence.identity import actor
 from runbooks.promotion import approvals, approve
 from runbooks.session import require_service
-from stackspec.errors import BadInput
-from stackspec.model import VERSION
+from stackspec.names import version as check_version
 from stackspec.stackfile import load_stack
 
 
@@ -45,8 +43,7 @@ def approve_verb(
     with exits_cleanly():
         settings = load_stack(stack)
         require_service(settings, service)
-        if not re.match(VERSION, version):
-            raise BadInput(f"'{version}' is not a version", hint=f"a version matches {VERSION}")
+        check_version(version)
         who = (by or "").strip() or actor()["by"]
         entry, new = approve(stack, service, version, who)
         count = len(approvals(stack, service, version))

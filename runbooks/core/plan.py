@@ -18,14 +18,14 @@ with that setting null, only by hand (``runbook db contract``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from runbooks.core.analysis import Limits
 from runbooks.core.model import Weights
 from stackspec.errors import BadInput
-from stackspec.model import VERSION, Color, Service, StackSettings, Thresholds
+from stackspec.model import Color, Service, StackSettings, Thresholds
+from stackspec.names import version as check_version
 
 __all__ = ["CONTRACTING", "PlanStep", "ReleasePlan", "Strategy", "build_plan"]
 
@@ -112,8 +112,7 @@ def build_plan(
     or a release step named twice.
     """
     svc = _service(settings, service)
-    if re.fullmatch(VERSION, version) is None:
-        raise BadInput(f"bad version '{version}'", hint=f"a version matches {VERSION}")
+    check_version(version)
     if version == svc.active_version:
         raise BadInput(
             f"{service} {version} is already active on {svc.active_color}",
