@@ -14,6 +14,14 @@ from stackspec.errors import BadInput, JournalError
 RELEASE_COLUMNS = "id, stack, service, version, plan, started_at, finished_at, outcome"
 INTENT_COLUMNS = "id, release_id, intent, requested_by, at"
 LOCK_COLUMNS = "holder, host, pid, since"
+# A service's releases include the multi-service releases it is a member of: their service
+# column names the members joined by "+" (`trading-api+market-data`).
+SERVICE_MATCH = "(service = ? OR ('+' || service || '+') LIKE ?)"
+
+
+def service_args(service: str) -> tuple[str, str]:
+    """The parameters of SERVICE_MATCH for `service`."""
+    return service, f"%+{service}+%"
 
 
 def new_release_id(now: float) -> str:

@@ -127,7 +127,7 @@ class SqlJournal(ABC):
         where, args = (
             ("stack = ?", [stack])
             if service is None
-            else ("stack = ? AND service = ?", [stack, service])
+            else (f"stack = ? AND {rec.SERVICE_MATCH}", [stack, *rec.service_args(service)])
         )
         with self._read() as conn:
             rows = self._run(
@@ -208,9 +208,9 @@ class SqlJournal(ABC):
     def _current(self, conn: SqlConnection, stack: str, service: str) -> ReleaseRecord | None:
         row = self._run(
             conn,
-            f"SELECT {rec.RELEASE_COLUMNS} FROM releases WHERE stack = ? AND service = ? "
+            f"SELECT {rec.RELEASE_COLUMNS} FROM releases WHERE stack = ? AND {rec.SERVICE_MATCH} "
             f"AND finished_at IS NULL ORDER BY started_at DESC, {self.TIEBREAK} DESC LIMIT 1",
-            (stack, service),
+            (stack, *rec.service_args(service)),
         ).fetchone()
         return None if row is None else rec.release_from_row(row)
 
