@@ -31,8 +31,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runbooks.faults import check_faults
 from runbooks.kafka_client import SECURITIES, KafkaConnection, Security
 from samples.credential_files import DsnFile, SecretFileError, read_one_line
+from stackspec.errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,19 @@ def _connection(
     return plain if plain is not None else default
 
 
+def _faults(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Faults:
+    """The fault flags (or TRADING_* variables) checked against runbooks.faults' ranges;
+    a usage error (exit 2) naming the flag and its allowed values otherwise."""
+    names = ("error_rate", "added_latency_ms", "fail_health", "crash_on_start")
+    try:
+        checked = check_faults({name: getattr(ns, name) for name in names}, prefix="--")
+    except BadInput as err:
+        parser.error(f"{err.message}; {err.hint}")
+    return Faults(
+        checked.error_rate, checked.added_latency_ms, checked.fail_health, checked.crash_on_start
+    )
+
+
 def parse(service: str, argv: list[str] | None = None) -> Options:
     """Parse the flags of `service`; unset flags fall back to `TRADING_<NAME>` variables."""
     parser = argparse.ArgumentParser(prog=f"python -m samples.{service.replace('-', '_')}")
@@ -132,14 +147,13 @@ def parse(service: str, argv: list[str] | None = None) -> Options:
     add("--cache-key-version", type=int, default=int(_env("CACHE_KEY_VERSION", "1")))
     add("--quote-max-age", type=int, default=int(_env("QUOTE_MAX_AGE", "1")))
     add("--config", default=_env("CONFIG", "") or None, help="runtime configuration file")
-    add("--error-rate", type=float, default=float(_env("ERROR_RATE", "0")))
-    add("--added-latency-ms", type=int, default=int(_env("ADDED_LATENCY_MS", "0")))
-    add("--fail-health", action="store_true", default=_env("FAIL_HEALTH", "") == "1")
-    add("--crash-on-start", action="store_true", default=_env("CRASH_ON_START", "") == "1")
+    # Fault values are checked by runbooks.faults (the schema `runbook rollout --fault` uses).
+    add("--error-rate", default=_env("ERROR_RATE", "0"))
+    add("--added-latency-ms", default=_env("ADDED_LATENCY_MS", "0"))
+    add("--fail-health", action="store_true", default=_env("FAIL_HEALTH", "false"))
+    add("--crash-on-start", action="store_true", default=_env("CRASH_ON_START", "false"))
     ns = parser.parse_args(argv)
-    if not 0 <= ns.error_rate <= 1:
-        parser.error(f"--error-rate must be within 0..1; got {ns.error_rate}")
-    faults = Faults(ns.error_rate, ns.added_latency_ms, ns.fail_health, ns.crash_on_start)
+    faults = _faults(parser, ns)
     dsn = _connection(
         parser, "POSTGRES_DSN", ns.postgres_dsn, ns.postgres_dsn_file, LOCAL_POSTGRES_DSN
     )

@@ -43,6 +43,7 @@ from runbooks.core.budget import StepBudget
 from runbooks.core.state import Action, Outcome, ReleaseState
 from runbooks.evidence.identity import actor
 from runbooks.evidence.record import ORIGIN
+from runbooks.faults import parse_faults
 from runbooks.journal.base import Journal
 from runbooks.promotion import Admission, admit, decision_record, requirement, write_decision
 from runbooks.release import rollout as run_rollout
@@ -55,7 +56,6 @@ EXIT_FOR = {
     Outcome.ROLLED_BACK: ExitCode.ROLLED_BACK,
     Outcome.ABORTED: ExitCode.FAILED,
 }
-FAULTS = {"error-rate": float, "added-latency-ms": int, "fail-health": bool, "crash-on-start": bool}
 
 
 @app.command("rollout")
@@ -218,22 +218,6 @@ class OriginRecorder:
                 "evidence": self.admission.evidence_digest,
             }
         return origin
-
-
-def parse_faults(items: Sequence[str]) -> dict[str, Any]:
-    """`error-rate=0.2` style items as Faults keyword arguments; BadInput for unknown ones."""
-    faults: dict[str, Any] = {}
-    for item in items:
-        name, _, raw = item.partition("=")
-        if name not in FAULTS:
-            raise BadInput(f"unknown fault '{name}'", hint=f"allowed: {', '.join(FAULTS)}")
-        kind = FAULTS[name]
-        try:
-            value: Any = True if kind is bool and not raw else kind(raw)
-        except ValueError:
-            raise BadInput(f"fault {name} needs a {kind.__name__}; got '{raw}'") from None
-        faults[name.replace("-", "_")] = value
-    return faults
 
 
 def _report(

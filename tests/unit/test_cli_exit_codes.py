@@ -54,7 +54,7 @@ BAD_INPUT = [
     ),
     ("unknown-step", (*ROLLOUT, "--step", "db-migrate"), "db-migration"),
     ("unknown-fault", (*ROLLOUT, "--fault", "explode"), "error-rate"),
-    ("fault-without-number", (*ROLLOUT, "--fault", "error-rate=lots"), "float"),
+    ("fault-without-number", (*ROLLOUT, "--fault", "error-rate=lots"), "a number from 0 to 1"),
     (
         "version-already-active",
         ("rollout", "--stack", "local", "--service", "trading-api", "--version", "1.0.0"),
