@@ -113,6 +113,18 @@ def thresholds(settings: StackSettings) -> list[Threshold]:
             "fewer new-color requests in a window: inconclusive, never a pass",
         ),
         (
+            "rollout.thresholds.maxConsumerLag",
+            f"{number(t.max_consumer_lag)} records",
+            "consumers: records behind on the new color's worst partition; above this and the "
+            "next row's margin over the old color's lag: fails",
+        ),
+        (
+            "rollout.thresholds.consumerLagIncreasePercent",
+            f"{number(t.consumer_lag_increase_percent)} %",
+            "consumers: the new color's lag must also be this much above the old color's to fail "
+            "(both behind: the stream, not the release)",
+        ),
+        (
             "rollout.thresholds.confidencePercent",
             f"{number(t.confidence_percent)} %",
             "how sure a test must be of a regression before a window fails",
