@@ -1,0 +1,165 @@
+"""The prometheus provider on consumers: Prometheus' recorded answers (a real market-data
+pair, recorded/prometheus_consumer.json) become consumer Samples the judge fails on 5 %
+processing errors; literal answers for lag, partitions and missing series."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runbooks.core.analysis import AVAILABILITY, CONSUMER_LAG, ERROR_RATE, judge
+from runbooks.core.model import Phase, Sample, Target, Weights
+from runbooks.metrics.prometheus import PrometheusMetrics, fill_of, last_total, render, worst_mean
+from stackspec.model import Color, ConsumerQueries, Thresholds
+
+RECORDED = json.loads((Path(__file__).parent / "recorded" / "prometheus_consumer.json").read_text())
+SERVICE = "market-data"
+BLUE = Target(SERVICE, Color.BLUE, "1.0.0")
+GREEN = Target(SERVICE, Color.GREEN, "1.1.0")
+
+
+def replaying(answers: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:
+    """Prometheus answering each (endpoint, query) as recorded; anything else is a 400."""
+    by_query = {(a["endpoint"], a["params"]["query"]): a["body"] for a in answers}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        key = (request.url.path.rsplit("/", 1)[1], request.url.params["query"])
+        if key not in by_query:
+            return httpx.Response(400, json={"status": "error", "error": f"unrecorded {key}"})
+        return httpx.Response(200, json=by_query[key])
+
+    return handle
+
+
+def provider(handler: Callable[[httpx.Request], httpx.Response], now: float) -> PrometheusMetrics:
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return PrometheusMetrics(
+        "http://prom:9090", client=client, clock=lambda: now, consumers={SERVICE}
+    )
+
+
+def recorded_samples() -> tuple[Sample, Sample]:
+    metrics = provider(replaying(RECORDED["answers"]), RECORDED["now"])
+    window = RECORDED["window_seconds"]
+    return metrics.sample(BLUE, window), metrics.sample(GREEN, window)
+
+
+def test_default_consumer_queries_read_the_consumers_metrics_per_color_and_version() -> None:
+    fill, queries = fill_of(GREEN), ConsumerQueries()
+    labels = '{service="market-data",color="green",version="1.1.0"}'
+
+    assert render(queries.processed, fill) == f"sum by (instance) (messages_consumed_total{labels})"
+    assert render(queries.errors, fill) == f"sum by (instance) (consumer_errors_total{labels})"
+    assert render(queries.latency, fill) == (
+        f"sum by (instance, le) (message_processing_seconds_bucket{labels})"
+    )
+    assert render(queries.lag, fill) == f"max(consumer_lag{labels})"
+    assert render(queries.partitions, fill) == f"sum(consumer_partitions{labels})"
+
+
+def test_recorded_answers_become_consumer_samples_in_records() -> None:
+    blue, green = recorded_samples()
+
+    for sample in (blue, green):
+        assert (sample.error, sample.has_series, sample.kind) == (None, True, "consumer")
+        assert sample.partitions == 3  # 3 of the topic's 6 each
+        # market-data times the records it processed OK
+        assert sum(n for _, n in sample.latency) == sample.requests - sample.errors
+        assert sample.p95_seconds is not None and sample.p95_seconds < 0.01
+    # processed + failed; failed
+    assert (blue.requests, blue.errors) == (637, 0)
+    assert (green.requests, green.errors) == (617, 29)
+    assert blue.lag == pytest.approx(23.0)
+    assert green.lag == pytest.approx(21.667, abs=0.001)
+
+
+def test_the_judge_fails_the_recorded_consumer_with_5_percent_processing_errors() -> None:
+    blue, green = recorded_samples()
+
+    measured = judge(blue, green, Thresholds(min_requests=20), 1.0, Weights(blue=50, green=50))
+
+    phases = {m.metric: m.phase for m in measured}
+    assert phases[ERROR_RATE] is Phase.FAILED and phases[AVAILABILITY] is Phase.FAILED
+    assert phases[CONSUMER_LAG] is Phase.SUCCESSFUL  # it keeps up; it just fails records
+    assert "29/617" in measured[0].message
+
+
+def _matrix(series: Mapping[str, list[tuple[float, float]]]) -> dict[str, Any]:
+    result = [
+        {"metric": {"partition": k}, "values": [[t, str(v)] for t, v in points]}
+        for k, points in series.items()
+    ]
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def _empty(kind: str) -> dict[str, Any]:
+    return {"status": "success", "data": {"resultType": kind, "result": []}}
+
+
+def only_gauges(lag: Mapping[str, list[tuple[float, float]]]) -> Callable[..., httpx.Response]:
+    """No counter series at all; `lag` for the lag gauge, one partition owned."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        if request.url.path.endswith("/query"):
+            return httpx.Response(200, json=_empty("vector"))
+        if "consumer_lag" in query:
+            return httpx.Response(200, json=_matrix(lag))
+        if "consumer_partitions" in query and lag:
+            return httpx.Response(200, json=_matrix({"": [(9.0, 1), (10.0, 1)]}))
+        return httpx.Response(200, json=_empty("matrix"))
+
+    return handle
+
+
+def test_a_stuck_consumer_has_no_records_but_its_lag_is_measured() -> None:
+    lag = {"0": [(8.0, 400), (9.0, 700), (10.0, 1000)]}
+
+    stuck = provider(only_gauges(lag), 10.4).sample(GREEN, 2)
+
+    assert (stuck.has_series, stuck.requests, stuck.errors) == (True, 0, 0)
+    assert (stuck.lag, stuck.partitions, stuck.kind) == (700, 1, "consumer")
+
+
+def test_a_consumer_color_without_any_series_says_so() -> None:
+    nothing = provider(only_gauges({}), 10.4).sample(GREEN, 2)
+
+    assert (nothing.has_series, nothing.error, nothing.kind, nothing.lag) == (
+        False,
+        None,
+        "consumer",
+        None,
+    )
+
+
+def test_a_prometheus_failure_is_a_failed_consumer_sample() -> None:
+    down = provider(lambda _: httpx.Response(503, text="unavailable"), 10.4).sample(GREEN, 2)
+
+    assert down.error is not None and down.kind == "consumer"
+
+
+@pytest.mark.parametrize(
+    ("series", "worst", "owned"),
+    [
+        ({}, None, None),
+        ({"a": [(1.0, 10), (2.0, 30)]}, 20, 30),
+        # the worst partition at each point: 50 then 30; partitions: both at t=2
+        ({"a": [(1.0, 50), (2.0, 10)], "b": [(1.0, 5), (2.0, 30)]}, 40, 40),
+        # b ended at t=1 (handed over): gone from the total at the last point
+        ({"a": [(1.0, 2), (2.0, 2)], "b": [(1.0, 4)]}, 3, 2),
+    ],
+)
+def test_gauges_worst_partition_averaged_and_last_total(
+    series: dict[str, list[tuple[float, float]]], worst: float | None, owned: float | None
+) -> None:
+    labelled = {(("p", k),): points for k, points in series.items()}
+
+    assert worst_mean(labelled) == worst
+    assert last_total(labelled) == owned
+    assert not math.isnan(worst_mean(labelled) or 0.0)
