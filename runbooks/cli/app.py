@@ -52,9 +52,16 @@ VERB_TABLE: dict[str, Verb] = {
     ),
     "status": Verb(
         "status",
-        "Show each service's release in progress (or its latest), with the lock holder.",
+        "Show each service's release in progress (or its latest) as a tree, with live weights.",
     ),
-    "history": Verb("status", "List the stack's releases, newest first."),
+    "history": Verb(
+        "status",
+        "List the stack's releases, newest first: versions, duration, outcome, reason, who.",
+    ),
+    "report": Verb("report", "Render one release from its journal as an offline HTML report."),
+    "export": Verb(
+        "export", "Export a Grafana dashboard or Prometheus alert rules for a stack's releases."
+    ),
     "pause": Verb(
         "operator",
         "Hold the release at its current step (analysis, and so rollback, keeps running).",

@@ -1,32 +1,22 @@
 """The rehearsal report: one self-contained HTML page with the timeline, and its JSON data.
 
-The chart is inline SVG drawn from the timeline (weights, error rate and p95 latency per
-color, and a line at each decision), so the page needs no script and no network.
+The charts are drawn by the same renderer as every release report (runbooks.report.chart):
+weights, and the error rate and p95 latency users saw per color, with time and value axes
+and each decision of the engine as a numbered, coloured marker, so the page needs no script
+and no network.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from runbooks.rehearsal.timeline import Point, Timeline
-
-WIDTH, HEIGHT, PAD = 900, 150, 40
-COLOR_HEX = {"blue": "#2563eb", "green": "#16a34a"}
-
-
-@dataclass(frozen=True)
-class Panel:
-    """One chart: a title, the y-axis maximum and a polyline per series."""
-
-    title: str
-    unit: str
-    y_max: float
-    series: list[tuple[str, str]]  # (css color, SVG points)
+from runbooks.report.chart import COLOR_HEX, STYLE, Chart, Marker, Series
+from runbooks.report.chart import render as render_chart
 
 
 def write_report(timeline: Timeline, directory: Path) -> tuple[Path, Path]:
@@ -44,17 +34,13 @@ def render(timeline: Timeline) -> str:
     env = Environment(
         loader=PackageLoader("runbooks.rehearsal"), autoescape=select_autoescape(["html"])
     )
-    duration = max([p.t for p in timeline.points] + [w.t for w in timeline.weights] + [1.0]) + 1
-    x = _scale(duration, WIDTH - 2 * PAD, PAD)
+    markers = numbered(timeline)
     return env.get_template("report.html.j2").render(
         timeline=timeline,
-        panels=_panels(timeline, x),
-        width=WIDTH,
-        height=HEIGHT,
-        pad=PAD,
-        marks=[(x(m.t), m) for m in timeline.markers],
+        charts=[render_chart(chart) for chart in charts(timeline, markers)],
+        markers=markers,
         colors=COLOR_HEX,
-        duration=duration,
+        style=STYLE,
         ms=ms_text,
     )
 
@@ -64,54 +50,56 @@ def ms_text(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} ms"
 
 
-def _panels(timeline: Timeline, x: Callable[[float], float]) -> list[Panel]:
-    weights = _weight_series(timeline, x)
-    error_max = max([p.error_rate * 100 for p in timeline.points] + [1.0])
-    p95_max = max([p.p95_ms or 0 for p in timeline.points] + [10.0])
+def numbered(timeline: Timeline) -> tuple[Marker, ...]:
+    """The engine's decisions as chart markers, numbered in order of time."""
+    ordered = sorted(timeline.markers, key=lambda m: m.t)
+    return tuple(
+        Marker(m.t, m.kind, f"{m.release}: {m.kind}: {m.message}", i + 1)
+        for i, m in enumerate(ordered)
+    )
+
+
+def charts(timeline: Timeline, markers: tuple[Marker, ...]) -> list[Chart]:
+    """Traffic weight, then the error rate and p95 latency users saw, per color."""
+    duration = max([p.t for p in timeline.points] + [w.t for w in timeline.weights] + [1.0]) + 1
     return [
-        Panel("traffic weight", "%", 100, weights),
-        Panel(
+        Chart("traffic weight", "%", duration, _weights(timeline), markers=markers, y_max=100),
+        Chart(
             "error rate seen by users",
             "%",
-            error_max,
-            _point_series(timeline.points, x, lambda p: p.error_rate * 100, error_max),
+            duration,
+            _runs(timeline.points, lambda p: p.error_rate * 100),
+            markers=markers,
+            y_floor=1.0,
         ),
-        Panel(
+        Chart(
             "p95 latency seen by users",
             "ms",
-            p95_max,
-            _point_series(timeline.points, x, lambda p: p.p95_ms, p95_max),
+            duration,
+            _runs(timeline.points, lambda p: p.p95_ms),
+            markers=markers,
+            y_floor=10.0,
         ),
     ]
 
 
-def _weight_series(timeline: Timeline, x: Callable[[float], float]) -> list[tuple[str, str]]:
-    series = []
-    for color in COLOR_HEX:
-        points, last = [], None
-        for change in timeline.weights:
-            value = getattr(change, color)
-            if last is not None:
-                points.append((x(change.t), _y(last, 100)))
-            points.append((x(change.t), _y(value, 100)))
-            last = value
-        if last is not None:
-            points.append(
-                (x(max(p.t for p in timeline.points) if timeline.points else 0), _y(last, 100))
-            )
-        series.append((COLOR_HEX[color], _svg(points)))
-    return series
+def _weights(timeline: Timeline) -> tuple[Series, ...]:
+    return tuple(
+        Series(
+            f"{color} weight",
+            hexcolor,
+            tuple((w.t, float(getattr(w, color))) for w in timeline.weights),
+            steps=True,
+        )
+        for color, hexcolor in COLOR_HEX.items()
+        if timeline.weights
+    )
 
 
-def _point_series(
-    points: Sequence[Point],
-    x: Callable[[float], float],
-    value: Callable[[Point], float | None],
-    y_max: float,
-) -> list[tuple[str, str]]:
-    """One polyline per run of consecutive seconds: a color without traffic draws nothing."""
+def _runs(points: Sequence[Point], value: Callable[[Point], float | None]) -> tuple[Series, ...]:
+    """One line per run of consecutive seconds: a color without traffic draws nothing."""
     series = []
-    for color, hex_color in COLOR_HEX.items():
+    for color, hexcolor in COLOR_HEX.items():
         run: list[tuple[float, float]] = []
         last_t: float | None = None
         for p in points:
@@ -119,22 +107,10 @@ def _point_series(
             if p.color != color or v is None:
                 continue
             if last_t is not None and p.t - last_t > 1 and run:
-                series.append((hex_color, _svg(run)))
+                series.append(Series(color, hexcolor, tuple(run)))
                 run = []
-            run.append((x(p.t), _y(v, y_max)))
+            run.append((p.t, v))
             last_t = p.t
         if run:
-            series.append((hex_color, _svg(run)))
-    return series
-
-
-def _scale(duration: float, span: float, offset: float) -> Callable[[float], float]:
-    return lambda t: offset + span * t / duration
-
-
-def _y(value: float, y_max: float) -> float:
-    return HEIGHT - 20 - (HEIGHT - 40) * min(value, y_max) / y_max
-
-
-def _svg(points: Sequence[tuple[float, float]]) -> str:
-    return " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+            series.append(Series(color, hexcolor, tuple(run)))
+    return tuple(series)

@@ -1,0 +1,1 @@
+"""How a release looks afterwards: facts read from its journal, the HTML report, exports."""
