@@ -8,7 +8,9 @@ its registry's `from_stack(settings, outputs)`: nothing here asks which substrat
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from runbooks.steps.registry import STEPS
 from stackspec.errors import BadInput, JournalError
 from stackspec.model import Service, StackSettings
 from stackspec.names import service_name
-from stackspec.stackfile import PROJECT_ROOT, load_stack
+from stackspec.stackfile import PROJECT_ROOT, load_stack, stack_path
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,52 @@ def current_settings(stack: str, stacks_dir: Path | None = None) -> StackSetting
     return open_driver(stack, declared).applied(declared)
 
 
+IDENTITY_FILE = "stack-file"
+
+
 def runbook_state_dir(stack: str) -> Path:
-    """Where the journal of `stack` lives: `$RUNBOOK_STATE_DIR/<stack>` or `.runbook/<stack>`."""
-    base = os.environ.get("RUNBOOK_STATE_DIR") or str(PROJECT_ROOT / ".runbook")
-    return Path(base) / stack
+    """Where the journal (and lock) of `stack` lives, keyed on the stack's identity: the
+    resolved path of its stack file plus its name.
+
+    Under the base (`$RUNBOOK_STATE_DIR`, else `.runbook/`) the folder `<stack>` belongs to
+    the first stack file that claims it (its path is written in `<stack>/stack-file`); any
+    other file of the same name gets `<stack>-<12 hex of sha256(path)>`. So two `local`
+    stacks sharing a state dir never block each other or show each other's release, and an
+    existing `<stack>` folder keeps working: it has no claim yet, the first run claims it.
+    (The PostgreSQL journal stays keyed on the name: it is shared across hosts, whose
+    checkouts differ in path, and its lock must hold across them.)
+    """
+    base = Path(os.environ.get("RUNBOOK_STATE_DIR") or str(PROJECT_ROOT / ".runbook"))
+    identity = str(stack_path(stack).resolve())
+    hashed = f"{stack}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+    return base / (stack if _claimed_by(base / stack, identity) else hashed)
+
+
+def _claimed_by(folder: Path, identity: str) -> bool:
+    """Whether `folder` is (now) the state dir of the stack file `identity`. The claim is
+    linked into place whole, so a concurrent reader never sees a half-written one."""
+    marker = folder / IDENTITY_FILE
+    try:
+        return marker.read_text(encoding="utf-8").strip() == identity
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return True  # unreadable: open_journal reports the folder itself
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = folder / f".{IDENTITY_FILE}.{os.getpid()}.{uuid.uuid4().hex}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(identity + "\n")
+        try:
+            os.link(draft, marker)
+        except FileExistsError:
+            return marker.read_text(encoding="utf-8").strip() == identity
+        finally:
+            draft.unlink()
+    except OSError:
+        return True  # cannot write here: open_journal reports it as a JournalError
+    return True
 
 
 def open_journal(stack: str) -> Journal:
@@ -104,7 +148,7 @@ def open_journal(stack: str) -> Journal:
         return JOURNALS.create("postgres", dsn=dsn)
     state_dir = runbook_state_dir(stack)
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as err:
         raise JournalError(
             f"cannot create the state dir {state_dir}: {err.strerror or err}",

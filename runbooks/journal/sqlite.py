@@ -9,6 +9,7 @@ lock safe: two processes can never both see the lock free and both insert it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -55,7 +56,8 @@ class SqliteJournal(SqlJournal):
     def __init__(self, path: Path | str, busy_timeout_seconds: float = 30.0) -> None:
         self.path = Path(path)
         self._timeout = busy_timeout_seconds
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _create_private(self.path)
         self._initialise()
 
     def _initialise(self) -> None:
@@ -128,6 +130,20 @@ class SqliteJournal(SqlJournal):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+
+def _create_private(path: Path) -> None:
+    """Create the journal file readable by its owner only (0600) if it is new: it records
+    who released what. SQLite gives its -wal and -shm files the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise JournalError(
+            f"the journal {path} could not be created: {err.strerror or err}",
+            hint="check the folder's permissions and free disk space",
+        ) from None
 
 
 def _unusable(path: Path, err: sqlite3.Error) -> JournalError:
