@@ -1,0 +1,125 @@
+"""The engine driving a release of two services as one: nop backends, a fake clock.
+
+The metric provider is a plain function of (service, color); the router remembers weights
+per service, so what each member's traffic ended on is read back from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runbooks.core.group import GroupState
+from runbooks.core.model import Sample, Target, Weights
+from runbooks.core.plan import build_plan
+from runbooks.core.state import Outcome, SetWeights
+from runbooks.drivers.nop import NopDriver
+from runbooks.engine import ACTION_STARTED, DECISION, Clock, Engine, snapshot
+from runbooks.journal.sqlite import SqliteJournal
+from runbooks.notifiers.nop import NopNotifier
+from runbooks.performer import Backends, Performer
+from runbooks.routers.nop import NopRouter
+from runbooks.steps.base import StepContext
+from stackspec.model import Color
+from tests.clock import FakeClock
+from tests.unit.core.test_group import API, FEED, settings
+
+SERVICES = (API, FEED)
+
+
+class Traffic:
+    """Both colors busy; the green color of `faulty` fails 20 % of its requests."""
+
+    def __init__(self, clock: FakeClock, faulty: str | None = None) -> None:
+        self.clock, self.faulty = clock, faulty
+
+    def sample(self, target: Target, window_seconds: float) -> Sample:
+        bad = target.color is Color.GREEN and target.service == self.faulty
+        return Sample(target.color, 1000, 200 if bad else 0, 0.01, self.clock.t)
+
+
+class Killed(BaseException):
+    """Stands for kill -9: nothing after it runs, nothing catches it."""
+
+
+class KillingRouter(NopRouter):
+    """Dies the first time `service` is given `green` percent."""
+
+    def __init__(self, service: str, green: int) -> None:
+        super().__init__()
+        self.service, self.green, self.armed = service, green, True
+
+    def set_weights(self, service: str, weights: Weights) -> None:
+        if self.armed and service == self.service and weights.green == self.green:
+            self.armed = False
+            raise Killed
+        super().set_weights(service, weights)
+
+
+def engine_for(
+    journal: SqliteJournal, release_id: str, router: NopRouter, clock: FakeClock, faulty: str | None
+) -> Engine:
+    backends = Backends(router, Traffic(clock, faulty), NopDriver(settings()), NopNotifier())
+    performers = [
+        Performer(
+            backends, StepContext("local", s, "2.0.0", Color.BLUE, Color.GREEN), lambda n: None
+        )
+        for s in SERVICES
+    ]
+    return Engine(journal, release_id, performers, Clock(clock.now, clock.sleep))
+
+
+def start(tmp_path: Path) -> tuple[SqliteJournal, str, GroupState]:
+    group = GroupState.of([build_plan(settings(), s, "2.0.0") for s in SERVICES])
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    release_id = journal.start_release("local", group.name, group.version, {})
+    return journal, release_id, group
+
+
+@pytest.mark.parametrize(
+    ("faulty", "outcome", "color"),
+    [(None, Outcome.PROMOTED, Color.GREEN), (FEED, Outcome.ROLLED_BACK, Color.BLUE)],
+)
+def test_two_services_end_together_in_one_journaled_release(
+    tmp_path: Path, faulty: str | None, outcome: Outcome, color: Color
+) -> None:
+    journal, release_id, group = start(tmp_path)
+    router = NopRouter()
+
+    assert engine_for(journal, release_id, router, FakeClock(), faulty).run(group) is outcome
+
+    assert all(router.get_weights(s) == Weights.all_on(color) for s in SERVICES)
+    assert [r.service for r in journal.history("local")] == [f"{API}+{FEED}"]
+    events = journal.events(release_id)
+    decisions = [e.data for e in events if e.kind == DECISION]
+    assert all(len(d["others"]) == 1 for d in decisions)
+    assert {e.data.get("member") for e in events if e.kind == ACTION_STARTED} == {0, 1}
+    assert journal.release(release_id).outcome == outcome.value
+
+
+def test_killed_mid_step_then_rolled_back_leaves_both_services_on_the_old_color(
+    tmp_path: Path,
+) -> None:
+    # Given an engine killed while moving the second service to its last step
+    journal, release_id, group = start(tmp_path)
+    clock = FakeClock()
+    router = KillingRouter(FEED, green=100)
+    with pytest.raises(Killed):
+        engine_for(journal, release_id, router, clock, None).run(group)
+    assert router.get_weights(API) == Weights.all_on(Color.GREEN)  # the first one moved
+
+    # Then the journal gives each member its own unfinished actions
+    shot = snapshot(journal, release_id)
+    assert shot is not None
+    assert not any(isinstance(a, SetWeights) for a in shot.pendings[0])
+    assert any(isinstance(a, SetWeights) for a in shot.pendings[1])
+
+    # When an operator rolls it back from the journal, in another engine
+    journal.record_intent("local", FEED, "rollback", "on-call")
+    again = engine_for(journal, release_id, router, clock, None)
+    outcome = again.run(shot.group, shot.pendings)
+
+    # Then both are rolled back, every request on blue again
+    assert outcome is Outcome.ROLLED_BACK
+    assert all(router.get_weights(s) == Weights.all_on(Color.BLUE) for s in SERVICES)
