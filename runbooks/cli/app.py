@@ -20,13 +20,13 @@ from typing import Annotated, Any
 
 import typer
 from typer._click.core import Command, Context  # typer 0.29 vendors click: these are its
-from typer._click.exceptions import UsageError
+from typer._click.exceptions import MissingParameter, UsageError
 from typer._click.formatting import HelpFormatter
 from typer._click.shell_completion import CompletionItem
 from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
-from runbooks.cli.common import exits_cleanly
+from runbooks.cli.common import NO_STACK, exits_cleanly
 from stackspec.errors import ExitCode
 
 PACKAGE = "trading-platform"  # the distribution whose version `--version` prints
@@ -109,8 +109,13 @@ class GuardedGroup(TyperGroup):
     whichever verb was asked inside `exits_cleanly`."""
 
     def invoke(self, ctx: Context) -> Any:
-        with exits_cleanly():
-            return super().invoke(ctx)
+        try:
+            with exits_cleanly():
+                return super().invoke(ctx)
+        except MissingParameter as err:  # say where else a stack can come from
+            if err.param is not None and err.param.name == "stack":
+                err.message = NO_STACK
+            raise
 
     def list_commands(self, ctx: Context) -> list[str]:
         return list(dict.fromkeys([*VERB_TABLE, *super().list_commands(ctx)]))

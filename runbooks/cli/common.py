@@ -12,22 +12,48 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from stackspec.errors import ExitCode, RunbookError, ServiceError
 
-StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name (local, dev, ...).")]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    console: Console  # made on first use (module __getattr__): rich costs ~80 ms to import
+    errors: Console
+
+STACK_ENV = "RUNBOOK_STACK"  # the stack a verb works on when -s/--stack is not given
+StackOption = Annotated[
+    str,
+    typer.Option(
+        "--stack",
+        "-s",
+        envvar=STACK_ENV,
+        show_envvar=True,
+        help="Stack name (local, dev, ...).",
+    ),
+]
+NO_STACK = f"Pass -s NAME (e.g. -s local) or export {STACK_ENV}=NAME."
 ServiceOption = Annotated[str, typer.Option("--service", help="Service of the stack.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output for CI.")]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Take over a stale lock (its process is gone).")
 ]
 
-console = Console(stderr=False, highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def __getattr__(name: str) -> Any:
+    """`console` (stdout) and `errors` (stderr), the rich consoles, made when first asked for."""
+    if name not in ("console", "errors"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    made = globals().get(name)
+    if made is None:
+        from rich.console import Console
+
+        made = globals()[name] = Console(stderr=name == "errors", highlight=False, soft_wrap=True)
+    return made
+
 
 # The top-level module of a library's exceptions -> what failed, and what to check.
 LIBRARIES: dict[str, tuple[str, str]] = {
@@ -111,7 +137,7 @@ def fail(message: str, code: int) -> NoReturn:
     """Print `message` on stderr (URL and DSN passwords masked) and exit with `code`."""
     from runbooks.steps.redact import mask_url
 
-    errors.print(f"error: {mask_url(message)}", markup=False)
+    typer.echo(f"error: {mask_url(message)}", err=True)  # plain text: no rich to import
     raise typer.Exit(code=int(code))
 
 
@@ -122,7 +148,7 @@ def emit_json(payload: Any) -> None:
 
 def say(text: str) -> None:
     """Print a line for people (rich markup allowed)."""
-    console.print(text)
+    __getattr__("console").print(text)
 
 
 def guarded(action: Callable[[], Any]) -> Any:

@@ -18,7 +18,7 @@ promoted release of that version, a void release, an unreadable file).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,12 +31,12 @@ from runbooks.cli.common import (
     exits_cleanly,
     say,
 )
-from runbooks.evidence.export import default_path, export_document, reachable_source, write_document
-from runbooks.evidence.signing import signing_key, verify_key
-from runbooks.evidence.verify import Source, read_document, verify_document
 from runbooks.session import require_service, runbook_state_dir
 from stackspec.errors import BadInput, ExitCode
 from stackspec.stackfile import load_stack
+
+if TYPE_CHECKING:  # signing and the journal (cryptography, tenacity): when a verb runs
+    from runbooks.evidence.verify import Source
 
 evidence_app = typer.Typer(
     name="evidence",
@@ -61,8 +61,11 @@ def export(
 ) -> None:
     """Write the signed evidence of the newest promoted release of SERVICE at VERSION."""
     with exits_cleanly():
-        key = signing_key()
         require_service(load_stack(stack), service)
+        from runbooks.evidence.export import default_path, export_document, write_document
+        from runbooks.evidence.signing import signing_key
+
+        key = signing_key()
         document = export_document(stack, service, version, key)
         path = out or default_path(stack, service, version)
         write_document(document, path)
@@ -95,6 +98,9 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check the evidence's digest and signature, and that it is not void."""
+    from runbooks.evidence.signing import verify_key
+    from runbooks.evidence.verify import read_document, verify_document
+
     with exits_cleanly():
         key = verify_key()
         document = read_document(file)
@@ -124,6 +130,8 @@ def verify(
 
 
 def _source(stack: str | None, document: dict[str, object]) -> Source | None:
+    from runbooks.evidence.export import reachable_source
+
     if stack is not None:
         source = reachable_source(stack)
         if source is None:

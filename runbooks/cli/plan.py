@@ -3,28 +3,37 @@
     runbook plan --stack production [--json]   every resource with its inputs (secrets masked)
     runbook plan --parity staging production   shape differences (size is ignored); exit 1 if any
 
-A bad stack file, or the local stack (not deployed by Pulumi), exits 2.
+A bad stack file, or the local stack (not deployed by Pulumi), exits 2. The stack may come
+from RUNBOOK_STACK; --parity ignores it. The Pulumi program (and pulumi) is imported only
+once the stack file has loaded, so a bad name is refused at once.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer._click.core import ParameterSource
 
-from infra.offline import Difference, PlannedResource, parity, plan_stack
 from runbooks.cli.app import app
+from runbooks.cli.common import STACK_ENV
 from stackspec.errors import BadInput, ExitCode
+from stackspec.stackfile import load_stack
+
+if TYPE_CHECKING:
+    from infra.offline import Difference, PlannedResource
 
 MAX_PROPS_WIDTH = 100
 
 
 @app.command("plan")
 def plan(
-    stack: Annotated[str | None, typer.Option("--stack", help="Stack to plan.")] = None,
+    ctx: typer.Context,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", envvar=STACK_ENV, show_envvar=True, help="Stack to plan."),
+    ] = None,
     parity_of: Annotated[
         tuple[str, str] | None,
         typer.Option("--parity", help="Compare the shape of two stacks: --parity A B."),
@@ -32,9 +41,15 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Plan a stack offline (--stack), or compare two stacks' shape (--parity A B)."""
+    if parity_of is not None and ctx.get_parameter_source("stack") is ParameterSource.ENVIRONMENT:
+        stack = None
     if (stack is None) == (parity_of is None):
         _fail("give exactly one of --stack NAME or --parity A B")
     try:
+        for name in parity_of or (stack,):
+            load_stack(name or "")  # a bad name or file is refused before pulumi is imported
+        from infra.offline import plan_stack
+
         if parity_of is not None:
             _show_parity(*parity_of, as_json=as_json)
         else:
@@ -57,6 +72,9 @@ def _show_plan(stack: str, resources: list[PlannedResource], as_json: bool) -> N
         }
         typer.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"stack {stack}: {len(resources)} resources")
     for column in ("type", "name", "inputs"):
         table.add_column(column, overflow="fold")
@@ -67,6 +85,8 @@ def _show_plan(stack: str, resources: list[PlannedResource], as_json: bool) -> N
 
 
 def _show_parity(first: str, second: str, as_json: bool) -> None:
+    from infra.offline import parity, plan_stack
+
     differences = parity(plan_stack(first), plan_stack(second), (first, second))
     if as_json:
         payload = {

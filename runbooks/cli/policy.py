@@ -10,13 +10,17 @@ the local stack (not deployed by Pulumi); 0 otherwise (advisory findings are sho
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.policycheck import Finding, blocking, check_stack
 from runbooks.cli.app import app
+from runbooks.cli.common import STACK_ENV
 from stackspec.errors import BadInput, ExitCode
+from stackspec.stackfile import load_stack
+
+if TYPE_CHECKING:
+    from infra.policycheck import Finding
 
 policy = typer.Typer(
     name="policy",
@@ -30,11 +34,17 @@ app.add_typer(policy)
 
 @policy.command("check")
 def check(
-    stack: Annotated[str, typer.Option("--stack", help="Stack to check.")],
+    stack: Annotated[
+        str,
+        typer.Option("--stack", "-s", envvar=STACK_ENV, show_envvar=True, help="Stack to check."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Apply the pack, with the stack's config, to the stack's offline plan."""
     try:
+        load_stack(stack)  # a bad name or file is refused before pulumi is imported
+        from infra.policycheck import blocking, check_stack
+
         findings = check_stack(stack)
     except BadInput as err:  # a bad stack file or pack config, or the local stack
         typer.echo(str(err), err=True)

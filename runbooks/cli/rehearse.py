@@ -24,18 +24,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from runbooks.cli.app import app
-from runbooks.cli.common import JsonOption, emit_json, exits_cleanly, say
-from runbooks.cli.view import TurnPrinter
-from runbooks.rehearsal.run import Options, Result
-from runbooks.rehearsal.run import rehearse as run_rehearsal
+from runbooks.cli.common import STACK_ENV, JsonOption, emit_json, exits_cleanly, say
 from stackspec.errors import BadInput, ExitCode
 from stackspec.model import Substrate
 from stackspec.stackfile import load_stack
+
+if TYPE_CHECKING:  # the rehearsal imports every server's client: only when it runs
+    from runbooks.rehearsal.run import Result
 
 
 @app.command("rehearse")
@@ -49,6 +49,9 @@ def rehearse(
         str,
         typer.Option(
             "--stack",
+            "-s",
+            envvar=STACK_ENV,
+            show_envvar=True,
             help="A local-substrate stack, or an aws stack (staging, production) rehearsed "
             "against stand-ins: moto server, Kubernetes API stand-in, simulated load.",
         ),
@@ -70,10 +73,14 @@ def rehearse(
     Kubernetes API stand-in for deploys, a private PostgreSQL and simulated load. That
     proves the wiring and the engine, not AWS, IAM or the cluster.
     """
-    options = Options(stack=stack, rate=rate, report_dir=report_dir, keep=keep)
     quiet = as_json
     with exits_cleanly():
-        result = _rehearsal_for(stack, router)(
+        rehearsal = _rehearsal_for(stack, router)
+        from runbooks.cli.view import TurnPrinter
+        from runbooks.rehearsal.run import Options
+
+        options = Options(stack=stack, rate=rate, report_dir=report_dir, keep=keep)
+        result = rehearsal(
             options, (lambda _: None) if quiet else say, None if quiet else TurnPrinter(say)
         )
     if as_json:
@@ -92,6 +99,8 @@ def _rehearsal_for(stack: str, router: str | None) -> Callable[..., Result]:
                 "--router is for the stand-in rehearsal of an aws stack",
                 hint="the local stack's router is its HAProxy: drop --router",
             )
+        from runbooks.rehearsal.run import rehearse as run_rehearsal
+
         return run_rehearsal
     try:
         from runbooks.rehearsal.staging import rehearse as rehearse_against_stand_ins

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import psycopg.conninfo
-
 MASK = "***"
 # user:password@ in URLs (postgresql://, redis://, http://, ...)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)@")
@@ -22,6 +20,8 @@ def mask_url(text: str) -> str:
 
 def dsn_password(dsn: str) -> str | None:
     """The password a PostgreSQL DSN carries, if any (None for an unparsable DSN)."""
+    import psycopg.conninfo  # only here: mask_url runs on every error the CLI shows
+
     try:
         return psycopg.conninfo.conninfo_to_dict(dsn).get("password")  # type: ignore[return-value]
     except psycopg.ProgrammingError:
