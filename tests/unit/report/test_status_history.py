@@ -152,7 +152,9 @@ def test_unreadable_router_falls_back_to_the_journal_and_says_why(
 ) -> None:
     run_release(journal, "9.4.0", kill_on_step=0)
     monkeypatch.setattr(
-        status_module, "live_weights", lambda stack, services: status_module.LiveWeights({}, "socket gone")
+        status_module,
+        "live_weights",
+        lambda stack, services: status_module.LiveWeights({}, "socket gone"),
     )
 
     row = status_json()
@@ -200,3 +202,42 @@ def test_history_of_a_rolled_back_release_gives_a_short_reason(journal: SqliteJo
     assert "error-rate" in rows[0]["reason"] or "error rate" in rows[0]["reason"]
     line = next(line for line in told.splitlines() if line.startswith(release_id))
     assert "rolled-back" in line and "…" in line and "alice" in line
+
+
+def test_watch_when_piped_prints_a_line_per_change_and_ends_with_the_release(
+    journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release_id, _ = run_release(journal, "9.7.0", error_rate=0.3)
+    live_router(monkeypatch, Weights(blue=100, green=0))
+
+    told = cli("status", "-s", "local", "--service", SERVICE, "--watch")
+
+    lines = told.strip().splitlines()
+    assert len(lines) == 1, told  # ended: one state, printed once, then the watch returns
+    assert re.match(
+        rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ {SERVICE} {release_id}: rolled-back", lines[0]
+    )
+    assert "last window Failed" in lines[0] and "finished rolled-back" in lines[0]
+
+
+def test_watch_when_piped_prints_only_changes_until_the_release_ends(
+    journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release_id, _ = run_release(journal, "9.8.1", kill_on_step=1)
+    live_router(monkeypatch, Weights(blue=50, green=50))
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:  # each poll of the watch; the release ends at the 3rd
+        polls.append(seconds)
+        if len(polls) == 3:
+            journal.finish(release_id, "rolled-back")
+
+    monkeypatch.setattr(status_module.time, "sleep", sleep)
+
+    told = cli("status", "-s", "local", "--service", SERVICE, "--watch")
+
+    lines = told.strip().splitlines()
+    assert len(polls) == 3
+    assert len(lines) == 2, told  # unchanged polls print nothing
+    assert "progressing, step 2/3 canary-50" in lines[0]
+    assert "finished rolled-back" in lines[1]
