@@ -30,9 +30,19 @@ FACTS = ("service", "version", "release", "plan", "windows", "steps", "bake", "r
 def promoted_release(journal: Journal, stack: str, service: str, version: str) -> ReleaseRecord:
     """The newest release of `service` at `version` that was promoted; BadInput if none."""
     releases = journal.history(stack, service, limit=HISTORY_LIMIT)
+    together = None
     for record in releases:
         if record.version == version and record.outcome == PROMOTED:
-            return record
+            if not record.plan.get("members"):
+                return record
+            together = together or record
+    if together is not None:
+        raise BadInput(
+            f"{service} {version} was promoted together with other services in release "
+            f"{together.id} ({together.service}); evidence is exported for releases of one "
+            "service",
+            hint="promote a multi-service release by releasing each service on its own",
+        )
     seen = sorted({f"{r.version} ({r.outcome or 'running'})" for r in releases})
     raise BadInput(
         f"no promoted release of {service} {version} in the journal of stack '{stack}'",

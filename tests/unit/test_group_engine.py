@@ -16,11 +16,13 @@ from runbooks.core.plan import build_plan
 from runbooks.core.state import Outcome, SetWeights
 from runbooks.drivers.nop import NopDriver
 from runbooks.engine import ACTION_STARTED, DECISION, Clock, Engine, snapshot
+from runbooks.evidence.record import promoted_release
 from runbooks.journal.sqlite import SqliteJournal
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.performer import Backends, Performer
 from runbooks.routers.nop import NopRouter
 from runbooks.steps.base import StepContext
+from stackspec.errors import BadInput
 from stackspec.model import Color
 from tests.clock import FakeClock
 from tests.unit.core.test_group import API, FEED, settings
@@ -73,7 +75,8 @@ def engine_for(
 def start(tmp_path: Path) -> tuple[SqliteJournal, str, GroupState]:
     group = GroupState.of([build_plan(settings(), s, "2.0.0") for s in SERVICES])
     journal = SqliteJournal(tmp_path / "journal.sqlite3")
-    release_id = journal.start_release("local", group.name, group.version, {})
+    members = [{"service": s, "version": "2.0.0", "faults": {}} for s in SERVICES]
+    release_id = journal.start_release("local", group.name, group.version, {"members": members})
     return journal, release_id, group
 
 
@@ -123,3 +126,14 @@ def test_killed_mid_step_then_rolled_back_leaves_both_services_on_the_old_color(
     # Then both are rolled back, every request on blue again
     assert outcome is Outcome.ROLLED_BACK
     assert all(router.get_weights(s) == Weights.all_on(Color.BLUE) for s in SERVICES)
+
+
+def test_evidence_is_not_exported_for_one_service_of_a_release_of_several(
+    tmp_path: Path,
+) -> None:
+    journal, release_id, group = start(tmp_path)
+    engine = engine_for(journal, release_id, NopRouter(), FakeClock(), None)
+    assert engine.run(group) is Outcome.PROMOTED
+
+    with pytest.raises(BadInput, match=f"together with other services in release {release_id}"):
+        promoted_release(journal, "local", FEED, "2.0.0")
