@@ -23,6 +23,7 @@ from runbooks.metrics.registry import METRICS
 from runbooks.notifiers.registry import NOTIFIERS, notifier_name
 from runbooks.outputs import StackOutputs
 from runbooks.performer import Backends
+from runbooks.routers.by_kind import ByKindRouter
 from runbooks.routers.registry import ROUTERS
 from runbooks.steps.registry import STEPS
 from stackspec.errors import BadInput, JournalError
@@ -75,11 +76,16 @@ class Session:
         return cls(stack, driver.applied(declared), driver, driver.read_outputs(stack))
 
     def backends(self, steps: tuple[str, ...]) -> Backends:
-        """The router, metrics, notifier and release steps the stack's settings name."""
+        """The router, metrics, notifier and release steps the stack's settings name; consumer
+        services are routed by their partitions (routers.by_kind)."""
         settings, outputs = self.settings, self.outputs
         rollout = settings.rollout
         return Backends(
-            router=ROUTERS.from_stack(settings.router, settings, outputs),
+            router=ByKindRouter(
+                ROUTERS.from_stack(settings.router, settings, outputs),
+                lambda: ROUTERS.from_stack("kafka-partitions", settings, outputs),
+                {s.name: s.kind for s in settings.services},
+            ),
             metrics=METRICS.from_stack(rollout.metrics.provider, settings, outputs),
             driver=self.driver,
             notifier=NOTIFIERS.from_stack(notifier_name(settings), settings, outputs),

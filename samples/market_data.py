@@ -1,42 +1,79 @@
 """market-data: consumes `order-events` and records a fill per order in PostgreSQL.
 
-Each color consumes in its own consumer group (`market-data-<color>`) and writes
-`fills(order_id, color)` rows, committing the offset only after the row is written. Faults:
-`--error-rate` makes that share of messages fail (counted in `consumer_errors_total`,
-logged, skipped), `--added-latency-ms` slows each message.
+Both colors consume in ONE offset group, `market-data`, with explicit assignment: which
+partitions this member reads is decided by the release engine and kept in Redis
+(`runbooks.partitions`, `runbooks.partition_store`). About every 0.5 s the consumer reads
+the record, takes its color's partitions (split with the other live members of its color by
+member id), releases what it no longer owns, then acknowledges the record's epoch; the ack
+is its heartbeat too. Release before take: a partition leaves this member between two
+records (the one in hand is written and its offset committed first), and a taken partition
+starts at the group's committed offset, where its previous owner stopped. A prefetched
+record of a released partition is dropped, never processed.
+
+With no record yet (a stack nobody initialised: the local stack's `up` and the engine's
+partition router store one, every partition on the active color), it consumes nothing:
+two colors never guess the same partition. When Redis cannot be reached for half the
+heartbeat TTL it releases everything, since the engine will treat it as dead and hand its
+partitions on.
+
+Writes are idempotent: one fill per order id (`ON CONFLICT DO NOTHING`); a write that
+finds the fill already there (a redelivery) is counted in `consumer_redeliveries_total`.
+Faults: `--error-rate` makes that share of messages fail (counted in
+`consumer_errors_total`, logged, skipped), `--added-latency-ms` slows each message.
 
     GET /health   200 while the consumer loop runs and PostgreSQL answers, else 503; shows
-                  the configuration version running
-    GET /metrics  messages_consumed_total, consumer_errors_total, plus the HTTP metrics
+                  the configuration version, the partition epoch and the partitions owned
+    GET /metrics  messages_consumed_total, consumer_errors_total,
+                  consumer_redeliveries_total, message_processing_seconds (histogram),
+                  consumer_lag{topic,partition} (owned partitions only),
+                  consumer_partitions, plus the HTTP metrics
 
 Runtime configuration (`--config`, reloaded on SIGHUP, see samples.live_config):
-`pollTimeoutSeconds`, how long each poll of the broker waits.
+`pollTimeoutSeconds`, how long each poll of the broker waits (at most the sync interval).
 
 Run: `python -m samples.market_data --color green --version 1.1.0 --port 18102 ...`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
+import re
+import signal
+import socket
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from types import FrameType
 
-from confluent_kafka import Consumer, Message
-from prometheus_client import Counter
+import redis
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram
 
 from runbooks.config.market_data import MarketDataV1
 from runbooks.kafka_client import client_config
+from runbooks.partition_store import HEARTBEAT_TTL, REGISTERING, PartitionStore
+from runbooks.partitions import member_share, partition_id, split_id
 from samples import options as opts
 from samples.db import Pool
 from samples.live_config import LiveConfig
-from samples.web import Request, Response, Routes, ServiceMetrics, serve
+from samples.web import LATENCY_BUCKETS, Request, Response, Routes, ServiceMetrics, serve
 from stackspec.errors import RunbookError
+from stackspec.model import Color
 
 SERVICE = "market-data"
 TOPIC = "order-events"
+SYNC_INTERVAL = 0.5  # seconds between reads of the assignment record
+LAG_INTERVAL = 1.0  # seconds between reads of the partitions' end offsets
+COMMITTED_TIMEOUT = 10.0
+
+
+def member_id() -> str:
+    """This process's member id: host and pid, safe inside a Redis key pattern."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", f"{socket.gethostname()}-{os.getpid()}")
 
 
 @dataclass
@@ -47,45 +84,136 @@ class MarketData:
     db: Pool
     metrics: ServiceMetrics
     config: LiveConfig
+    store: PartitionStore
+    member: str = field(default_factory=member_id)
     last_error: str = ""
     running: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    epoch: int = REGISTERING
+    owned: tuple[str, ...] = ()
+    positions: dict[str, int] = field(default_factory=dict)  # next offset per owned partition
+    synced_at: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         labels = ["service", "color", "version"]
+        registry = self.metrics.registry
         self.consumed = Counter(
-            "messages_consumed_total", "Messages processed", labels, registry=self.metrics.registry
+            "messages_consumed_total", "Messages processed", labels, registry=registry
         )
         self.errors = Counter(
-            "consumer_errors_total",
-            "Messages or polls that failed",
-            labels,
-            registry=self.metrics.registry,
+            "consumer_errors_total", "Messages or polls that failed", labels, registry=registry
         )
+        self.redeliveries = Counter(
+            "consumer_redeliveries_total",
+            "Messages whose write was already there (delivered again)",
+            labels,
+            registry=registry,
+        )
+        self.processing = Histogram(
+            "message_processing_seconds",
+            "Time to process one message, write included",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "consumer_lag",
+            "End offset minus committed offset, per owned partition",
+            [*labels, "topic", "partition"],
+            registry=registry,
+        )
+        self.partitions = Gauge(
+            "consumer_partitions", "Partitions this member consumes", labels, registry=registry
+        )
+        # Series at zero from the start, as the HTTP metrics (samples.web.ServiceMetrics).
+        for metric in (self.consumed, self.errors, self.redeliveries, self.processing):
+            metric.labels(**self.metrics.labels)
+        self.partitions.labels(**self.metrics.labels).set(0)
+
+    @property
+    def color(self) -> Color:
+        """This member's color."""
+        return Color(self.options.color)
 
     def consume_forever(self) -> None:
-        """Poll, write a fill, commit; runs in a daemon thread until the process stops."""
+        """Sync, poll, write a fill, commit; runs in a thread until `stopping` is set."""
         consumer = Consumer(
             client_config(self.options.kafka)
             | {
-                "group.id": f"{SERVICE}-{self.options.color}",
+                "group.id": SERVICE,
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
             }
         )
-        consumer.subscribe([TOPIC])
+        # Registered before the first read of the record: see runbooks.partition_store.
+        self.store.ack(self.color, self.member, REGISTERING, ())
         self.running.set()
+        next_sync = next_lag = 0.0
         try:
-            while True:
+            while not self.stopping.is_set():
+                now = time.monotonic()
+                if now >= next_sync:
+                    self._sync(consumer)
+                    next_sync = now + SYNC_INTERVAL
+                if now >= next_lag:
+                    self._update_lag(consumer)
+                    next_lag = now + LAG_INTERVAL
                 settings: MarketDataV1 = self.config.settings
-                message = consumer.poll(settings.poll_timeout_seconds)
+                message = consumer.poll(min(settings.poll_timeout_seconds, SYNC_INTERVAL))
                 if message is not None:
                     self._process(consumer, message)
         finally:
             self.running.clear()
-            consumer.close()
+            self._leave(consumer)
+
+    def _sync(self, consumer: Consumer) -> None:
+        """Follow the record: release, take, then acknowledge its epoch."""
+        try:
+            record = self.store.read()
+            members = self.store.members(self.color)
+            mine = member_share(record.owned_by(self.color), members, self.member) if record else ()
+            self._reassign(consumer, mine)
+            epoch = record.epoch if record else REGISTERING
+            self.store.ack(self.color, self.member, epoch, self.owned)
+        except (redis.RedisError, ValueError, KafkaException) as err:
+            self._failed(f"partition sync: {type(err).__name__}: {err}")
+            if time.monotonic() - self.synced_at > HEARTBEAT_TTL / 2:
+                # The engine will take us for dead and give our partitions away: stop first.
+                self._reassign(consumer, ())
+            return
+        self.epoch, self.synced_at = epoch, time.monotonic()
+
+    def _reassign(self, consumer: Consumer, mine: tuple[str, ...]) -> None:
+        """Own exactly `mine`: released partitions are dropped, taken ones start at the
+        group's committed offset, kept ones where this member is (assign() sets them all:
+        the broker's incremental fetch sessions have been seen to stall on a partition
+        unassigned and assigned again)."""
+        release = [p for p in self.owned if p not in mine]
+        take = [p for p in mine if p not in self.owned]
+        if not release and not take:
+            return
+        for pid in release:
+            self.positions.pop(pid, None)
+            _remove_series(self.lag, {**self.metrics.labels, **_lag_labels(pid)})
+        kept = tuple(p for p in self.owned if p not in release)
+        if take:
+            found = consumer.committed([_tp(p) for p in take], timeout=COMMITTED_TIMEOUT)
+            for tp in found:
+                self.positions[partition_id(tp.topic, tp.partition)] = tp.offset
+        owned = tuple(sorted({*kept, *take}, key=split_id))
+        if owned:
+            consumer.assign([_tp(p, _start(self.positions[p])) for p in owned])
+        else:
+            consumer.unassign()
+        self.owned = owned
+        self.partitions.labels(**self.metrics.labels).set(len(self.owned))
 
     def _process(self, consumer: Consumer, message: Message) -> None:
         labels = self.metrics.labels
+        pid = partition_id(message.topic() or "", message.partition() or 0)
+        if not message.error() and pid not in self.owned:
+            return  # fetched before its partition was released: its new owner reads it
+        started = time.perf_counter()
         try:
             if message.error():
                 raise RuntimeError(str(message.error()))
@@ -93,18 +221,28 @@ class MarketData:
                 time.sleep(self.options.faults.added_latency_ms / 1000)  # the injected fault
             if random.random() < self.options.faults.error_rate:
                 raise RuntimeError("injected fault")
-            self._record_fill(json.loads(message.value() or b"{}"))
+            if not self._record_fill(json.loads(message.value() or b"{}")):
+                self.redeliveries.labels(**labels).inc()
             self.consumed.labels(**labels).inc()
+            self.processing.labels(**labels).observe(time.perf_counter() - started)
         except Exception as err:
-            self.errors.labels(**labels).inc()
-            self.last_error = f"{type(err).__name__}: {err}"
-            print(f"message skipped: {self.last_error}", file=sys.stderr, flush=True)
+            self._failed(f"message skipped: {type(err).__name__}: {err}")
         if not message.error():
-            consumer.commit(message=message, asynchronous=False)
+            self._commit(consumer, message, pid)
 
-    def _record_fill(self, event: dict[str, object]) -> None:
+    def _commit(self, consumer: Consumer, message: Message, pid: str) -> None:
+        try:
+            consumer.commit(message=message, asynchronous=False)
+        except KafkaException as err:
+            # Not committed: the record comes again (to us or the next owner), idempotently.
+            self._failed(f"commit: {err}")
+            return
+        self.positions[pid] = (message.offset() or 0) + 1
+
+    def _record_fill(self, event: dict[str, object]) -> bool:
+        """Write the order's fill; False when it was already written (a redelivery)."""
         with self.db.connection() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO fills (order_id, color, version, symbol, quantity, price)"
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (
@@ -116,6 +254,36 @@ class MarketData:
                     event["price"],
                 ),
             )
+            return cursor.rowcount == 1
+
+    def _update_lag(self, consumer: Consumer) -> None:
+        for pid in self.owned:
+            try:
+                # From the last fetch response: no round trip (a ListOffsets request per
+                # partition takes ~0.5 s on the local broker and would stall the loop).
+                _, end = consumer.get_watermark_offsets(_tp(pid), cached=True)
+            except KafkaException:
+                continue  # shown next time; an unreadable end offset is no lag
+            if end < 0:
+                continue  # nothing fetched yet
+            lag = max(end - max(self.positions.get(pid, 0), 0), 0)
+            self.lag.labels(**self.metrics.labels, **_lag_labels(pid)).set(lag)
+
+    def _failed(self, what: str) -> None:
+        self.errors.labels(**self.metrics.labels).inc()
+        self.last_error = what
+        print(what, file=sys.stderr, flush=True)
+
+    def _leave(self, consumer: Consumer) -> None:
+        """Stop cleanly: own nothing, say so, close (the engine waits for nobody)."""
+        try:
+            consumer.unassign()
+            self.owned = ()
+            self.store.leave(self.color, self.member)
+        except (redis.RedisError, KafkaException) as err:
+            print(f"leaving: {err}", file=sys.stderr, flush=True)
+        finally:
+            consumer.close()
 
     def routes(self) -> Routes:
         """The route table."""
@@ -143,13 +311,41 @@ class MarketData:
                 "color": self.options.color,
                 "config_version": self.config.version,
                 "config": self.config.status(),
+                "member": self.member,
+                "epoch": self.epoch,
+                "partitions": list(self.owned),
             },
         )
 
 
+def _tp(pid: str, offset: int | None = None) -> TopicPartition:
+    topic, partition = split_id(pid)
+    return (
+        TopicPartition(topic, partition)
+        if offset is None
+        else TopicPartition(topic, partition, offset)
+    )
+
+
+def _start(committed: int) -> int:
+    """Where a taken partition starts: its committed offset, else the beginning."""
+    return committed if committed >= 0 else OFFSET_BEGINNING
+
+
+def _remove_series(gauge: Gauge, labels: dict[str, str]) -> None:
+    # KeyError: never set, the partition was released before its lag was read.
+    with contextlib.suppress(KeyError):
+        gauge.remove(*labels.values())
+
+
+def _lag_labels(pid: str) -> dict[str, str]:
+    topic, partition = split_id(pid)
+    return {"topic": topic, "partition": str(partition)}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start the consumer and the HTTP endpoint; exits 1 at once with --crash-on-start or an
-    invalid --config."""
+    invalid --config. SIGTERM leaves the group's assignment cleanly, then exits."""
     options = opts.parse(SERVICE, argv)
     if options.faults.crash_on_start:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): injected crash on start")
@@ -160,9 +356,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"{SERVICE} {options.version} ({options.color}): {err}")
     pool = Pool(options.postgres_conninfo)
     pool.warm()
-    service = MarketData(options, pool, metrics, config)
+    store = PartitionStore.from_url(options.redis_url, SERVICE)
+    service = MarketData(options, pool, metrics, config, store)
     config.reload_on_sighup()
-    threading.Thread(target=service.consume_forever, name="consumer", daemon=True).start()
+    loop = threading.Thread(target=service.consume_forever, name="consumer", daemon=True)
+    loop.start()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        service.stopping.set()
+        loop.join(COMMITTED_TIMEOUT)
+        os._exit(0)  # the HTTP server's serve_forever holds the main thread
+
+    signal.signal(signal.SIGTERM, stop)
     print(f"{SERVICE} {options.version} ({options.color}) on 127.0.0.1:{options.port}", flush=True)
     serve(options, SERVICE, service.routes(), service.metrics, config.headers)
 

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- One fill per order per consuming color: each color has its own consumer group.
+-- One fill per order, whichever color consumed it: both colors share one consumer group
+-- and each partition has one owner at a time; the key makes a redelivery a no-op.
 CREATE TABLE IF NOT EXISTS fills (
     order_id    bigint      NOT NULL,
     color       text        NOT NULL,
@@ -19,5 +20,5 @@ CREATE TABLE IF NOT EXISTS fills (
     quantity    numeric     NOT NULL,
     price       numeric     NOT NULL,
     filled_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (order_id, color)
+    PRIMARY KEY (order_id)
 );

@@ -99,7 +99,9 @@ class TradingApi:
     def _publish(self, event: dict[str, object]) -> None:
         # One record per flush: the broker's end offsets are only right for 1-record batches.
         payload = json.dumps(event, default=str).encode()
-        self.producer.produce(ORDER_TOPIC, payload, key=str(event["symbol"]).encode())
+        # Keyed by order id: an order's events stay in order on one partition, and orders
+        # spread over every partition (a consumer release moves partitions, not symbols).
+        self.producer.produce(ORDER_TOPIC, payload, key=str(event["order_id"]).encode())
         if self.producer.flush(5) > 0:
             raise RuntimeError(f"order {event['order_id']} not acknowledged by the broker")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from runbooks.haproxy_runtime import HaproxyRuntime
 from runbooks.local import record, render
+from runbooks.local.assignments import initialise_assignments
 from runbooks.local.endpoints import LocalEndpoints, endpoints, local_section, part_name
 from runbooks.local.health import check, probe_for
 from runbooks.local.process import LaunchError, port_open, wait_until
@@ -126,10 +127,18 @@ def _plans(settings: StackSettings, ends: LocalEndpoints) -> list[Plan]:
             "broker",
             f"kafka://{ends.bootstrap_servers}",
             _infra(start_broker, state, ports.kafka, health=f"kafka://{ends.bootstrap_servers}"),
-            lambda: create_topics(ends.bootstrap_servers, topics),
+            lambda: _topics_and_assignments(settings, ends, topics),
         ),
     ]
     return infra + _service_plans(settings, ends) + _edge_plans(settings, ends)
+
+
+def _topics_and_assignments(
+    settings: StackSettings, ends: LocalEndpoints, topics: list[tuple[str, int]]
+) -> None:
+    """The topics, then the consumers' partition assignments (before any consumer starts)."""
+    create_topics(ends.bootstrap_servers, topics)
+    initialise_assignments(settings, ends.redis_url)
 
 
 def _infra(launch: Callable[..., object], *args: object, health: str) -> Callable[[], record.Part]:
