@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from runbooks.core.analysis import Limits
 from runbooks.core.model import Weights
+from runbooks.partitions import share_problems
 from stackspec.errors import BadInput
 from stackspec.model import Color, Service, StackSettings, Thresholds
 from stackspec.names import version as check_version
@@ -122,6 +123,8 @@ def build_plan(
         raise BadInput(f"release steps repeat a name: {list(release_steps)}", hint="name each once")
     policy = settings.rollout
     strategy = Strategy(policy.strategy)
+    steps = _steps(settings, strategy)
+    _check_partition_shares(settings, svc, steps)
     return ReleasePlan(
         service=service,
         version=version,
@@ -129,7 +132,7 @@ def build_plan(
         old_color=svc.active_color,
         new_color=svc.active_color.other,
         strategy=strategy,
-        steps=_steps(settings, strategy),
+        steps=steps,
         analysis_interval_seconds=policy.analysis_interval_seconds,
         limits=Limits(
             failure_limit=policy.failure_limit,
@@ -153,6 +156,23 @@ def _service(settings: StackSettings, name: str) -> Service:
     except KeyError:
         known = ", ".join(s.name for s in settings.services)
         raise BadInput(f"unknown service '{name}'", hint=f"choose one of: {known}") from None
+
+
+def _check_partition_shares(
+    settings: StackSettings, svc: Service, steps: tuple[PlanStep, ...]
+) -> None:
+    """A consumer service moves by partitions (runbooks.partitions): BadInput when a topic
+    it consumes has too few for every step to move a share of its own."""
+    if svc.kind != "consumer":
+        return
+    declared = {t.name: t.partitions for t in settings.streaming.topics}
+    topics = {t: declared[t] for t in svc.consumes if t in declared}
+    problems = share_problems(topics, [s.weight for s in steps])
+    if problems:
+        raise BadInput(
+            f"{svc.name} is released by partition shares, and {'; '.join(problems)}",
+            hint="raise the topic's partitions in streaming.topics, or use fewer rollout steps",
+        )
 
 
 def _steps(settings: StackSettings, strategy: Strategy) -> tuple[PlanStep, ...]:
