@@ -4,17 +4,20 @@ when set, else a BadInput naming that key (never numbers a provider cannot have)
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
 from runbooks.core.model import Sample, Target
+from runbooks.core.plan import build_plan
 from runbooks.metrics.base import MetricProvider
 from runbooks.metrics.by_kind import ByKind
 from runbooks.metrics.prometheus import PrometheusMetrics
 from runbooks.metrics.registry import METRICS
 from runbooks.outputs import StackOutputs
+from runbooks.preflight import preflight
 from stackspec.errors import BadInput
 from stackspec.model import Color, StackSettings
 from stackspec.stackfile import config_section, settings_from_config, stack_path
@@ -155,3 +158,13 @@ def test_a_stack_without_consumers_gets_its_provider_unwrapped() -> None:
 
     assert isinstance(METRICS.from_stack("http", probing, LOCAL_OUTPUTS), ByKind)
     assert type(METRICS.from_stack("http", only_http, LOCAL_OUTPUTS)).__name__ == "HttpProbeMetrics"
+
+
+def test_a_consumer_release_on_such_a_stack_is_refused_by_its_preflight_before_any_record() -> None:
+    probing = settings("local", {"provider": "http", "url": "http://x/{service}/{color}"})
+    service = consumer_of(probing)
+    plan = build_plan(probing, service, "9.9.9")
+    backends = SimpleNamespace(metrics=METRICS.from_stack("http", probing, LOCAL_OUTPUTS))
+
+    with pytest.raises(BadInput, match="cannot measure the consumers"):
+        preflight(backends, probing, plan, poll_seconds=0.01, patience_seconds=0.05)  # type: ignore[arg-type]
