@@ -1,0 +1,169 @@
+"""The judge on real consumers (issue 12, item 2): both colors of market-data on a private
+consumer rig (broker, PostgreSQL, Redis; runbooks.local.consumers), 3 of the topic's 6
+partitions each, a steady producer, and a real Prometheus scraping both colors every
+second, read by the stack's own provider (from_stack). One rig for the module (~40 s).
+
+- healthy new version: no check fails;
+- 5 % processing errors: error rate and availability fail;
+- processing slowed past the stream's rate: consumer lag fails;
+- a new color that owns partitions but exports no series: every check is an error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runbooks.core.analysis import (
+    AVAILABILITY,
+    CONSUMER_LAG,
+    CONSUMER_METRICS,
+    ERROR_RATE,
+    judge,
+)
+from runbooks.core.model import Measurement, Phase, Sample, Target, Weights
+from runbooks.drivers.registry import open_driver
+from runbooks.local.consumers import SERVICE, ConsumerRig, SteadyProducer, consumer_rig
+from runbooks.local.endpoints import local_section
+from runbooks.local.render import prometheus_config
+from runbooks.local.servers import start_prometheus
+from runbooks.metrics.base import MetricProvider
+from runbooks.metrics.registry import METRICS
+from samples.options import Faults
+from stackspec.model import Color, Thresholds
+from tests.integration.engine.harness import poll
+
+RATE = 150.0  # events/s over 6 partitions: 75/s to each color
+WINDOW = 6.0
+HALF = Weights(blue=50, green=50)
+OLD = Target(SERVICE, Color.BLUE, "1.0.0")
+# The local stack's floor: processing times of ~1 ms on a shared box are noise. The lag
+# limit is the policy's for a 6-second window: a consumer 10x slower than the stream is
+# 100 records behind within 2 s.
+THRESHOLDS = Thresholds(min_requests=20, p95_latency_floor_ms=10, max_consumer_lag=100)
+_versions = itertools.count(1)
+
+
+@dataclass
+class Judged:
+    """The rig, the stack's metric provider on it, and the producer keeping it busy."""
+
+    rig: ConsumerRig
+    metrics: MetricProvider
+
+
+@pytest.fixture(autouse=True)
+def clean_slate() -> None:
+    """No engine stack here (overrides the package's): the rig has no release to settle."""
+
+
+@pytest.fixture(scope="module")
+def judged() -> Iterator[Judged]:
+    """The rig with Prometheus, blue 1.0.0 healthy, 3 partitions each, events flowing."""
+    # PostgreSQL runs as user postgres: the base dir must be under /tmp and enterable.
+    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="consumer-judge-"))
+    try:
+        with _rig(base) as running:
+            yield running
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def _rig(base: Path) -> Iterator[Judged]:
+    with consumer_rig(base, colors=()) as rig:
+        ports = local_section(rig.settings).ports
+        config = prometheus_config(rig.settings)
+        rig.servers.append(start_prometheus(rig.ends.state_dir, ports.prometheus, config))
+        rig.start_color(Color.BLUE, OLD.version)
+        rig.start_color(Color.GREEN, "0.9.0")
+        rig.router().set_weights(SERVICE, HALF)
+        outputs = open_driver("local", rig.settings).read_outputs("local")
+        metrics = METRICS.from_stack("prometheus", rig.settings, outputs)
+        with SteadyProducer(rig.ends.bootstrap_servers, rate=RATE):
+            yield Judged(rig, metrics)
+
+
+def new_green(judged: Judged, faults: Faults) -> Target:
+    """Restart green on a version never run before, with `faults`; once it owns its
+    partitions again."""
+    target = Target(SERVICE, Color.GREEN, f"1.{next(_versions)}.0")
+    judged.rig.start_color(Color.GREEN, target.version, faults)
+    poll(
+        lambda: len(judged.rig.owned(Color.GREEN)) == 3,
+        timeout=30,
+        what="green to own its 3 partitions",
+    )
+    return target
+
+
+def judged_window(judged: Judged, new: Target, records: float) -> tuple[Measurement, ...]:
+    """Both colors over the last WINDOW seconds once Prometheus has the new color's gauges
+    and `records` of it in the window."""
+
+    def sampled() -> tuple[Sample, Sample] | None:
+        canary = judged.metrics.sample(new, WINDOW)
+        if canary.error is not None or canary.partitions is None:
+            return None
+        if canary.total_requests < records:
+            return None
+        return judged.metrics.sample(OLD, WINDOW), canary
+
+    baseline, canary = poll(sampled, timeout=30, what=f"{records:g} records on {new}", every=0.5)
+    assert (baseline.kind, canary.kind) == ("consumer", "consumer")
+    assert (baseline.partitions, canary.partitions) == (3, 3)
+    return judge(baseline, canary, THRESHOLDS, canary.at, HALF)
+
+
+def phases(measured: tuple[Measurement, ...]) -> dict[str, Phase]:
+    return {m.metric: m.phase for m in measured}
+
+
+def test_a_healthy_consumer_fails_no_check(judged: Judged) -> None:
+    new = new_green(judged, Faults())
+
+    measured = judged_window(judged, new, records=300)
+
+    assert tuple(phases(measured)) == CONSUMER_METRICS
+    assert Phase.FAILED not in phases(measured).values(), [m.message for m in measured]
+
+
+def test_a_consumer_failing_5_percent_of_records_fails(judged: Judged) -> None:
+    new = new_green(judged, Faults(error_rate=0.05))
+
+    measured = judged_window(judged, new, records=400)
+
+    assert phases(measured)[ERROR_RATE] is Phase.FAILED, measured[0].message
+    assert phases(measured)[AVAILABILITY] is Phase.FAILED
+
+
+def test_a_consumer_slower_than_the_stream_fails_on_lag(judged: Judged) -> None:
+    # 75 records/s come to green; at 100 ms each it processes 10/s and falls behind.
+    new = new_green(judged, Faults(added_latency_ms=100))
+
+    def lag_failed() -> Measurement | None:
+        measured = judged_window(judged, new, records=0)
+        lag = next(m for m in measured if m.metric == CONSUMER_LAG)
+        return lag if lag.phase is Phase.FAILED else None
+
+    lag = poll(lag_failed, timeout=30, what="green's lag to fail the check", every=1.0)
+    assert lag.value is not None and lag.value > 100 and "consumer lag" in lag.message
+
+
+def test_a_color_with_partitions_but_no_series_is_an_error(judged: Judged) -> None:
+    # green owns 3 partitions, but nothing exports series for this version
+    ghost = Target(SERVICE, Color.GREEN, "0.0.0-never-ran")
+
+    baseline, canary = judged.metrics.sample(OLD, WINDOW), judged.metrics.sample(ghost, WINDOW)
+    measured = judge(baseline, canary, THRESHOLDS, canary.at, HALF)
+
+    assert canary.has_series is False
+    assert set(phases(measured).values()) == {Phase.ERROR}
+    assert "no series for green although it has 50% of the partitions" in measured[0].message
