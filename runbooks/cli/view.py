@@ -1,4 +1,8 @@
-"""How a release looks to people (one line per turn, a block for status) and to CI (dicts)."""
+"""How a release looks to people as a plain log, and its state as a dict for `--json`.
+
+The plain log (`PlainLog`) prints the public events of runbooks.cli.events, the same the
+live view (runbooks.cli.live) and `--output jsonl` show, so they cannot disagree.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,30 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runbooks.core.model import Measurement, Phase
-from runbooks.core.state import (
-    Action,
-    ApplyReleaseStep,
-    NotifyEvent,
-    ReleaseState,
-    SetWeights,
-    UndoReleaseStep,
-    Wait,
+from runbooks.cli.events import (
+    Decision,
+    Deployed,
+    Ended,
+    ReleaseEvent,
+    ReleaseStarted,
+    StepApplied,
+    StepContracted,
+    StepStarted,
+    StepUndone,
+    StreamContext,
+    Translator,
+    WeightsSet,
+    WindowJudged,
+    check_text,
 )
+from runbooks.core.model import Measurement, Phase
+from runbooks.core.state import Action, ReleasePhase, ReleaseState, SetWeights
+from runbooks.journal.base import Event as JournalEvent
 from runbooks.rollback_timing import RollbackTiming
+
+ROLLED_BACK_PHASES = (ReleasePhase.ROLLING_BACK, ReleasePhase.ROLLED_BACK, ReleasePhase.ABORTED)
+# Phase changes the plain log leaves to other lines (the step, the release steps, the end).
+QUIET_ACTIONS = frozenset({"start step", "apply release steps", "finish"})
 
 PHASE_STYLE = {
     Phase.SUCCESSFUL: "green",
@@ -35,55 +52,154 @@ def latest_measurements(state: ReleaseState) -> list[Measurement]:
 
 
 def measurement_line(m: Measurement) -> str:
-    """One metric against its threshold, colored by phase."""
+    """One metric against its threshold, colored by phase (rich markup)."""
     style = PHASE_STYLE.get(m.phase, "white")
     return f"[{style}]{m.phase.value:<12}[/{style}] {m.metric:<13} {m.message}"
 
 
+def plain_measurement_line(m: Measurement) -> str:
+    """One metric against its threshold, without markup (for JSON and logs)."""
+    return f"{m.phase.value.lower():<12} {m.metric:<13} {check_text(m)}"
+
+
 def step_summary(state: ReleaseState) -> str:
-    """`step 2/3 canary-50 (50% to green)` or the phase when no step runs."""
+    """`step 2/3 canary-50 (50% to green)`; once rolling back, where the release came from
+    (never a step's weights beside a rollback's: those are the old color's)."""
     plan, step = state.plan, state.step
-    return (
-        f"step {state.step_index + 1}/{len(plan.steps)} {step.name} "
-        f"({step.weight}% to {plan.new_color})"
-    )
+    where = f"step {state.step_index + 1}/{len(plan.steps)} {step.name}"
+    if state.phase in ROLLED_BACK_PHASES:
+        return f"{state.phase.value} from {where}; all traffic to {plan.old_color}"
+    if state.phase in (ReleasePhase.PROMOTING, ReleasePhase.PROMOTED):
+        return f"{state.phase.value}: all traffic to {plan.new_color}"
+    if state.step_started_at is None:
+        return f"{state.phase.value}, before {where}"
+    return f"{where} ({step.weight}% to {plan.new_color})"
 
 
-class TurnPrinter:
-    """Prints a turn only when something a person cares about changed (not every wait)."""
+class PlainLog:
+    """The plain log of a release (when output is not a terminal): each event as lines,
+    and a line only when something changed: a check is printed when its verdict changes,
+    a reason once (with its decision), never the same line twice in a row."""
 
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
-        self.seen: tuple[object, ...] = ()
+        self.last = ""
+        self.verdicts: dict[str, str] = {}
+
+    def __call__(self, event: ReleaseEvent) -> None:
+        for line in self.lines(event):
+            if line != self.last:
+                self.last = line
+                self.say(f"{_clock(event.at)} {line}")
+
+    def lines(self, event: ReleaseEvent) -> list[str]:
+        """What the log says of `event` (nothing when it changes nothing a person follows)."""
+        if isinstance(event, WindowJudged):
+            return self._window(event)
+        if isinstance(event, StepStarted):
+            self.verdicts = {}
+        return event_lines(event)
+
+    def _window(self, event: WindowJudged) -> list[str]:
+        changed = [c for c in event.checks if self.verdicts.get(c.name) != c.verdict]
+        self.verdicts |= {c.name: c.verdict for c in event.checks}
+        if not changed:
+            return []
+        said = {(c.verdict, c.message) for c in event.checks}
+        if len(said) == 1 and all(c.value is None for c in event.checks):
+            # One cause for every check (no traffic, no series, provider down): say it once.
+            verdict, message = said.pop()
+            return [f"  {event.step}: every check {verdict}: {message}"]
+        return [f"  {event.step} {c.name:<13} {c.verdict:<12} {c.text}" for c in changed]
+
+
+def event_lines(event: ReleaseEvent) -> list[str]:
+    """One event in words, for the plain log (no markup)."""
+    if isinstance(event, ReleaseStarted):
+        steps = ", ".join(f"{s.name} {s.weight}% {s.bake_seconds:g}s" for s in event.steps)
+        what = f"rollback of promoted release {event.reverts}" if event.reverts else "release"
+        return [
+            f"{what} {event.release}: {event.service} {event.old_version} on {event.old_color}"
+            f" -> {event.version} on {event.new_color} ({event.strategy}: {steps})"
+        ]
+    if isinstance(event, StepStarted):
+        again = " restarted" if event.restarted else ""
+        return [
+            f"step {event.index}/{event.of} {event.name}{again}: {event.weight}% to "
+            f"{event.color}, bakes {event.bake_seconds:g}s (until {_clock(event.bake_ends_at)})"
+        ]
+    if isinstance(event, WeightsSet):
+        return [weights_line(event)]
+    if isinstance(event, Decision):
+        return decision_lines(event)
+    if isinstance(event, Deployed):
+        done = "deployed" if event.ok else "deploy FAILED:"
+        return [f"{done} {event.version} on {event.color}" + _failure(event.ok, event.message)]
+    if isinstance(event, StepApplied):
+        return [step_change_line(event)]
+    if isinstance(event, Ended):
+        return [f"release {event.release} {event.outcome} after {duration_text(event.seconds)}"]
+    return []
+
+
+def weights_line(event: WeightsSet) -> str:
+    """`weights blue 90% / green 10%` (of partitions, for a consumer)."""
+    shares = " / ".join(f"{color} {share}%" for color, share in sorted(event.weights.items()))
+    unit = " of partitions" if event.unit == "partitions" else ""
+    head = "weights" if event.ok else "weights NOT set:"
+    return f"{head} {shares}{unit}" + _failure(event.ok, event.message)
+
+
+def decision_lines(event: Decision) -> list[str]:
+    """A phase change: what, why (once), and the commands an operator may run now."""
+    if event.action in QUIET_ACTIONS:
+        return []
+    reason = f": {event.reason}" if event.reason else ""
+    lines = [f"{event.phase}{reason}"]
+    if event.next:
+        lines.append("  next: " + event.next[0])
+        lines.extend("     or " + command for command in event.next[1:])
+    return lines
+
+
+def step_change_line(event: StepApplied) -> str:
+    """`applied release step db-migration`, `undid ...`, `contracted ...`."""
+    verb = {StepUndone: "undid", StepContracted: "contracted"}.get(type(event), "applied")
+    head = f"{verb} release step {event.name}" if event.ok else f"FAILED: {verb} {event.name}"
+    return head + _failure(event.ok, event.message)
+
+
+def _failure(ok: bool, message: str) -> str:
+    return "" if ok or not message else f": {message}"
+
+
+def _clock(at: float | None) -> str:
+    return "-" if at is None else time.strftime("%H:%M:%S", time.localtime(at))
+
+
+class TurnPrinter:
+    """The plain log for callers that see only the engine's turns (the rehearsal): each
+    turn is translated as the journal would record it; weights show as decided."""
+
+    def __init__(self, say: Callable[[str], None], stack: str = "local") -> None:
+        self.log = PlainLog(say)
+        self.translator = Translator(StreamContext(stack))
+        self.started = False
 
     def __call__(self, state: ReleaseState, actions: Sequence[Action]) -> None:
-        moved = any(
-            isinstance(a, SetWeights | NotifyEvent | ApplyReleaseStep | UndoReleaseStep)
-            for a in actions
-        )
-        key = (state.phase, state.step_index, len(state.history))
-        if moved or key != self.seen:
-            self.seen = key
-            for line in turn_lines(state, actions, time.time()):
-                self.say(line)
+        now = time.time()
+        if not self.started:
+            self.started = True
+            self._feed(now, "release.started", {"state": state.to_dict()})
+        self._feed(now, "decision", {"state": state.to_dict(), "actions": []})
+        for action in actions:
+            if isinstance(action, SetWeights):
+                data = {"type": "SetWeights", "service": action.service}
+                self._feed(now, "action.done", {"action": data | {"weights": vars(action.weights)}})
 
-
-def turn_lines(state: ReleaseState, actions: Sequence[Action], now: float) -> list[str]:
-    """What a person watching a rollout is told after one decision."""
-    lines = [f"{time.strftime('%H:%M:%S')} {state.phase.value:<18} {step_summary(state)}"]
-    for action in actions:
-        if isinstance(action, SetWeights):
-            w = action.weights
-            lines.append(f"    weights  blue {w.blue}% / green {w.green}%")
-        elif isinstance(action, ApplyReleaseStep | UndoReleaseStep):
-            verb = "apply" if isinstance(action, ApplyReleaseStep) else "undo"
-            lines.append(f"    {verb} release step {action.name}")
-        elif isinstance(action, NotifyEvent):
-            lines.append(f"    {action.kind.value}: {action.message}")
-        elif isinstance(action, Wait) and action.until > now:
-            lines.append(f"    next check in {action.until - now:.0f}s")
-    lines.extend("    " + measurement_line(m) for m in latest_measurements(state))
-    return lines
+    def _feed(self, at: float, kind: str, data: dict[str, Any]) -> None:
+        for event in self.translator.feed(JournalEvent(0, "", at, kind, data)):
+            self.log(event)
 
 
 def state_dict(state: ReleaseState, now: float) -> dict[str, Any]:

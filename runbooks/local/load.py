@@ -136,3 +136,50 @@ def steady_load(url: str, rate: float, workers: int = 8) -> Iterator[Load]:
 def failed(hits: Sequence[Hit]) -> int:
     """How many of `hits` failed (5xx or no answer)."""
     return sum(1 for h in hits if h.failed)
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What a run of load achieved: requests sent, failed, over how long, by color."""
+
+    requests: int
+    failed: int
+    seconds: float
+    colors: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        """Requests per second actually sent."""
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """`3000 requests in 60.0s (50.0/s), 0 failed; served by blue 2700, green 300`."""
+        served = ", ".join(
+            f"{color or 'no answer'} {n}" for color, n in sorted(self.colors.items())
+        )
+        return (
+            f"{self.requests} requests in {self.seconds:.1f}s ({self.rate:.1f}/s), "
+            f"{self.failed} failed (5xx or no answer); served by {served or 'nobody'}"
+        )
+
+
+def summarize(hits: Sequence[Hit], seconds: float) -> LoadSummary:
+    """The summary of `hits` sent over `seconds`."""
+    colors: dict[str, int] = {}
+    for hit in hits:
+        colors[hit.color] = colors.get(hit.color, 0) + 1
+    return LoadSummary(len(hits), failed(hits), seconds, colors)
+
+
+def run_load(
+    url: str, rate: float, seconds: float | None, stop: threading.Event, workers: int = 8
+) -> LoadSummary:
+    """`rate` GETs a second to `url` for `seconds` (None: until `stop` is set), then the
+    summary. `stop` ends it early too (a signal handler sets it)."""
+    started = time.monotonic()
+    load = Load(url, rate, workers).start()
+    try:
+        stop.wait(seconds)
+    finally:
+        hits = load.stop()
+    return summarize(hits, time.monotonic() - started)
