@@ -5,6 +5,14 @@
         --step cache-bump --fault error-rate=0.2      # faults: local drills only
     runbook rollout --stack production --service trading-api --from staging \\
         [--evidence FILE] [--decision-record FILE]    # a promotion: see runbooks.promotion
+    runbook rollout -s local --service trading-api=1.2.0 --service market-data=1.2.0 \\
+        [--step db-migration] [--fault market-data:error-rate=0.2]   # one release of both
+
+Several services (`--service NAME=VERSION`, repeated; see runbooks.cli.members) are one
+release: one journal record, one lock, the services move through the steps together, and
+a failure of any rolls all of them back, newest first (runbooks.core.group). Release steps
+are stack-wide: they belong to the first service. A multi-service release is not promoted
+from evidence (`--from`): promote each service on its own.
 
 A promotion takes the version from the source's evidence (exported on the fly from the
 source's journal when --evidence is left out) and refuses, exit 2, naming what is missing,
@@ -31,16 +39,19 @@ from runbooks.cli.app import app
 from runbooks.cli.common import (
     ForceOption,
     JsonOption,
-    ServiceOption,
     StackOption,
     emit_json,
     errors,
     exits_cleanly,
     say,
 )
-from runbooks.cli.view import TurnPrinter, state_dict
+from runbooks.cli.events import StreamContext
+from runbooks.cli.live import Follower, Output, OutputOption, follow, output_of
+from runbooks.cli.members import ServicesOption, parse_members
+from runbooks.cli.view import state_dict
 from runbooks.core.budget import StepBudget
 from runbooks.core.state import Action, Outcome, ReleaseState
+from runbooks.engine import member_decisions
 from runbooks.evidence.identity import actor
 from runbooks.evidence.record import ORIGIN
 from runbooks.faults import parse_faults
@@ -61,17 +72,21 @@ EXIT_FOR = {
 @app.command("rollout")
 def rollout(
     stack: StackOption,
-    service: ServiceOption,
+    service: ServicesOption,
     version: Annotated[
         str | None,
-        typer.Option("--version", help="Version to release (with --from: from the evidence)."),
+        typer.Option(
+            "--version",
+            help="Version to release, with one --service NAME (with --from: from the evidence).",
+        ),
     ] = None,
     step: Annotated[
         list[str] | None,
         typer.Option(
             "--step",
             help="Release step to apply first, in order: db-migration, config, "
-            "cache-bump, edge-purge, kafka-consumer. Repeatable.",
+            "cache-bump, edge-purge. Repeatable. Stack-wide: with several "
+            "services they belong to the first (applied before traffic moves, undone last).",
         ),
     ] = None,
     fault: Annotated[
@@ -79,7 +94,8 @@ def rollout(
         typer.Option(
             "--fault",
             help="Drill fault for the new version, local stack only: "
-            "error-rate=0.2, added-latency-ms=50, fail-health, crash-on-start.",
+            "error-rate=0.2, added-latency-ms=50, fail-health, crash-on-start; "
+            "SERVICE:error-rate=0.2 for one service of several.",
         ),
     ] = None,
     migration: Annotated[
@@ -115,50 +131,79 @@ def rollout(
     ] = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
+    output: OutputOption = None,
 ) -> None:
     """Release VERSION of SERVICE: phased traffic, analysis, promotion or automatic rollback."""
     with exits_cleanly():
+        shown = output_of(output, as_json)
         settings = current_settings(stack)
-        faults = parse_faults(fault or [])
-        if faults and settings.substrate is not Substrate.LOCAL:
+        members = parse_members(service, version, fault or [], settings, parse_faults)
+        lead = members[0].service
+        if any(m.faults for m in members) and settings.substrate is not Substrate.LOCAL:
             raise BadInput(
                 "--fault is for drills on the local stack only",
                 hint=f"stack '{stack}' is {settings.substrate}",
             )
-        admission = _promotion(stack, service, version, source, evidence, record_to, settings)
+        if len(members) > 1 and (source is not None or requirement(settings) is not None):
+            raise BadInput(
+                "a release of several services is not promoted from evidence",
+                hint="promote each service with --from, one at a time",
+            )
+        version = members[0].version
+        admission = _promotion(stack, lead, version, source, evidence, record_to, settings)
         version = admission.version if admission else version
         if not version:
             raise BadInput("--version is required", hint="or --from STACK to take it from evidence")
         session = Session.open(stack)
-        request = Request(
-            stack, service, version, tuple(step or ()), faults, migration, config_version
-        )
+        requests = [
+            Request(
+                stack,
+                m.service,
+                m.version or version,
+                tuple(step or ()) if i == 0 else (),
+                m.faults,
+                migration,
+                config_version,
+            )
+            for i, m in enumerate(members)
+        ]
         journal = open_journal(stack)
         started = time.time()
         budget: list[StepBudget] = []
 
         def show_budget(steps: tuple[StepBudget, ...]) -> None:
             budget.extend(steps)
-            if not as_json:
+            if shown is Output.TEXT:
                 say("detection budget (worst case, at the old color's request rate now):")
                 for step in steps:
                     say(f"  {step.line()}")
 
-        printer = None if as_json else TurnPrinter(say)
-        release_id, outcome = run_rollout(
-            request,
-            session,
-            journal,
-            on_turn=OriginRecorder(journal, stack, service, admission, printer),
-            force=force,
-            on_budget=show_budget,
-        )
+        def current_id() -> str | None:
+            record = journal.current(stack, lead)
+            return record.id if record else None
+
+        with follow(shown, journal, stream_context(settings, stack), current_id) as follower:
+            release_id, outcome = run_rollout(
+                requests,
+                session,
+                journal,
+                on_turn=OriginRecorder(journal, stack, lead, admission, follower.on_turn),
+                force=force,
+                on_budget=show_budget,
+            )
+            follower.finish(release_id)
         extra: dict[str, Any] = {}
         if admission is not None:
             record = decision_record(admission, release_id, outcome.value, started, time.time())
             extra["decision_record"] = str(write_decision(record, record_to, stack))
-    _report(release_id, outcome, journal.events(release_id), started, as_json, budget, extra)
+    _report(follower, outcome, journal.events(release_id), started, shown, budget, extra)
     raise typer.Exit(code=EXIT_FOR[outcome])
+
+
+def stream_context(settings: StackSettings, stack: str) -> StreamContext:
+    """What the release's events need from the stack: its name, each service's kind, local."""
+    kinds = {s.name: s.kind for s in settings.services}
+    return StreamContext(stack, kinds, settings.substrate is Substrate.LOCAL)
 
 
 def _promotion(
@@ -221,34 +266,63 @@ class OriginRecorder:
 
 
 def _report(
-    release_id: str,
+    follower: Follower,
     outcome: Outcome,
     events: Sequence[Any],
     started: float,
-    as_json: bool,
+    shown: Output,
     budget: Sequence[StepBudget] = (),
     extra: Mapping[str, Any] | None = None,
 ) -> None:
+    """The end of a rollout: json's one document, or what the events did not say (the
+    outcome itself was the last event of the log, the view and the jsonl stream)."""
     decisions = [e for e in events if e.kind == "decision"]
     last = ReleaseState.from_dict(dict(decisions[-1].data["state"])) if decisions else None
-    if as_json:
+    members = _members(decisions[-1].data) if decisions else []
+    if shown is Output.JSON:
         emit_json(
             {
-                "release": release_id,
+                "release": follower.release_id,
                 "outcome": outcome.value,
                 "seconds": round(time.time() - started, 3),
                 "state": state_dict(last, time.time()) if last else None,
                 "detection_budget": [b.as_dict() for b in budget],
+                **({"members": members} if len(members) > 1 else {}),
                 **dict(extra or {}),
-                "actions": [
-                    dict(e.data) | {"kind": e.kind, "at": e.at}
-                    for e in events
-                    if e.kind.startswith("action.") or e.kind.startswith("deploy.")
-                ],
+                "events": [e.as_json() for e in follower.events],
             }
         )
         return
-    reason = f": {last.reason}" if last and last.reason else ""
-    say(f"release {release_id} {outcome.value}{reason}")
-    for name, value in (extra or {}).items():
-        say(f"{name.replace('_', ' ')}: {value}")
+    lines = [_member_line(m) for m in members] if len(members) > 1 else []
+    lines += [f"{name.replace('_', ' ')}: {value}" for name, value in (extra or {}).items()]
+    for line in lines:
+        # jsonl's last line is the outcome event: what it does not carry goes to stderr.
+        if shown is Output.TEXT:
+            say(line)
+        else:
+            errors.print(line, markup=False)
+
+
+def _members(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each member of the release as its last decision left it (one for a single service)."""
+    found = []
+    for part in member_decisions(decision):
+        state = ReleaseState.from_dict(dict(part["state"]))
+        plan = state.plan
+        found.append(
+            {
+                "service": plan.service,
+                "version": plan.version,
+                "phase": state.phase.value,
+                "old": f"{plan.old_version} on {plan.old_color}",
+                "reason": state.reason,
+            }
+        )
+    return found
+
+
+def _member_line(member: Mapping[str, Any]) -> str:
+    """`  market-data 1.2.0: rolled-back (was 1.0.0 on blue): why`."""
+    why = f": {member['reason']}" if member["reason"] else ""
+    what = f"{member['service']} {member['version']}: {member['phase']}"
+    return f"  {what} (was {member['old']}){why}"

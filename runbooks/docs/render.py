@@ -36,9 +36,6 @@ UNDO: dict[str, str] = {
     "config": "gives the new color back the old color's configuration version "
     "(read from the journal; safe to repeat).",
     "edge-purge": "purges the edge cache again, so no page the new version cached is served.",
-    "kafka-consumer": "moves the new color's consumer group back to its offsets from before "
-    "the canary (or deletes it). Kafka allows this only while the group has no active "
-    "member: if the undo fails saying so, stop the new color's consumers and roll back again.",
     "nop": "nothing.",
 }
 
@@ -51,6 +48,9 @@ ROUTERS: dict[str, str] = {
     "aws-alb": "the ALB listener of each service forwards to its blue and green target "
     "groups with weights, changed in one call and read back",
     "nop": "nothing moves traffic (a stack without a router)",
+    "kafka-partitions": "consumer services: the new color's share of each topic's partitions, "
+    "handed over in two phases through the shared offset group (Redis record "
+    "`runbook:partitions:<service>`); nothing is owned by two colors",
 }
 
 

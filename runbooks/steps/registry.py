@@ -15,7 +15,6 @@ _CLASSES: dict[str, str] = {
     "cache-bump": "runbooks.steps.cache_bump:CacheBump",
     "config": "runbooks.steps.config_step:ConfigStep",
     "edge-purge": "runbooks.steps.edge_purge:EdgePurge",
-    "kafka-consumer": "runbooks.steps.kafka_consumer:KafkaConsumerCanary",
     "nop": "runbooks.steps.nop:NopStep",
 }
 

@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from runbooks.kafka_client import security_of
 from runbooks.outputs import StackOutputs
 from runbooks.steps.base import ReleaseStep, StepContext, StepOutcome
 from stackspec.errors import BadInput
@@ -125,32 +124,16 @@ def edge_options(settings: StackSettings, outputs: StackOutputs) -> Options:
     }
 
 
-def kafka_options(settings: StackSettings, outputs: StackOutputs) -> Options:
-    """kafka-consumer: the brokers, and how to sign in (MSK IAM on aws stacks)."""
-    brokers = outputs.get("local.bootstrapServers") or outputs.get("streaming.bootstrapBrokers")
-    try:
-        security = security_of(str(settings.substrate), settings.streaming.auth)
-    except ValueError as err:
-        raise BadInput(str(err), hint="set streaming.auth: iam") from None
-    return {
-        "bootstrap_servers": brokers or os.environ.get("RUNBOOK_KAFKA_BOOTSTRAP"),
-        "kafka_security": security,
-        "aws_region": settings.aws.region if settings.aws else None,
-    }
-
-
 OPTIONS: dict[str, Callable[[StackSettings, StackOutputs], Options]] = {
     "db-migration": database_options,
     "cache-bump": cache_options,
     "config": config_options,
     "edge-purge": edge_options,
-    "kafka-consumer": kafka_options,
 }
 # The option each step cannot run without, and how an operator supplies it.
 REQUIRED: dict[str, tuple[str, str]] = {
     "db-migration": ("postgres_dsn", "export RUNBOOK_DATABASE_DSN=postgresql://... (a secret)"),
     "cache-bump": ("redis_url", "export RUNBOOK_REDIS_URL=rediss://... (a secret)"),
-    "kafka-consumer": ("bootstrap_servers", "deploy the stack (output streaming.bootstrapBrokers)"),
 }
 REQUIRED_BY_BACKEND: dict[str, tuple[str, str]] = {
     "varnish": ("edge_url", "bring the local stack up (output local.edgeUrl)"),

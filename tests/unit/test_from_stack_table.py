@@ -59,6 +59,7 @@ MISSING: dict[tuple[str, str], tuple[set[str], str]] = {
     ("router", "aws-alb"): (set(STACKS), "rollout.alb.listenerArns"),
     ("router", "haproxy"): (CLOUD, "local.adminSocket"),
     ("router", "kubernetes"): ({"local"}, "`kubernetes` section"),
+    ("router", "kafka-partitions"): (CLOUD, "RUNBOOK_REDIS_URL"),
     ("metrics", "cloudwatch"): (set(STACKS), "rollout.metrics.loadBalancer"),
     ("metrics", "haproxy"): (CLOUD, "local.adminSocket"),
     ("metrics", "http"): (set(STACKS), "rollout.metrics.url"),

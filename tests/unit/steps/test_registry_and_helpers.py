@@ -1,11 +1,10 @@
-"""The step registry, secret masking and lag arithmetic: no servers needed."""
+"""The step registry and secret masking: no servers needed."""
 
 from __future__ import annotations
 
 import pytest
 
 from runbooks.steps.base import StepContext
-from runbooks.steps.kafka_consumer import lag
 from runbooks.steps.redact import redact
 from runbooks.steps.registry import STEPS
 from stackspec.errors import UnknownName
@@ -21,13 +20,12 @@ CTX = StepContext(
 )
 
 
-def test_registry_knows_the_six_steps_by_their_names() -> None:
+def test_registry_knows_the_five_steps_by_their_names() -> None:
     assert STEPS.names() == [
         "cache-bump",
         "config",
         "db-migration",
         "edge-purge",
-        "kafka-consumer",
         "nop",
     ]
     for name in STEPS.names():
@@ -57,21 +55,6 @@ def test_nop_step_succeeds_at_everything() -> None:
 )
 def test_redact_masks_passwords(text: str, secrets: list[str], expected: str) -> None:
     assert redact(text, secrets) == expected
-
-
-@pytest.mark.parametrize(
-    ("ends", "commits", "expected"),
-    [
-        ({"t:0": 5, "t:1": 5}, {"t:0": 5, "t:1": 5}, 0),
-        ({"t:0": 5, "t:1": 5}, {"t:0": 2}, 8),
-        ({"t:0": 0}, {}, 0),
-        ({"t:0": 3}, {"t:0": 9}, 0),
-    ],
-)
-def test_lag_counts_unconsumed_records(
-    ends: dict[str, int], commits: dict[str, int], expected: int
-) -> None:
-    assert lag(ends, commits) == expected
 
 
 def test_edge_purge_with_an_unknown_backend_is_a_failed_outcome() -> None:
