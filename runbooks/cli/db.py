@@ -24,6 +24,7 @@ import typer
 
 from runbooks.cli.app import app
 from runbooks.cli.common import (
+    STACK_ENV,
     ForceOption,
     JsonOption,
     StackOption,
@@ -57,12 +58,12 @@ YesOption = Annotated[
 @db.command("status")
 def status(stack: StackOption, as_json: JsonOption = False) -> None:
     """Applied versions and their state, pending contracts, available migrations, backups."""
-    from runbooks.migrations import ledger
-    from runbooks.migrations.backup import list_backups
-    from runbooks.migrations.manifest import available
-
     with exits_cleanly():
         ctx = _context(stack)
+        from runbooks.migrations import ledger  # psycopg: once the stack is known
+        from runbooks.migrations.backup import list_backups
+        from runbooks.migrations.manifest import available
+
         entries = [e.as_dict() for e in _ledger(ctx, ledger.entries)]
         backups = list_backups(Path(ctx.options["backup_dir"]))
         applied = {e["version"] for e in entries if e["state"] != "reverted"}
@@ -104,7 +105,7 @@ def backups(stack: StackOption, as_json: JsonOption = False) -> None:
 @db.command("lint")
 def lint(
     migration: MigrationOption,
-    stack: Annotated[str, typer.Option("--stack", "-s")] = "local",
+    stack: Annotated[str, typer.Option("--stack", "-s", envvar=STACK_ENV)] = "local",
 ) -> None:
     """Check a migration (additive expand, matching revert, squawk); nothing runs."""
     from runbooks.migrations.operations import checked

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbooks.local.servers import postgres_dsn
 from stackspec.errors import BadInput
 from stackspec.model import Color, Local, Service, StackSettings, Substrate
 from stackspec.stackfile import PROJECT_ROOT
@@ -67,6 +66,8 @@ class LocalEndpoints:
 
 def endpoints(settings: StackSettings, state_dir: Path | None = None) -> LocalEndpoints:
     """Every address of the local stack of `settings` (state dir default: `state_dir_of`)."""
+    from runbooks.local.servers import postgres_dsn  # the servers' clients: not for a state dir
+
     ports = local_section(settings).ports
     state = state_dir or state_dir_of(settings)
     return LocalEndpoints(
