@@ -170,7 +170,36 @@ def plain(line: str) -> None:
 
 @dataclass
 class LiveModel:
-    """The picture of a release the live view draws, folded from its events."""
+    """The picture of a release the live view draws, folded from its events: one section
+    per service (several for a multi-service release), then how it ended."""
+
+    now: Callable[[], float] = time.time
+    services: dict[str, ServiceView] = field(default_factory=dict)
+    ended: Ended | None = None
+
+    def apply(self, event: ReleaseEvent) -> None:
+        """Fold one event into the picture."""
+        if isinstance(event, Ended):
+            self.ended = event
+            for view in self.services.values():
+                view.apply(event)
+            return
+        view = self.services.setdefault(event.service, ServiceView(self.now))
+        view.apply(event)
+
+    def render(self) -> RenderableType:
+        """The view now (countdowns from the clock)."""
+        if not self.services:
+            return Text("waiting for the release to start...")
+        parts = [view.render() for view in self.services.values()]
+        if self.ended is not None:
+            parts.append(Text(f"release {self.ended.release} {self.ended.outcome}"))
+        return Group(*parts)
+
+
+@dataclass
+class ServiceView:
+    """One service's part of the live view: its steps, weights, checks and countdowns."""
 
     now: Callable[[], float] = time.time
     started: ReleaseStarted | None = None
@@ -184,10 +213,9 @@ class LiveModel:
     reason: str = ""
     next: tuple[str, ...] = ()
     release_steps: list[str] = field(default_factory=list)
-    ended: Ended | None = None
 
     def apply(self, event: ReleaseEvent) -> None:
-        """Fold one event into the picture."""
+        """Fold one of the service's events into its picture."""
         if isinstance(event, ReleaseStarted):
             self.started = event
         elif isinstance(event, StepStarted):
@@ -203,12 +231,12 @@ class LiveModel:
         elif isinstance(event, StepApplied):
             self.release_steps.append(step_change_line(event))
         elif isinstance(event, Ended):
-            self.ended, self.phase = event, event.outcome
+            self.phase = event.outcome
 
     def render(self) -> RenderableType:
-        """The view now (countdowns from the clock)."""
+        """The service's part now (countdowns from the clock)."""
         if self.started is None:
-            return Text("waiting for the release to start...")
+            return Text("")
         parts: list[RenderableType] = [self._header(self.started), self._steps(self.started)]
         if self.weights is not None:
             parts.append(Text(weights_line(self.weights)))
@@ -278,8 +306,6 @@ class LiveModel:
             lines.append(Text(f"{self.phase}: {self.reason}", style=_phase_style(self.phase)))
         if self.next:
             lines.append(Text("next: " + "\n   or ".join(self.next)))
-        if self.ended is not None:
-            lines.append(Text(f"release {self.ended.release} {self.ended.outcome}"))
         return lines
 
 

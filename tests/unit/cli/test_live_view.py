@@ -30,7 +30,9 @@ from runbooks.cli.view import PlainLog, step_summary
 from runbooks.core.plan import build_plan
 from runbooks.core.state import ReleasePhase, ReleaseState
 from runbooks.journal.base import Event
+from runbooks.routers.nop import NopRouter
 from stackspec.errors import BadInput
+from tests.clock import FakeClock
 from tests.unit.core.builders import make_settings
 from tests.unit.test_engine import _engine
 
@@ -233,3 +235,29 @@ def _read(leader: int, proc: subprocess.Popen[bytes]) -> bytes | None:
         if err.errno != errno.EIO:
             raise
         return None
+
+
+def test_a_release_of_two_services_gives_each_its_events_and_view_section(
+    tmp_path: Path,
+) -> None:
+    from tests.unit.test_group_engine import SERVICES, engine_for, start
+
+    journal, release_id, group = start(tmp_path)
+    clock = FakeClock()
+    engine_for(journal, release_id, NopRouter(), clock, faulty=SERVICES[1]).run(group)
+    events = events_of(journal.events(release_id), LOCAL)
+    model = LiveModel(now=clock.now)
+    for event in events:
+        model.apply(event)
+
+    started = [e.service for e in events if e.kind == "release-started"]
+    assert started == list(SERVICES)
+    weights = {e.service for e in events if e.kind == "weights-set"}
+    assert weights == set(SERVICES)
+    assert events[-1].kind == "outcome" and events[-1].as_json()["outcome"] == "rolled-back"
+    assert list(model.services) == list(SERVICES)
+    console = Console(record=True, width=140, color_system=None)
+    console.print(model.render())
+    screen = console.export_text()
+    assert all(service in screen for service in SERVICES)
+    assert screen.count("✗") == 2
