@@ -38,8 +38,9 @@ from runbooks.cli.common import (
     fail,
     say,
 )
-from runbooks.cli.rollout import EXIT_FOR
-from runbooks.cli.view import TurnPrinter, rollback_lines
+from runbooks.cli.live import Follower, Output, OutputOption, follow, output_of
+from runbooks.cli.rollout import EXIT_FOR, stream_context
+from runbooks.cli.view import rollback_lines
 from runbooks.core.state import Outcome
 from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.lock import holder_alive
@@ -63,10 +64,12 @@ def resume(
     service: Annotated[str, typer.Option("--service")],
     force: ForceOption = False,
     as_json: JsonOption = False,
+    output: OutputOption = None,
 ) -> None:
     """Continue a paused release, or an interrupted one from its journal."""
-    outcome, release_id = _drive(stack, service, "resume", force, as_json)
-    _finish(release_id, outcome, as_json)
+    shown = output_of(output, as_json)
+    outcome, release_id, seen = _drive(stack, service, "resume", force, shown)
+    _finish(release_id, outcome, shown, seen)
 
 
 @app.command("rollback")
@@ -84,9 +87,13 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm a restore's losses.")] = False,
     force: ForceOption = False,
     as_json: JsonOption = False,
+    output: OutputOption = None,
 ) -> None:
     """Roll the service's release back: traffic first, then its release steps, newest first."""
     from runbooks.cli.db import restore_backup
+
+    shown = output_of(output, as_json)
+    as_json = shown is not Output.TEXT
 
     if backup_id is not None:
         only_db = restore_backup(stack, backup_id, yes, force, as_json)
@@ -96,7 +103,7 @@ def rollback(
     backup = _release_backup(stack, service) if restore_db else None
     if backup is not None and not yes:
         restore_backup(stack, backup, yes, force, as_json)  # reports the losses, exits 2
-    outcome, release_id = _drive(stack, service, "rollback", force, as_json)
+    outcome, release_id, seen = _drive(stack, service, "rollback", force, shown)
     timing = _timing(stack, release_id)
     if backup is not None and outcome is not Outcome.ABORTED:
         began = time.monotonic()
@@ -107,7 +114,7 @@ def rollback(
             _say_timing(timing, as_json)
             failed = f"release {release_id} {outcome.value}, but the restore of {backup} failed"
             fail(failed, ExitCode.FAILED)
-    _finish(release_id, outcome, as_json, timing)
+    _finish(release_id, outcome, shown, seen, timing)
 
 
 def _timing(stack: str, release_id: str) -> RollbackTiming | None:
@@ -141,40 +148,68 @@ def _release_backup(stack: str, service: str) -> str:
 
 
 def _drive(
-    stack: str, service: str, intent: str, force: bool, as_json: bool
-) -> tuple[Outcome, str]:
-    on_turn = None if as_json else TurnPrinter(say)
+    stack: str, service: str, intent: str, force: bool, shown: Output
+) -> tuple[Outcome, str, list[dict[str, object]]]:
+    """Run (or wait for) the release to its end, showing its events as `shown` asks; the
+    outcome, the release and its events as JSON."""
     with exits_cleanly():
         session = Session.open(stack)
         settings = session.settings
         require_service(settings, service)
         journal = open_journal(stack)
         record = journal.current(stack, service)
-        if record is None:
-            if intent == "resume":
-                raise BadInput(f"no release of {service} is in progress on {stack}")
-            return revert_promoted(service, session, journal, force, on_turn)
-        try:
-            lease = journal.acquire(stack, holder(), force=force)
-        except LockedError:
-            owner = journal.lock_holder(stack)
-            if owner is not None and holder_alive(owner) is False:
-                raise
-            # A live engine holds the stack: it acts on the intent; wait for the outcome.
-            journal.record_intent(stack, service, intent, holder())
-            return _wait_for(journal, record, settings.rollout.rollback_targets.api_seconds)
-        with lease:
-            journal.record_intent(stack, service, intent, holder())
-            rolling_back = intent != "resume"
-            outcome = resume_release(
-                record, session, journal, lease, on_turn=on_turn, rolling_back=rolling_back
-            )
-            return outcome, record.id
+
+        def current_id() -> str | None:
+            now = journal.current(stack, service)
+            return now.id if now else None
+
+        with follow(shown, journal, stream_context(settings, stack), current_id) as follower:
+            outcome, release_id = _run(session, journal, record, service, intent, force, follower)
+            follower.finish(release_id)
+        return outcome, release_id, [e.as_json() for e in follower.events]
 
 
-def _wait_for(journal: Journal, record: ReleaseRecord, timeout: float) -> tuple[Outcome, str]:
+def _run(
+    session: Session,
+    journal: Journal,
+    record: ReleaseRecord | None,
+    service: str,
+    intent: str,
+    force: bool,
+    follower: Follower,
+) -> tuple[Outcome, str]:
+    stack, settings = session.stack, session.settings
+    if record is None:
+        if intent == "resume":
+            raise BadInput(f"no release of {service} is in progress on {stack}")
+        return revert_promoted(service, session, journal, force, follower.on_turn)
+    # Only what happens from now on is shown: the release's past is in `runbook status`.
+    follower.release_id, follower.seen = record.id, journal.events(record.id)[-1].seq
+    try:
+        lease = journal.acquire(stack, holder(), force=force)
+    except LockedError:
+        owner = journal.lock_holder(stack)
+        if owner is not None and holder_alive(owner) is False:
+            raise
+        # A live engine holds the stack: it acts on the intent; wait for the outcome.
+        journal.record_intent(stack, service, intent, holder())
+        timeout = settings.rollout.rollback_targets.api_seconds
+        return _wait_for(journal, record, timeout, follower)
+    with lease:
+        journal.record_intent(stack, service, intent, holder())
+        rolling_back = intent != "resume"
+        outcome = resume_release(
+            record, session, journal, lease, on_turn=follower.on_turn, rolling_back=rolling_back
+        )
+        return outcome, record.id
+
+
+def _wait_for(
+    journal: Journal, record: ReleaseRecord, timeout: float, follower: Follower
+) -> tuple[Outcome, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        follower.pump()  # the other engine's progress, as it journals it
         latest = journal.release(record.id)
         if latest.finished:
             return Outcome(latest.outcome or Outcome.ABORTED.value), record.id
@@ -184,15 +219,21 @@ def _wait_for(journal: Journal, record: ReleaseRecord, timeout: float) -> tuple[
 
 
 def _finish(
-    release_id: str, outcome: Outcome, as_json: bool, timing: RollbackTiming | None = None
+    release_id: str,
+    outcome: Outcome,
+    shown: Output,
+    seen: list[dict[str, object]],
+    timing: RollbackTiming | None = None,
 ) -> None:
-    """Say how the release ended (and, after a rollback, how long each step took)."""
-    if as_json:
+    """Say how the release ended (and, after a rollback, how long each step took); jsonl's
+    events, the outcome last, were printed as they came."""
+    if shown is Output.JSON:
         payload: dict[str, object] = {"release": release_id, "outcome": outcome.value}
         if timing is not None:
             payload["rollback"] = timing.to_dict()
-        emit_json(payload)
-    else:
-        _say_timing(timing, as_json)
-        say(f"release {release_id} {outcome.value}")
+        emit_json(payload | {"events": seen})
+    elif shown is Output.TEXT:
+        _say_timing(timing, False)
+        if not any(e.get("event") == "outcome" for e in seen):  # the log said it already
+            say(f"release {release_id} {outcome.value}")
     raise typer.Exit(code=EXIT_FOR[outcome])

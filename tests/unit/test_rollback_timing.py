@@ -190,7 +190,7 @@ def rolled_back(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from runbooks.cli import takeover
 
     journal = FakeJournal(_rolled_back_schema_release().events)
-    monkeypatch.setattr(takeover, "_drive", lambda *a: (Outcome.ROLLED_BACK, "r1"))
+    monkeypatch.setattr(takeover, "_drive", lambda *a: (Outcome.ROLLED_BACK, "r1", []))
     monkeypatch.setattr(takeover, "open_journal", lambda stack: journal)
     yield
 
