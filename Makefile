@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint lint-workflows typecheck unit bench bench-migrations bench-analysis plan validate policy deploy
+.PHONY: setup rehearse test lint lint-workflows typecheck unit bench drills bench-migrations bench-analysis plan validate policy deploy
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
@@ -49,6 +49,11 @@ unit: setup
 
 bench: setup
 	$(UV) run python -m benchmarks
+
+# Issue 14's drills on a private local stack (kill -9, outages, load, data, bad input): one
+# JSON line per drill, then a summary table; DRILLS="crash data" runs some, ARGS=--short fast.
+drills: setup
+	$(UV) run python -m benchmarks.drills $(DRILLS) $(ARGS)
 
 # Only issue 7's figures: orders kept by a rolled-back migration, write stall vs data size.
 bench-migrations: setup

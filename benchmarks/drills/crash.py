@@ -1,0 +1,256 @@
+"""Drill 1: kill -9 of the engine at 20 points of a release, then resume or roll back.
+
+Each point releases a fresh version carrying a migration (`db-migration` 1.2.0) and a
+cache-key bump (`cache-bump`) under steady load, and kills the engine (SIGKILL to the
+`runbook rollout` process) when its trigger fires:
+- a journal trigger: the release's journal gets the nth `decision`, or the nth
+  `action.started` / `action.done` of an action type (and release step), polled every
+  20 ms, so the kill lands inside that action or just after it;
+- a router trigger: the admin-socket proxy holds the nth matching HAProxy command (one of
+  the four of a weight change), so the kill lands inside the weight change, with part of
+  it applied to HAProxy and part not.
+Right after the kill, `runbook status --json` must report the router's real weights (read
+past the proxy). Then `resume --force` (even points) or `rollback --force` (odd) runs to
+its end, and the ending must be consistent (`consistency.ending_problems`). Between points
+the migration is reverted out of band when a point promoted it, so each starts unmigrated.
+Figure: consistent endings / points; also statuses matching the router / points.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import redis
+
+from benchmarks.drills.consistency import Ending, ending_problems, status_problems
+from benchmarks.drills.harness import (
+    DrillStack,
+    finish,
+    kinds,
+    poll,
+    rollout_args,
+    tail,
+    verb_args,
+    versions,
+)
+from benchmarks.drills.result import Measure, all_of
+from benchmarks.stack import SERVICE, STACK
+from runbooks.journal.base import Event
+from runbooks.local.load import steady_load
+from stackspec.model import Color
+
+MIGRATION = "1.2.0"
+STEPS = ("--step", "db-migration", "--step", "cache-bump", "--migration", MIGRATION)
+CACHE_KEY = f"trading:{SERVICE}:key-version"
+LOAD_RATE = 150.0  # enough requests for the judge's minimum sample in a short bake
+TRIGGER_TIMEOUT = 90.0
+REVERT = (
+    "DROP INDEX CONCURRENTLY IF EXISTS public.orders_client_ref_idx",
+    "ALTER TABLE public.orders DROP COLUMN IF EXISTS client_ref",
+    "DO $$ BEGIN IF to_regclass('public.schema_migrations') IS NOT NULL THEN "
+    f"DELETE FROM public.schema_migrations WHERE version = '{MIGRATION}'; END IF; END $$",
+)
+
+
+@dataclass(frozen=True)
+class OnJournal:
+    """Kill when the release's journal has the nth event matching (kind, action, step)."""
+
+    kind: str  # "decision", "action.started" or "action.done"
+    nth: int = 1
+    action: str | None = None
+    step: str | None = None
+    step_index: int | None = None  # decisions: taken while on this step (0-based)
+
+    def fired(self, events: list[Event]) -> bool:
+        """Whether the nth matching event is in `events`."""
+        return sum(1 for e in events if self._matches(e)) >= self.nth
+
+    def _matches(self, event: Event) -> bool:
+        if event.kind != self.kind:
+            return False
+        if self.step_index is not None:
+            return bool(event.data.get("state", {}).get("step_index") == self.step_index)
+        action = event.data.get("action") or {}
+        return (self.action is None or action.get("type") == self.action) and (
+            self.step is None or action.get("name") == self.step
+        )
+
+
+@dataclass(frozen=True)
+class OnRouter:
+    """Kill while the proxy holds the HAProxy command `set server be_<svc>/<color> <rest>`
+    (`color` "old" or "new": relative to the release)."""
+
+    color: str
+    rest: str
+
+    def command(self, old: Color) -> str:
+        """The exact command to hold for a release away from `old`."""
+        color = old if self.color == "old" else old.other
+        return f"set server be_{SERVICE}/{color.value} {self.rest}"
+
+
+Trigger = OnJournal | OnRouter
+POINTS: tuple[tuple[str, Trigger], ...] = (
+    ("after the first decision", OnJournal("decision")),
+    ("inside the deploy", OnJournal("action.started", action="Deploy")),
+    ("after the deploy", OnJournal("action.done", action="Deploy")),
+    ("inside the migration", OnJournal("action.started", step="db-migration")),
+    ("after the migration", OnJournal("action.done", step="db-migration")),
+    ("inside the cache bump", OnJournal("action.started", step="cache-bump")),
+    ("inside weights 10%, nothing applied", OnRouter("new", "weight 10")),
+    ("inside weights 10%, new color up, old not", OnRouter("old", "weight 90")),
+    ("after weights 10%", OnJournal("action.done", action="SetWeights")),
+    ("inside step 1's first analysis", OnJournal("action.started", action="Analyse")),
+    ("step 1 baking, between analyses", OnJournal("action.done", 2, action="Analyse")),
+    ("inside weights 50%, new color up, old not", OnRouter("old", "weight 50")),
+    ("after weights 50%", OnJournal("action.done", 2, action="SetWeights")),
+    ("step 2 baking, between analyses", OnJournal("decision", 3, step_index=1)),
+    ("inside weights 100%, old color draining", OnRouter("old", "state drain")),
+    ("inside weights 100%, old drained, weight left", OnRouter("old", "weight 0")),
+    ("after weights 100%", OnJournal("action.done", 3, action="SetWeights")),
+    ("inside the promotion's stack-state write", OnJournal("action.started", 2, "WriteStackState")),
+    ("after the promotion's stack-state write", OnJournal("action.done", 2, "WriteStackState")),
+    ("inside the migration's contract", OnJournal("action.started", action="ContractReleaseStep")),
+)
+SHORT_POINTS = (3, 11, 14)  # inside the migration, inside weights 50% and 100%
+
+
+def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, Any]]:
+    """Every point (3 in the short form) under load: the figures and each point's record."""
+    chosen = [POINTS[i] for i in SHORT_POINTS] if short else list(POINTS)
+    fresh = versions()
+    records = []
+    with steady_load(stack.load_url, LOAD_RATE):
+        for index, (name, trigger) in enumerate(chosen):
+            verb = "resume" if index % 2 == 0 else "rollback"
+            records.append(_point(stack, name, trigger, verb, next(fresh)))
+            _reset_migration(stack)
+    consistent = sum(1 for r in records if not r["problems"])
+    truthful = sum(1 for r in records if r["killed"] and not r["status_problems"])
+    figures = {
+        "consistent_endings": all_of(consistent, len(records), "points"),
+        "status_matches_router_after_kill": all_of(truthful, len(records), "points"),
+    }
+    return figures, {"points": records}
+
+
+def _point(
+    stack: DrillStack, name: str, trigger: Trigger, verb: str, version: str
+) -> dict[str, Any]:
+    stack.settle()
+    old = stack.active_color()
+    cache_before = _cache_version(stack)
+    record: dict[str, Any] = {"point": name, "version": version, "recovery": verb}
+    killed, release_id = _kill_at(stack, trigger, old, version)
+    record |= killed
+    if release_id is None:
+        return record | {"problems": ["the rollout recorded no release"], "status_problems": []}
+    live = stack.live_weights()
+    record["live_after_kill"] = _split(live)
+    record["status_problems"] = status_problems(stack.status(), record["live_after_kill"])
+    done = stack.run(*verb_args(verb, "--force"))
+    record |= {"recovery_exit": done.returncode, "recovery_output": tail(done.stderr, 300)}
+    end = _ending(stack, release_id, old, cache_before)
+    record |= {"outcome": end.outcome, "problems": ending_problems(end)}
+    record["trace"] = kinds(stack.events(release_id))[-6:]
+    return record
+
+
+def _kill_at(
+    stack: DrillStack, trigger: Trigger, old: Color, version: str
+) -> tuple[dict[str, Any], str | None]:
+    """Start the rollout and SIGKILL it when `trigger` fires: what happened, the release id."""
+    before = stack.newest_release()
+    proc = stack.start(*rollout_args(version, *STEPS))
+    if isinstance(trigger, OnRouter):
+        command = trigger.command(old)
+        stack.proxy.hold(lambda line: line == command, on_hold=lambda: _kill(proc))
+    try:
+        fired = _await(stack, trigger, proc, before)
+        if fired:
+            _kill(proc)
+    finally:
+        stack.proxy.release()
+        code, _, err = finish(proc, timeout=60)
+    release_id = stack.newest_release()
+    release_id = release_id if release_id != before else None
+    return {
+        "killed": code == -signal.SIGKILL,
+        "exit": code,
+        "error": "" if code == -signal.SIGKILL else tail(err, 400),
+        "killed_after": kinds(stack.events(release_id))[-2:] if release_id else [],
+    }, release_id
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+
+
+def _await(
+    stack: DrillStack, trigger: Trigger, proc: subprocess.Popen[str], before: str | None
+) -> bool:
+    """Wait for the trigger while the rollout runs; False if it ended first or timed out."""
+
+    def fired() -> bool | None:
+        if proc.poll() is not None:
+            return True  # ended before the trigger: reported by the caller, not killed
+        if isinstance(trigger, OnRouter):
+            return stack.proxy.holding.is_set()
+        release = stack.newest_release()
+        return release != before and release is not None and trigger.fired(stack.events(release))
+
+    try:
+        poll(fired, TRIGGER_TIMEOUT, "the kill point")
+    except TimeoutError:
+        return False
+    return proc.poll() is None
+
+
+def _ending(stack: DrillStack, release_id: str, old: Color, cache_before: int | None) -> Ending:
+    journal = stack.journal()
+    return Ending(
+        outcome=journal.release(release_id).outcome,
+        running=journal.current(STACK, SERVICE) is not None,
+        locked=journal.lock_holder(STACK) is not None,
+        live=_split(stack.live_weights()),
+        active=stack.active_color().value,
+        old=old.value,
+        migrated=_migrated(stack),
+        cache_version=_cache_version(stack),
+        cache_before=cache_before,
+    )
+
+
+def _split(weights: Any) -> dict[str, int] | None:
+    return None if weights is None else {"blue": weights.blue, "green": weights.green}
+
+
+def _migrated(stack: DrillStack) -> bool:
+    with psycopg.connect(stack.bench.ends.postgres_dsn) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_name = 'orders' AND column_name = 'client_ref'"
+        ).fetchone()
+    return row is not None
+
+
+def _reset_migration(stack: DrillStack) -> None:
+    """Revert the migration a promoted point left applied: the next point starts without."""
+    stack.settle()
+    with psycopg.connect(stack.bench.ends.postgres_dsn, autocommit=True) as conn:
+        for statement in REVERT:
+            conn.execute(statement)
+
+
+def _cache_version(stack: DrillStack) -> int | None:
+    with redis.Redis.from_url(stack.bench.ends.redis_url) as client:
+        raw = client.get(CACHE_KEY)
+    return None if raw is None else int(raw)

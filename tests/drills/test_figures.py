@@ -1,0 +1,101 @@
+"""The drills' pure parts with literal data: consistency after a kill, wrk's summary, the
+JSON line."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from benchmarks.drills.consistency import Ending, ending_problems, status_problems
+from benchmarks.drills.result import DrillResult, Measure, all_of, at_most
+from benchmarks.drills.wrk import parse
+
+ROLLED_BACK = Ending(
+    outcome="rolled-back",
+    running=False,
+    locked=False,
+    live={"blue": 100, "green": 0},
+    active="blue",
+    old="blue",
+    migrated=False,
+    cache_version=4,
+    cache_before=4,
+)
+PROMOTED = replace(
+    ROLLED_BACK,
+    outcome="promoted",
+    live={"blue": 0, "green": 100},
+    active="green",
+    migrated=True,
+    cache_version=5,
+)
+
+
+@pytest.mark.parametrize("ending", [ROLLED_BACK, PROMOTED])
+def test_a_consistent_ending_has_no_problem(ending: Ending) -> None:
+    assert ending_problems(ending) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"running": True}, "still in progress"),
+        ({"locked": True}, "lock is still held"),
+        ({"outcome": "aborted"}, "neither promoted nor rolled back"),
+        ({"live": {"blue": 90, "green": 10}}, "not all on one color"),
+        ({"live": None}, "not all on one color"),
+        ({"active": "green"}, "other color than the active green"),
+        ({"migrated": True}, "migration is applied"),
+        ({"cache_version": 5}, "cache key version went 4 -> 5"),
+    ],
+)
+def test_each_inconsistency_of_a_rollback_is_named(change: dict[str, object], problem: str) -> None:
+    problems = ending_problems(replace(ROLLED_BACK, **change))  # type: ignore[arg-type]
+    assert any(problem in p for p in problems), problems
+
+
+def test_a_promotion_that_left_the_migration_undone_is_named() -> None:
+    assert ending_problems(replace(PROMOTED, migrated=False)) == [
+        "promoted, but the migration is not applied"
+    ]
+
+
+def test_status_must_tell_the_routers_real_weights() -> None:
+    live = {"blue": 91, "green": 9}
+    assert status_problems({"weights": {"blue": 91, "green": 9}}, live) == []
+    assert status_problems({"weights": None}, live) == [
+        "status says weights null; the router sends {'blue': 91, 'green': 9}"
+    ]
+    assert status_problems({"weights": {"blue": 100, "green": 0}}, live)
+    assert status_problems({"error": "exit 1: boom"}, live) == ["status failed: exit 1: boom"]
+
+
+WRK = """Running 10s test @ http://127.0.0.1:8080/orders
+  2 threads and 32 connections
+  12771 requests in 10.02s, 3.1MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1274.60
+"""
+
+
+def test_wrk_summary_counts_every_failure() -> None:
+    run = parse(WRK)
+    assert (run.requests, run.seconds, run.rate) == (12771, 10.02, 1274.6)
+    assert run.failed == 12
+    clean = parse("  500 requests in 512.30ms, 1MB read\n")
+    assert (clean.failed, clean.rate) == (0, 976.0)
+    with pytest.raises(ValueError, match="no wrk summary"):
+        parse("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_a_drill_passes_only_when_every_figure_does() -> None:
+    good, bad = all_of(20, 20, "points"), at_most(1, 0, "releases")
+    line = DrillResult("crash", {"consistent": good}, 0.0, 12.34, [1.0, 2.0, 3.0], False)
+    assert line.passed and line.as_json()["figures"]["consistent"]["target"] == "20/20"
+    assert not replace(line, figures={"consistent": good, "lost": bad}).passed
+    assert not replace(line, figures={}).passed
+    assert line.as_json()["load_average"] == [1.0, 2.0, 3.0]
+    assert Measure(0, "x", "t", False).as_json()["pass"] is False
+    assert not all_of(0, 0, "points").passed
