@@ -59,6 +59,10 @@ drills: setup
 bench-migrations: setup
 	$(UV) run python -m benchmarks migrations
 
+# Only how fast the CLI answers (--help, --version, refusals, status); no stack needed.
+bench-startup: setup
+	$(UV) run python -m benchmarks startup
+
 # Only issue 8's detection matrix, in full: 5 runs per scenario, both judges, latency noise.
 bench-analysis: setup
 	$(UV) run python -m benchmarks analysis

@@ -1,5 +1,8 @@
 """`python -m benchmarks [migrations]`: bring a private local stack up, measure, print JSON lines.
 
+`startup` measures only how fast the CLI answers (benchmarks/startup.py), with no stack up;
+`all` measures it first, before the stack comes up.
+
 With no argument every section runs (`make bench`), issue 8's detection matrix in its short
 form (one run per scenario) last; `migrations` runs only the sections of issue 7
 (`make bench-migrations`); `analysis` runs issue 8's full matrix, 5 runs per scenario and
@@ -21,6 +24,7 @@ from benchmarks.figures import Figure
 from benchmarks.migrations import measure_orders_lost, measure_write_stall
 from benchmarks.releases import measure_faulty_release, measure_healthy_release
 from benchmarks.stack import BenchStack, bench_stack
+from benchmarks.startup import measure_startup
 from benchmarks.weights import measure_weight_changes
 
 Section = Callable[[BenchStack], list[Figure]]
@@ -49,7 +53,10 @@ GROUPS = {
     "all": SECTIONS + MIGRATION_SECTIONS + DETECTION_SHORT,
     "migrations": MIGRATION_SECTIONS,
     "analysis": DETECTION_FULL,
+    "startup": (),
 }
+# Measured with no stack up (before it comes up in `all`): the CLI's start alone.
+STACKLESS = {"all": measure_startup, "startup": measure_startup}
 
 
 def say(message: str) -> None:
@@ -65,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: python -m benchmarks [{' | '.join(GROUPS)}]", file=sys.stderr)
         return 2
     figures: list[Figure] = []
+    if group in STACKLESS:
+        say("CLI start: --help, --version, refusals, status vs python -c pass")
+        for figure in STACKLESS[group]():
+            print(json.dumps(figure.as_json()), flush=True)
+            figures.append(figure)
+    if not GROUPS[group]:
+        return 0 if figures and all(f.passed for f in figures) else 1
     say("bringing an isolated local stack up")
     with bench_stack() as bench:
         for title, section in GROUPS[group]:
