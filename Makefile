@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint lint-workflows typecheck unit bench drills bench-migrations bench-analysis plan validate policy deploy
+.PHONY: setup rehearse test lint lint-workflows typecheck unit bench drills bench-migrations bench-analysis bench-startup plan validate policy deploy
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
