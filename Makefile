@@ -1,6 +1,6 @@
 # The two commands a newcomer runs are `make rehearse` and `make test`; both set up what is
 # missing first (scripts/setup) and can be run again at any time.
-.PHONY: setup rehearse test lint lint-workflows typecheck unit bench drills bench-migrations bench-analysis bench-startup plan validate policy deploy
+.PHONY: setup rehearse test lint lint-workflows typecheck unit bench drills bench-migrations bench-analysis bench-startup bench-consumers plan validate policy deploy
 
 UV := UV_PYTHON_DOWNLOADS=never uv
 
@@ -62,6 +62,10 @@ bench-migrations: setup
 # Only how fast the CLI answers (--help, --version, refusals, status); no stack needed.
 bench-startup: setup
 	$(UV) run python -m benchmarks startup
+
+# Only issue 12's consumer release rolled back under >= 500 events/s (a rig of its own).
+bench-consumers: setup
+	$(UV) run python -m benchmarks consumers
 
 # Only issue 8's detection matrix, in full: 5 runs per scenario, both judges, latency noise.
 bench-analysis: setup

@@ -2,6 +2,8 @@
 
 `startup` measures only how fast the CLI answers (benchmarks/startup.py), with no stack up;
 `all` measures it first, before the stack comes up.
+`consumers` runs only issue 12's consumer release (benchmarks/consumer_release.py) on a rig
+of its own; `all` runs it after issue 7's sections.
 
 With no argument every section runs (`make bench`), issue 8's detection matrix in its short
 form (one run per scenario) last; `migrations` runs only the sections of issue 7
@@ -20,6 +22,7 @@ from collections.abc import Callable
 
 from benchmarks.analysis import measure_detection, measure_detection_short
 from benchmarks.config_rollback import measure_config_rollback
+from benchmarks.consumer_release import measure_consumer_release
 from benchmarks.figures import Figure
 from benchmarks.migrations import measure_orders_lost, measure_write_stall
 from benchmarks.releases import measure_faulty_release, measure_healthy_release
@@ -49,14 +52,27 @@ DETECTION_SHORT: tuple[tuple[str, Section], ...] = (
 DETECTION_FULL: tuple[tuple[str, Section], ...] = (
     ("detection matrix: our judge vs a Flagger-style one, latency noise", measure_detection),
 )
+# Issue 12: a consumer release on a rig of its own (broker, Redis, PostgreSQL, market-data).
+CONSUMER_SECTIONS: tuple[tuple[str, Section], ...] = (
+    (
+        "consumer release rolled back under >= 500 events/s: lost, doubled, lag, restore",
+        lambda _: measure_consumer_release(),
+    ),
+)
 GROUPS = {
-    "all": SECTIONS + MIGRATION_SECTIONS + DETECTION_SHORT,
+    "all": SECTIONS + MIGRATION_SECTIONS + CONSUMER_SECTIONS + DETECTION_SHORT,
     "migrations": MIGRATION_SECTIONS,
     "analysis": DETECTION_FULL,
     "startup": (),
+    "consumers": (),  # its own rig, no isolated stack (STACKLESS)
 }
 # Measured with no stack up (before it comes up in `all`): the CLI's start alone.
-STACKLESS = {"all": measure_startup, "startup": measure_startup}
+STARTUP = ("CLI start: --help, --version, refusals, status vs python -c pass", measure_startup)
+STACKLESS: dict[str, tuple[str, Callable[[], list[Figure]]]] = {
+    "all": STARTUP,
+    "startup": STARTUP,
+    "consumers": (CONSUMER_SECTIONS[0][0], measure_consumer_release),
+}
 
 
 def say(message: str) -> None:
@@ -73,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     figures: list[Figure] = []
     if group in STACKLESS:
-        say("CLI start: --help, --version, refusals, status vs python -c pass")
-        for figure in STACKLESS[group]():
+        title, measure = STACKLESS[group]
+        say(title)
+        for figure in measure():
             print(json.dumps(figure.as_json()), flush=True)
             figures.append(figure)
     if not GROUPS[group]:

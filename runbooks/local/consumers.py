@@ -47,21 +47,30 @@ SCHEMA = Path(__file__).resolve().parents[2] / "samples" / "schema.sql"
 
 
 class SteadyProducer:
-    """Produces order events at `rate` per second on a thread, keyed by order id, one
-    record per flush (the broker's end offsets are right only for 1-record batches).
-    `produced` holds the ids the broker acknowledged."""
+    """Produces order events at `rate` per second on `workers` threads (a producer each),
+    keyed by order id, one record per flush (the broker's end offsets are right only for
+    1-record batches). `produced` holds the ids the broker acknowledged."""
 
-    def __init__(self, bootstrap: str, rate: float, first_id: int | None = None) -> None:
-        self._producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "acks": "all"})
-        self._rate = rate
+    def __init__(
+        self, bootstrap: str, rate: float, workers: int = 1, first_id: int | None = None
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._rate = rate / workers
         self._ids = itertools.count(first_id or random.randrange(1, 2**40))
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="producer", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"producer-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        self._started = time.monotonic()
         self.produced: list[int] = []
         self.failed = 0
 
     def __enter__(self) -> SteadyProducer:
-        self._thread.start()
+        self._started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(
@@ -70,33 +79,37 @@ class SteadyProducer:
         self.stop()
 
     def stop(self) -> None:
-        """Stop producing; returns once the thread has ended."""
+        """Stop producing; returns once every thread has ended."""
         self._stop.set()
-        self._thread.join(30)
+        for thread in self._threads:
+            thread.join(30)
 
     @property
     def achieved_rate(self) -> float:
         """Events acknowledged per second so far."""
-        elapsed = max(time.monotonic() - self._started, 1e-9)
-        return len(self.produced) / elapsed
+        return len(self.produced) / max(time.monotonic() - self._started, 1e-9)
 
     def _run(self) -> None:
-        self._started = time.monotonic()
+        producer = Producer({"bootstrap.servers": self._bootstrap, "linger.ms": 0, "acks": "all"})
         for sent in itertools.count():
             if self._stop.is_set():
                 return
             delay = self._started + sent / self._rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)  # pacing the stream, not synchronising a test
-            self._send(next(self._ids))
+            with self._lock:
+                order_id = next(self._ids)
+            self._send(producer, order_id)
 
-    def _send(self, order_id: int) -> None:
+    def _send(self, producer: Producer, order_id: int) -> None:
         event = {"order_id": order_id, "symbol": "AAPL", "quantity": 1, "price": 100.0}
-        self._producer.produce(TOPIC, json.dumps(event).encode(), key=str(order_id).encode())
-        if self._producer.flush(5) == 0:
-            self.produced.append(order_id)
-        else:
-            self.failed += 1
+        producer.produce(TOPIC, json.dumps(event).encode(), key=str(order_id).encode())
+        acknowledged = producer.flush(5) == 0
+        with self._lock:
+            if acknowledged:
+                self.produced.append(order_id)
+            else:
+                self.failed += 1
 
 
 @dataclass
@@ -161,6 +174,16 @@ class ConsumerRig:
                 "SELECT order_id, color FROM fills WHERE order_id = ANY(%s)", (ids,)
             ).fetchall()
         return {int(order_id): str(color) for order_id, color in rows}
+
+    def doubled(self, ids: list[int]) -> int:
+        """How many of `ids` have more than one fill (the order-id key should make it 0)."""
+        with psycopg.connect(self.ends.postgres_dsn) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM (SELECT order_id FROM fills WHERE order_id = ANY(%s)"
+                " GROUP BY order_id HAVING count(*) > 1) AS twice",
+                (ids,),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def wait_written(self, ids: list[int], timeout: float = 60.0) -> dict[int, str]:
         """Poll until every id has its fill (TimeoutError naming how many are missing)."""
