@@ -387,8 +387,8 @@ class Thresholds(Model):
     min_requests: Annotated[int, Field(ge=1)] = 50
     # How sure a test must be that the new color is worse by more than the effect above.
     confidence_percent: Annotated[float, Field(ge=50, lt=100)] = 95.0
-    # Consumers: the new color fails on lag (records behind on its worst partition, over the
-    # window) above max_consumer_lag AND more than this percent above the old color's lag, so
+    # Consumers: the new color fails on lag (records its furthest-behind partition stayed
+    # behind) above max_consumer_lag AND more than this percent above the old color's lag, so
     # a stream both colors are behind on (a burst, a slow broker) does not fail the release.
     max_consumer_lag: Annotated[int, Field(ge=0)] = 1000
     consumer_lag_increase_percent: Annotated[float, Field(ge=0, le=1000)] = 50.0
@@ -441,8 +441,8 @@ class ConsumerQueries(Model):
     - `processed`, `errors`: RAW counters of records processed OK and records that failed
       (the window's requests are both, its errors the failed ones);
     - `latency`: the processing-time histogram's cumulative buckets, with their `le` label;
-    - `lag`: a gauge, records behind per partition the color owns; the provider takes the
-      largest series at each point (the color's worst partition) and averages the window;
+    - `lag`: a gauge, records behind, one series per partition the color owns; the provider
+      takes each series' lowest value over the analysis interval, then the largest of those;
     - `partitions`: a gauge, partitions the color owns; the window's last value, summed.
     """
 
@@ -458,7 +458,10 @@ class ConsumerQueries(Model):
         "sum by (instance, le) (message_processing_seconds_bucket"
         '{service="$service",color="$color",version="$version"})'
     )
-    lag: str = 'max(consumer_lag{service="$service",color="$color",version="$version"})'
+    lag: str = (
+        'max by (topic, partition) (consumer_lag{service="$service",color="$color",'
+        'version="$version"})'
+    )
     partitions: str = (
         'sum(consumer_partitions{service="$service",color="$color",version="$version"})'
     )

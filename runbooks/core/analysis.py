@@ -19,9 +19,10 @@ stating its value, the baseline's, the limit and why it has its phase:
   the limit, as a point value;
 - ``availability``: is the canary's error rate above ``1 - availabilityPercent``, with that
   confidence (Clopper-Pearson)?
-- ``consumer-lag`` (consumers only): is the new color's lag (records behind on its worst
-  partition, over the window) above ``maxConsumerLag`` AND above the old color's times
-  ``1 + consumerLagIncreasePercent / 100``? A point value, like a p95 without histograms.
+- ``consumer-lag`` (consumers only): is the new color's lag (records its furthest-behind
+  partition stayed behind over the last interval) above ``maxConsumerLag`` AND above the old
+  color's times ``1 + consumerLagIncreasePercent / 100``? A point value, like a p95 without
+  histograms.
   Against a baseline that consumes nothing now (``live`` False), the limit alone judges it.
 See `runbooks.core.stats`. Noise below the effect never fails, whatever the traffic.
 

@@ -91,9 +91,10 @@ class Sample:
 
     A `kind` "consumer" sample counts records instead of requests: `requests` are records
     processed OK plus those that failed, `errors` the failed ones, `latency` the processing
-    time. `lag` is records behind on the color's worst partition (averaged over the window;
-    None for HTTP or when the color owns no partition), `partitions` how many it owned at
-    the window's end (None when unknown). Old journals without these fields still load.
+    time. `lag` is how far behind (records) the color's furthest-behind partition stayed:
+    each partition's lowest lag over the last analysis interval, the largest of those (None
+    for HTTP or when the color owns no partition); `partitions` how many it owned at the
+    window's end (None when unknown). Old journals without these fields still load.
     """
 
     # The +Inf bucket's bound travels as "Infinity" in the journal's JSON.

@@ -27,12 +27,14 @@ A service of kind `consumer` (the stack's services, given at construction) is re
 `rollout.metrics.consumers.queries` (`stackspec.model.ConsumerQueries`) instead, into a
 `Sample` of kind "consumer": `requests` = records processed + failed and `errors` = failed
 (counter deltas as above), `latency` = the processing-time histogram, and two gauges read by
-one range query each: `lag`, the largest series at each point (the color's worst partition)
-averaged over the window's points, and `partitions`, the series' values at the window's last
-point, added up. Lag is the worst partition's, not the sum: the colors own different shares
-of the partitions, and a sum would grow with the share, not with falling behind; one stuck
-partition shows whole, not diluted. `has_series` is False when none of the counters and
-gauges has a series.
+one range query each over the window's last `gauge_seconds` (the analysis interval: the
+engine's windows grow with the step, a gauge's state is now): `lag`, each partition's lowest
+lag in that interval, the largest of those (the partition that stayed furthest behind), and
+`partitions`, the series' values at the last point, added up. Lowest, because a consumer
+that keeps up comes back near zero between bursts and hand-overs, while one that falls
+behind never does. The worst partition's, not the sum: the colors own different shares of
+the partitions, a sum would grow with the share, and one stuck partition shows whole.
+`has_series` is False when none of the counters and gauges has a series.
 """
 
 from __future__ import annotations
@@ -122,11 +124,13 @@ class PrometheusMetrics:
         lookback_seconds: float = 300.0,
         consumers: Collection[str] = (),
         consumer_queries: ConsumerQueries | None = None,
+        gauge_seconds: float = 0.0,
     ) -> None:
         self._api = url.rstrip("/") + "/api/v1"
         self._queries = queries or Queries()
         self._consumers = frozenset(consumers)
         self._consumer_queries = consumer_queries or ConsumerQueries()
+        self._gauge_seconds = gauge_seconds
         self._client = client
         self._timeout_seconds = timeout_seconds
         self._clock = clock
@@ -169,6 +173,9 @@ class PrometheusMetrics:
             min_window_seconds=metrics.min_window_seconds,
             consumers=consumer_services(settings),
             consumer_queries=metrics.consumers.queries,
+            gauge_seconds=max(
+                settings.rollout.analysis_interval_seconds, metrics.min_window_seconds
+            ),
         )
 
     def sample(self, target: Target, window_seconds: float) -> Sample:
@@ -221,8 +228,11 @@ class PrometheusMetrics:
         queries = self._consumer_queries
         processed = self._deltas(client, queries.processed, fill, span)
         failed = self._deltas(client, queries.errors, fill, span)
-        lag = self._gauge(client, queries.lag, fill, span)
-        partitions = self._gauge(client, queries.partitions, fill, span)
+        recent = span
+        if 0 < self._gauge_seconds < (span.end_ms - span.start_ms) / 1000:
+            recent = Span.ending_at(span.end_ms / 1000, self._gauge_seconds, span.step_ms / 1000)
+        lag = self._gauge(client, queries.lag, fill, recent)
+        partitions = self._gauge(client, queries.partitions, fill, recent)
         if not (processed or failed or lag or partitions):
             return Sample(
                 color=target.color,
@@ -243,7 +253,7 @@ class PrometheusMetrics:
             at=at,
             latency=latency,
             kind="consumer",
-            lag=worst_mean(lag),
+            lag=stayed_behind(lag),
             partitions=None if owned is None else round(owned),
         )
 
@@ -302,14 +312,10 @@ def consumer_services(settings: StackSettings) -> frozenset[str]:
     return frozenset(s.name for s in settings.services if s.kind == "consumer")
 
 
-def worst_mean(series: Mapping[Labels, list[Point]]) -> float | None:
-    """The largest value over the series at each point in time, averaged over the points;
-    None without any point."""
-    worst: dict[float, float] = {}
-    for points in series.values():
-        for at, value in points:
-            worst[at] = max(value, worst.get(at, value))
-    return sum(worst.values()) / len(worst) if worst else None
+def stayed_behind(series: Mapping[Labels, list[Point]]) -> float | None:
+    """The largest over the series of each one's lowest value; None without any point."""
+    lowest = [min(v for _, v in points) for points in series.values() if points]
+    return max(lowest, default=None)
 
 
 def last_total(series: Mapping[Labels, list[Point]]) -> float | None:

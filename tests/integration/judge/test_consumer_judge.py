@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,34 +92,39 @@ def _rig(base: Path) -> Iterator[Judged]:
             yield Judged(rig, metrics)
 
 
-def new_green(judged: Judged, faults: Faults) -> Target:
-    """Restart green on a version never run before, with `faults`; once it owns its
-    partitions again."""
+@dataclass(frozen=True)
+class NewColor:
+    """The new version on green, and when it took its partitions (time.time())."""
+
+    target: Target
+    since: float
+
+
+def new_green(judged: Judged, faults: Faults) -> NewColor:
+    """Green on a version never run before, with `faults`, started while it owns nothing
+    and then handed 3 partitions from their committed offsets, as a release step does."""
     target = Target(SERVICE, Color.GREEN, f"1.{next(_versions)}.0")
+    router = judged.rig.router()
+    router.set_weights(SERVICE, Weights.all_on(Color.BLUE))
     judged.rig.start_color(Color.GREEN, target.version, faults)
-    poll(
-        lambda: len(judged.rig.owned(Color.GREEN)) == 3,
-        timeout=30,
-        what="green to own its 3 partitions",
-    )
-    return target
+    router.set_weights(SERVICE, HALF)
+    poll(lambda: len(judged.rig.owned(Color.GREEN)) == 3, timeout=30, what="green's partitions")
+    return NewColor(target, time.time())
 
 
-def judged_window(judged: Judged, new: Target, records: float) -> tuple[Measurement, ...]:
-    """Both colors over the last WINDOW seconds once Prometheus has the new color's gauges
-    and `records` of it in the window."""
+def judged_window(judged: Judged, new: NewColor) -> tuple[Measurement, ...]:
+    """Both colors over the first WINDOW seconds (and a scrape) the new color consumed."""
 
     def sampled() -> tuple[Sample, Sample] | None:
-        canary = judged.metrics.sample(new, WINDOW)
-        if canary.error is not None or canary.partitions is None:
-            return None
-        if canary.total_requests < records:
+        canary = judged.metrics.sample(new.target, WINDOW)
+        if canary.error is not None or canary.at < new.since + WINDOW + 1:
             return None
         return judged.metrics.sample(OLD, WINDOW), canary
 
-    baseline, canary = poll(sampled, timeout=30, what=f"{records:g} records on {new}", every=0.5)
+    baseline, canary = poll(sampled, timeout=30, what=f"a window of {new.target}", every=0.5)
     assert (baseline.kind, canary.kind) == ("consumer", "consumer")
     assert (baseline.partitions, canary.partitions) == (3, 3)
+    assert canary.total_requests >= THRESHOLDS.min_requests
     return judge(baseline, canary, THRESHOLDS, canary.at, HALF)
 
 
@@ -129,7 +135,7 @@ def phases(measured: tuple[Measurement, ...]) -> dict[str, Phase]:
 def test_a_healthy_consumer_fails_no_check(judged: Judged) -> None:
     new = new_green(judged, Faults())
 
-    measured = judged_window(judged, new, records=300)
+    measured = judged_window(judged, new)
 
     assert tuple(phases(measured)) == CONSUMER_METRICS
     assert Phase.FAILED not in phases(measured).values(), [m.message for m in measured]
@@ -138,7 +144,7 @@ def test_a_healthy_consumer_fails_no_check(judged: Judged) -> None:
 def test_a_consumer_failing_5_percent_of_records_fails(judged: Judged) -> None:
     new = new_green(judged, Faults(error_rate=0.05))
 
-    measured = judged_window(judged, new, records=400)
+    measured = judged_window(judged, new)
 
     assert phases(measured)[ERROR_RATE] is Phase.FAILED, measured[0].message
     assert phases(measured)[AVAILABILITY] is Phase.FAILED
@@ -149,7 +155,7 @@ def test_a_consumer_slower_than_the_stream_fails_on_lag(judged: Judged) -> None:
     new = new_green(judged, Faults(added_latency_ms=100))
 
     def lag_failed() -> Measurement | None:
-        measured = judged_window(judged, new, records=0)
+        measured = judged_window(judged, new)
         lag = next(m for m in measured if m.metric == CONSUMER_LAG)
         return lag if lag.phase is Phase.FAILED else None
 

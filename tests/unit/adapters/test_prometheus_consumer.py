@@ -5,7 +5,6 @@ processing errors; literal answers for lag, partitions and missing series."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,13 @@ import pytest
 
 from runbooks.core.analysis import AVAILABILITY, CONSUMER_LAG, ERROR_RATE, judge
 from runbooks.core.model import Phase, Sample, Target, Weights
-from runbooks.metrics.prometheus import PrometheusMetrics, fill_of, last_total, render, worst_mean
+from runbooks.metrics.prometheus import (
+    PrometheusMetrics,
+    fill_of,
+    last_total,
+    render,
+    stayed_behind,
+)
 from stackspec.model import Color, ConsumerQueries, Thresholds
 
 RECORDED = json.loads((Path(__file__).parent / "recorded" / "prometheus_consumer.json").read_text())
@@ -37,15 +42,21 @@ def replaying(answers: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.
     return handle
 
 
-def provider(handler: Callable[[httpx.Request], httpx.Response], now: float) -> PrometheusMetrics:
+def provider(
+    handler: Callable[[httpx.Request], httpx.Response], now: float, gauge_seconds: float = 0.0
+) -> PrometheusMetrics:
     client = httpx.Client(transport=httpx.MockTransport(handler))
     return PrometheusMetrics(
-        "http://prom:9090", client=client, clock=lambda: now, consumers={SERVICE}
+        "http://prom:9090",
+        client=client,
+        clock=lambda: now,
+        consumers={SERVICE},
+        gauge_seconds=gauge_seconds,
     )
 
 
 def recorded_samples() -> tuple[Sample, Sample]:
-    metrics = provider(replaying(RECORDED["answers"]), RECORDED["now"])
+    metrics = provider(replaying(RECORDED["answers"]), RECORDED["now"], RECORDED["gauge_seconds"])
     window = RECORDED["window_seconds"]
     return metrics.sample(BLUE, window), metrics.sample(GREEN, window)
 
@@ -59,7 +70,7 @@ def test_default_consumer_queries_read_the_consumers_metrics_per_color_and_versi
     assert render(queries.latency, fill) == (
         f"sum by (instance, le) (message_processing_seconds_bucket{labels})"
     )
-    assert render(queries.lag, fill) == f"max(consumer_lag{labels})"
+    assert render(queries.lag, fill) == f"max by (topic, partition) (consumer_lag{labels})"
     assert render(queries.partitions, fill) == f"sum(consumer_partitions{labels})"
 
 
@@ -73,10 +84,10 @@ def test_recorded_answers_become_consumer_samples_in_records() -> None:
         assert sum(n for _, n in sample.latency) == sample.requests - sample.errors
         assert sample.p95_seconds is not None and sample.p95_seconds < 0.01
     # processed + failed; failed
-    assert (blue.requests, blue.errors) == (637, 0)
-    assert (green.requests, green.errors) == (617, 29)
-    assert blue.lag == pytest.approx(23.0)
-    assert green.lag == pytest.approx(21.667, abs=0.001)
+    assert (blue.requests, blue.errors) == (606, 0)
+    assert (green.requests, green.errors) == (613, 32)
+    # each partition's lowest lag over the last 5 s (3, 5, 3 records), the largest of those
+    assert (blue.lag, green.lag) == (5, 5)
 
 
 def test_the_judge_fails_the_recorded_consumer_with_5_percent_processing_errors() -> None:
@@ -87,7 +98,7 @@ def test_the_judge_fails_the_recorded_consumer_with_5_percent_processing_errors(
     phases = {m.metric: m.phase for m in measured}
     assert phases[ERROR_RATE] is Phase.FAILED and phases[AVAILABILITY] is Phase.FAILED
     assert phases[CONSUMER_LAG] is Phase.SUCCESSFUL  # it keeps up; it just fails records
-    assert "29/617" in measured[0].message
+    assert "32/613" in measured[0].message
 
 
 def _matrix(series: Mapping[str, list[tuple[float, float]]]) -> dict[str, Any]:
@@ -124,7 +135,7 @@ def test_a_stuck_consumer_has_no_records_but_its_lag_is_measured() -> None:
     stuck = provider(only_gauges(lag), 10.4).sample(GREEN, 2)
 
     assert (stuck.has_series, stuck.requests, stuck.errors) == (True, 0, 0)
-    assert (stuck.lag, stuck.partitions, stuck.kind) == (700, 1, "consumer")
+    assert (stuck.lag, stuck.partitions, stuck.kind) == (400, 1, "consumer")
 
 
 def test_a_consumer_color_without_any_series_says_so() -> None:
@@ -145,21 +156,42 @@ def test_a_prometheus_failure_is_a_failed_consumer_sample() -> None:
 
 
 @pytest.mark.parametrize(
-    ("series", "worst", "owned"),
+    ("series", "behind", "owned"),
     [
         ({}, None, None),
-        ({"a": [(1.0, 10), (2.0, 30)]}, 20, 30),
-        # the worst partition at each point: 50 then 30; partitions: both at t=2
-        ({"a": [(1.0, 50), (2.0, 10)], "b": [(1.0, 5), (2.0, 30)]}, 40, 40),
-        # b ended at t=1 (handed over): gone from the total at the last point
-        ({"a": [(1.0, 2), (2.0, 2)], "b": [(1.0, 4)]}, 3, 2),
+        ({"a": [(1.0, 10), (2.0, 30)]}, 10, 30),
+        # a spiked (a hand-over) and came back to 10; b never went below 5
+        ({"a": [(1.0, 50), (2.0, 10)], "b": [(1.0, 5), (2.0, 30)]}, 10, 40),
+        # b ended at t=1 (handed over): still judged, gone from the total at the last point
+        ({"a": [(1.0, 2), (2.0, 2)], "b": [(1.0, 4)]}, 4, 2),
+        # falling behind: its lowest is its first
+        ({"a": [(1.0, 100), (2.0, 200), (3.0, 300)], "b": [(3.0, 0)]}, 100, 300),
     ],
 )
-def test_gauges_worst_partition_averaged_and_last_total(
-    series: dict[str, list[tuple[float, float]]], worst: float | None, owned: float | None
+def test_lag_is_the_partition_that_stayed_furthest_behind_and_partitions_the_last_total(
+    series: dict[str, list[tuple[float, float]]], behind: float | None, owned: float | None
 ) -> None:
-    labelled = {(("p", k),): points for k, points in series.items()}
+    labelled = {(("partition", k),): points for k, points in series.items()}
 
-    assert worst_mean(labelled) == worst
+    assert stayed_behind(labelled) == behind
     assert last_total(labelled) == owned
-    assert not math.isnan(worst_mean(labelled) or 0.0)
+
+
+def test_gauges_are_read_over_the_last_gauge_seconds_of_the_window() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return only_gauges({})(request)
+
+    provider(handle, 100.4, gauge_seconds=5).sample(GREEN, 60)
+
+    spans = {
+        name: (r.url.params["start"], r.url.params["end"])
+        for r in seen
+        for name in ("consumer_lag", "consumer_partitions", "messages_consumed_total")
+        if r.url.path.endswith("/query_range") and name in r.url.params["query"]
+    }
+    # the gauges: the last 5 s; the counters: the whole window
+    assert spans["consumer_lag"] == spans["consumer_partitions"] == ("95.000", "100.000")
+    assert spans["messages_consumed_total"] == ("40.000", "100.000")
