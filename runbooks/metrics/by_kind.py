@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from runbooks.core.model import Sample, Target
 from stackspec.errors import BadInput
 
 if TYPE_CHECKING:
+    from runbooks.core.model import Sample, Target
     from runbooks.metrics.base import MetricProvider
     from runbooks.outputs import StackOutputs
     from stackspec.model import StackSettings
