@@ -73,6 +73,7 @@ OutputOption = Annotated[
     Output | None,
     typer.Option(
         "--output",
+        "-o",
         help="text (a live view on a terminal, else a plain log), json (one document at the "
         "end) or jsonl (one event a line as it runs). --json is --output json.",
     ),
