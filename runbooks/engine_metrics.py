@@ -87,7 +87,7 @@ class TextfileWriter:
         self.release_id = release_id
         self.started_at = started_at
         self.now = now
-        self.weights: Weights | None = None
+        self.weights: dict[str, Weights] = {}  # per service: on_turn is called per member
 
     def path(self, service: str) -> Path:
         """The textfile of `service`."""
@@ -96,7 +96,7 @@ class TextfileWriter:
     def __call__(self, state: ReleaseState, actions: Sequence[Action]) -> None:
         for action in actions:
             if isinstance(action, SetWeights):
-                self.weights = action.weights
+                self.weights[action.service] = action.weights
         registry = self.registry(state)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ class TextfileWriter:
             state.step_index + 1
         )
         gauge(STEPS, "How many traffic steps the release has").labels(**base).set(len(plan.steps))
-        weights = self.weights or weights_of(state)
+        weights = self.weights.get(plan.service) or weights_of(state)
         weight = gauge(WEIGHT, "Percent of traffic the engine last set on each color", "color")
         weight.labels(**base, color="blue").set(weights.blue)
         weight.labels(**base, color="green").set(weights.green)

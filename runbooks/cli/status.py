@@ -36,6 +36,7 @@ from runbooks.report.facts import (
     iso,
     read_facts,
 )
+from runbooks.routers.base import TrafficRouter
 from runbooks.session import current_settings, open_journal, require_service
 from stackspec.errors import RunbookError
 from stackspec.model import StackSettings
@@ -63,7 +64,7 @@ WatchOption = Annotated[
     ),
 ]
 WATCH_SECONDS = 1.0
-LIVE_READ_SECONDS = 0.5
+LIVE_READ_SECONDS = 2.0
 WINDOWS_SHOWN = 5
 MARKS = {"done": "✔", "current": "◌", "pending": " ", "failed": "✖"}
 VERDICT_MARKS = {"Successful": "✔", "Failed": "✖", "Error": "⚠", "Inconclusive": "?"}
@@ -168,16 +169,22 @@ def _lock(holder: LockHolder | None) -> dict[str, Any] | None:
 
 
 def live_weights(stack: str, services: Sequence[str]) -> LiveWeights:
-    """Each service's split as its router reports it, read once; never raises and never
-    waits more than LIVE_READ_SECONDS (status must answer at once, and a router retries an
-    unreachable API for many seconds: the read runs in a daemon thread left behind).
+    """Each service's split as its router reports it, read once; never raises.
 
-    The router backend is imported only here, and only when there is a release to show.
+    The router is built here (its backend imported only when there is a release to show);
+    reading it waits at most LIVE_READ_SECONDS, as a router retries an unreachable API for
+    many seconds and status must answer (the read runs in a daemon thread left behind).
     """
     if not services:
         return LiveWeights({})
+    try:
+        from runbooks.session import Session
+
+        router = Session.open(stack).backends(()).router
+    except Exception as err:  # any failure only makes the live weights unknown
+        return LiveWeights({}, _why(err))
     found: list[LiveWeights] = []
-    reader = threading.Thread(target=lambda: found.append(_read_live(stack, services)), daemon=True)
+    reader = threading.Thread(target=lambda: found.append(_read(router, services)), daemon=True)
     with _quiet_routers():
         reader.start()
         reader.join(LIVE_READ_SECONDS)
@@ -186,19 +193,20 @@ def live_weights(stack: str, services: Sequence[str]) -> LiveWeights:
     return LiveWeights({}, f"the router did not answer within {LIVE_READ_SECONDS:g} s")
 
 
-def _read_live(stack: str, services: Sequence[str]) -> LiveWeights:
+def _read(router: TrafficRouter, services: Sequence[str]) -> LiveWeights:
     try:
-        from runbooks.session import Session
-
-        router = Session.open(stack).backends(()).router
         found = {}
         for service in services:
             w = router.get_weights(service)
             found[service] = {"blue": w.blue, "green": w.green}
         return LiveWeights(found)
     except Exception as err:  # any failure only makes the live weights unknown
-        message = str(err) if isinstance(err, RunbookError) else one_line(err)
-        return LiveWeights({}, message.splitlines()[0] if message else type(err).__name__)
+        return LiveWeights({}, _why(err))
+
+
+def _why(err: Exception) -> str:
+    message = str(err) if isinstance(err, RunbookError) else one_line(err)
+    return message.splitlines()[0] if message else type(err).__name__
 
 
 @contextmanager
