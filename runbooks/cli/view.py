@@ -27,7 +27,8 @@ from runbooks.cli.events import (
     check_text,
 )
 from runbooks.core.model import Measurement, Phase
-from runbooks.core.state import Action, ReleasePhase, ReleaseState, SetWeights
+from runbooks.core.plan import ReleasePlan
+from runbooks.core.state import TERMINAL, Action, ReleasePhase, ReleaseState, SetWeights
 from runbooks.journal.base import Event as JournalEvent
 from runbooks.rollback_timing import RollbackTiming
 
@@ -178,27 +179,35 @@ def _clock(at: float | None) -> str:
 
 
 class TurnPrinter:
-    """The plain log for callers that see only the engine's turns (the rehearsal): each
-    turn is translated as the journal would record it; weights show as decided."""
+    """The plain log for callers that see only the engine's turns (the rehearsal, which
+    runs several releases): each turn is translated as the journal would record it;
+    weights show as decided."""
 
     def __init__(self, say: Callable[[str], None], stack: str = "local") -> None:
         self.log = PlainLog(say)
-        self.translator = Translator(StreamContext(stack))
-        self.started = False
+        self.context = StreamContext(stack)
+        self.translators: dict[ReleasePlan, Translator] = {}
+        self.ended: set[ReleasePlan] = set()
 
     def __call__(self, state: ReleaseState, actions: Sequence[Action]) -> None:
         now = time.time()
-        if not self.started:
-            self.started = True
-            self._feed(now, "release.started", {"state": state.to_dict()})
-        self._feed(now, "decision", {"state": state.to_dict(), "actions": []})
+        # One translator per plan: a member of a multi-service release, or the next release
+        # (a plan seen again once its release ended is a new release of it).
+        if state.plan not in self.translators or state.plan in self.ended:
+            self.ended.discard(state.plan)
+            self.translators[state.plan] = Translator(self.context)
+            self._feed(state.plan, now, "release.started", {})
+        if state.phase in TERMINAL:
+            self.ended.add(state.plan)
+        self._feed(state.plan, now, "decision", {"state": state.to_dict(), "actions": []})
         for action in actions:
             if isinstance(action, SetWeights):
                 data = {"type": "SetWeights", "service": action.service}
-                self._feed(now, "action.done", {"action": data | {"weights": vars(action.weights)}})
+                done = {"action": data | {"weights": vars(action.weights)}}
+                self._feed(state.plan, now, "action.done", done)
 
-    def _feed(self, at: float, kind: str, data: dict[str, Any]) -> None:
-        for event in self.translator.feed(JournalEvent(0, "", at, kind, data)):
+    def _feed(self, plan: ReleasePlan, at: float, kind: str, data: dict[str, Any]) -> None:
+        for event in self.translators[plan].feed(JournalEvent(0, "", at, kind, data)):
             self.log(event)
 
 

@@ -26,7 +26,7 @@ from rich.console import Console
 
 from runbooks.cli.events import Decision, ReleaseEvent, StreamContext, Translator, events_of
 from runbooks.cli.live import LiveModel, Output, follow, output_of
-from runbooks.cli.view import PlainLog, step_summary
+from runbooks.cli.view import PlainLog, TurnPrinter, step_summary
 from runbooks.core.plan import build_plan
 from runbooks.core.state import ReleasePhase, ReleaseState
 from runbooks.journal.base import Event
@@ -261,3 +261,18 @@ def test_a_release_of_two_services_gives_each_its_events_and_view_section(
     screen = console.export_text()
     assert all(service in screen for service in SERVICES)
     assert screen.count("✗") == 2
+
+
+def test_the_turn_printer_of_the_rehearsal_logs_each_of_its_releases_once(tmp_path: Path) -> None:
+    lines: list[str] = []
+    printer = TurnPrinter(lines.append)
+    for rate, folder in ((0.0, "healthy"), (0.2, "faulty")):
+        engine, state, _ = _engine(tmp_path / folder, green_error_rate=rate)
+        engine.on_turn = printer
+        engine.run(state)
+
+    texts = [line.split(" ", 1)[1] for line in lines]
+    assert sum(t.startswith("release ") and " -> 2.0.0 on green" in t for t in texts) == 2
+    assert any(t.startswith("promoting") for t in texts)
+    assert any(t.startswith("rolling-back: ") for t in texts)
+    assert not [a for a, b in itertools.pairwise(texts) if a == b]
