@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,11 +37,13 @@ T = TypeVar("T")
 # Steps long enough to land a kill or an outage inside each, short enough for 20 releases.
 DRILL_POLICY: dict[str, Any] = {
     "steps": [
-        {"weight": 10, "bakeSeconds": 3},
-        {"weight": 50, "bakeSeconds": 3},
+        {"weight": 10, "bakeSeconds": 4},
+        {"weight": 50, "bakeSeconds": 4},
         {"weight": 100, "bakeSeconds": 2},
     ],
-    "analysisIntervalSeconds": 1,
+    # Not 1 s: on a loaded box an analysis can take longer than the interval, and then a
+    # tick is always due before the step's completion is considered (the step never ends).
+    "analysisIntervalSeconds": 2,
     "scaleDownDelaySeconds": 1,
     "metrics": {"provider": "prometheus", "minWindowSeconds": 4},
     # The drills test what the engine does around faults, not the judge's eye for latency
@@ -57,11 +59,13 @@ class DrillStack:
 
     bench: BenchStack
     proxy: AdminProxy
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the secrets drill's
+    transcript: dict[str, str] = field(default_factory=dict)  # every CLI output, by label
 
     @property
     def env(self) -> dict[str, str]:
         """The CLI's environment: this process's, which `bench_stack` pointed at the stack."""
-        return dict(os.environ) | {"NO_COLOR": "1"}
+        return dict(os.environ) | {"NO_COLOR": "1"} | self.extra_env
 
     @property
     def load_url(self) -> str:
@@ -74,8 +78,8 @@ class DrillStack:
         return self.bench.ends.haproxy_url + "/orders"
 
     def run(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        """`runbook ARGS` to its end, output captured."""
-        return subprocess.run(
+        """`runbook ARGS` to its end, output captured (and kept in the transcript)."""
+        done = subprocess.run(
             [str(RUNBOOK), *args],
             env=self.env,
             capture_output=True,
@@ -83,6 +87,9 @@ class DrillStack:
             timeout=timeout,
             check=False,
         )
+        label = f"runbook {' '.join(args)[:80]} #{len(self.transcript)}"
+        self.transcript[label] = done.stdout + done.stderr
+        return done
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """`runbook ARGS` started, not awaited."""
@@ -155,7 +162,9 @@ def rollout_args(version: str, *extra: str) -> tuple[str, ...]:
 
 def verb_args(verb: str, *extra: str) -> tuple[str, ...]:
     """An operator verb (resume, rollback, abort, ...) against the service."""
-    return (verb, "-s", STACK, "--service", SERVICE, *extra)
+    asks = verb in ("abort", "rollback") or "--force" in extra  # they ask on a terminal
+    yes = ("--yes",) if asks and "--yes" not in extra else ()
+    return (verb, "-s", STACK, "--service", SERVICE, *extra, *yes)
 
 
 def poll(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.02) -> T:

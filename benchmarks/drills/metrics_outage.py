@@ -23,7 +23,7 @@ from runbooks.local.load import steady_load
 
 RELEASES, SHORT_RELEASES = 5, 1
 LOAD_RATE = 150.0
-MAX_DELAY_SECONDS = 7.0  # the analysed steps of the drill policy bake 3 + 3 + 2 s
+MAX_DELAY_SECONDS = 9.0  # the analysed steps of the drill policy bake 4 + 4 + 2 s
 
 
 def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, Any]]:
