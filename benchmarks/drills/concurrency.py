@@ -18,11 +18,13 @@ from typing import Any
 
 from benchmarks.drills.harness import DrillStack, finish, poll, rollout_args, verb_args, versions
 from benchmarks.drills.result import Measure, all_of, at_most
-from benchmarks.stack import STACK
+from benchmarks.stack import SERVICE, STACK
+from runbooks.local.load import steady_load
 
 ROLLOUTS, SHORT_ROLLOUTS = 10, 5
 LOCKED = 4
 MAX_ANSWER_SECONDS = 1.0
+LOAD_RATE = 150.0
 
 
 def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, Any]]:
@@ -30,16 +32,16 @@ def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, A
     stack.settle()
     fresh = versions()
     count = SHORT_ROLLOUTS if short else ROLLOUTS
-    started = [(time.time(), stack.start(*rollout_args(next(fresh)))) for _ in range(count)]
-    ended: dict[int, float] = {}
-    with contextlib.suppress(TimeoutError):  # then more than one still runs: reported below
-        poll(lambda: _ended(started, ended) >= count - 1, 120, "all rollouts but one to end")
-    proceeding = [p for _, p in started if p.poll() is None]
-    holder = stack.journal().lock_holder(STACK)
-    holds = bool(proceeding) and holder is not None and holder.pid == proceeding[0].pid
-    if proceeding:
-        stack.run(*verb_args("abort"))
-    results = [(at, p, finish(p)) for at, p in started]
+    with steady_load(stack.load_url, LOAD_RATE):  # the one proceeding has traffic to judge
+        started = [(time.time(), stack.start(*rollout_args(next(fresh)))) for _ in range(count)]
+        ended: dict[int, float] = {}
+        with contextlib.suppress(TimeoutError):  # then more than one still runs: reported below
+            poll(lambda: _ended(started, ended) >= count - 1, 120, "all rollouts but one to end")
+        proceeding = [p for _, p in started if p.poll() is None]
+        holds = bool(proceeding) and _holds(stack, proceeding[0])
+        if proceeding:
+            stack.run(*verb_args("abort"))
+        results = [(at, p, finish(p)) for at, p in started]
     refused = [(at, p, r) for at, p, r in results if r[0] == LOCKED]
     answers = [ended[p.pid] - at for at, p, _ in refused if p.pid in ended]
     slowest = round(max(answers, default=0.0), 2)
@@ -56,6 +58,20 @@ def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, A
         "refusal_message": refused[0][2][2].strip()[-300:] if refused else "",
     }
     return figures, details
+
+
+def _holds(stack: DrillStack, proc: subprocess.Popen[str]) -> bool:
+    """Whether `proc` holds the stack's lock and has recorded its release (waits for it)."""
+
+    def recorded() -> bool:
+        holder = stack.journal().lock_holder(STACK)
+        running = stack.journal().current(STACK, SERVICE) is not None
+        return holder is not None and holder.pid == proc.pid and running
+
+    try:
+        return poll(recorded, 60, "the proceeding rollout's release")
+    except TimeoutError:
+        return False
 
 
 def _ended(started: list[tuple[float, subprocess.Popen[str]]], ended: dict[int, float]) -> int:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-import redis
 
 from benchmarks.drills.consistency import Ending, ending_problems, status_problems
 from benchmarks.drills.harness import (
@@ -46,7 +45,6 @@ from stackspec.model import Color
 
 MIGRATION = "1.2.0"
 STEPS = ("--step", "db-migration", "--step", "cache-bump", "--migration", MIGRATION)
-CACHE_KEY = f"trading:{SERVICE}:key-version"
 LOAD_RATE = 150.0  # enough requests for the judge's minimum sample in a short bake
 TRIGGER_TIMEOUT = 90.0
 REVERT = (
@@ -146,7 +144,7 @@ def _point(
 ) -> dict[str, Any]:
     stack.settle()
     old = stack.active_color()
-    cache_before = _cache_version(stack)
+    cache_before = stack.cache_version()
     record: dict[str, Any] = {"point": name, "version": version, "recovery": verb}
     killed, release_id = _kill_at(stack, trigger, old, version)
     record |= killed
@@ -223,8 +221,8 @@ def _ending(stack: DrillStack, release_id: str, old: Color, cache_before: int | 
         live=_split(stack.live_weights()),
         active=stack.active_color().value,
         old=old.value,
-        migrated=_migrated(stack),
-        cache_version=_cache_version(stack),
+        migrated=stack.migrated(),
+        cache_version=stack.cache_version(),
         cache_before=cache_before,
     )
 
@@ -233,24 +231,9 @@ def _split(weights: Any) -> dict[str, int] | None:
     return None if weights is None else {"blue": weights.blue, "green": weights.green}
 
 
-def _migrated(stack: DrillStack) -> bool:
-    with psycopg.connect(stack.bench.ends.postgres_dsn) as conn:
-        row = conn.execute(
-            "SELECT 1 FROM information_schema.columns "
-            "WHERE table_name = 'orders' AND column_name = 'client_ref'"
-        ).fetchone()
-    return row is not None
-
-
 def _reset_migration(stack: DrillStack) -> None:
     """Revert the migration a promoted point left applied: the next point starts without."""
     stack.settle()
     with psycopg.connect(stack.bench.ends.postgres_dsn, autocommit=True) as conn:
         for statement in REVERT:
             conn.execute(statement)
-
-
-def _cache_version(stack: DrillStack) -> int | None:
-    with redis.Redis.from_url(stack.bench.ends.redis_url) as client:
-        raw = client.get(CACHE_KEY)
-    return None if raw is None else int(raw)

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
+import redis
+
 from benchmarks.drills.proxy import AdminProxy
 from benchmarks.stack import SERVICE, STACK, BenchStack, bench_stack
 from runbooks.core.model import Weights
@@ -30,6 +33,7 @@ from runbooks.session import current_settings, open_journal
 from stackspec.errors import RouterError
 from stackspec.model import Color
 
+CACHE_KEY = f"trading:{SERVICE}:key-version"
 RUNBOOK = Path(sys.executable).with_name("runbook")
 CLI_TIMEOUT = 180.0
 T = TypeVar("T")
@@ -131,6 +135,21 @@ class DrillStack:
         except (ValueError, KeyError, TypeError):
             return {"error": f"unreadable status: {done.stdout[:300]!r}"}
         return rows[0] if rows else {"error": "no service in status"}
+
+    def cache_version(self) -> int | None:
+        """The service's cache key version in Redis (None while the key is absent)."""
+        with redis.Redis.from_url(self.bench.ends.redis_url) as client:
+            raw = client.get(CACHE_KEY)
+        return None if raw is None else int(raw)
+
+    def migrated(self) -> bool:
+        """Whether migration 1.2.0's expand is applied (its column exists)."""
+        with psycopg.connect(self.bench.ends.postgres_dsn) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM information_schema.columns "
+                "WHERE table_name = 'orders' AND column_name = 'client_ref'"
+            ).fetchone()
+        return row is not None
 
     def newest_release(self) -> str | None:
         """The id of the service's newest release, or None."""

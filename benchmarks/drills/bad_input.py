@@ -1,0 +1,89 @@
+"""Drill 7 (issue item 7): the bad-input corpus against the drill stack, with figures.
+
+Every case of `benchmarks.drills.corpus` (stack files, CLI arguments, migration folders,
+evidence records, provider and router responses) is fed once; the CLI cases run the
+installed `runbook` against the drill stack. Around each case the stack's journal (its
+newest release and event count), HAProxy's real weights, the cache key version and the
+database's migration state are read: a refused input must change none of them.
+Figures: cases refused as expected with a message naming what and where / all cases
+(target all, at least 60); the slowest answer (target <= 1 s); cases that changed the
+stack (target 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks.drills.harness import DrillStack
+from benchmarks.drills.result import Measure, at_most
+from benchmarks.stack import SERVICE, STACK
+
+MIN_CASES = 60
+MAX_SECONDS = 1.0
+
+
+def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, Any]]:
+    """Every case, each with the stack read before and after."""
+    from benchmarks.drills import corpus  # H6's corpus (issue 14 item 7)
+
+    stack.settle()
+
+    def invoke(args: Sequence[str]) -> tuple[int, str]:
+        done = stack.run(*args, timeout=60)
+        return done.returncode, done.stdout + done.stderr
+
+    results, changed = [], []
+    for case in corpus.cases():
+        before = _snapshot(stack)
+        results.append(corpus.run(case, invoke))
+        if _snapshot(stack) != before:
+            changed.append(case.id)
+    good = sum(1 for r in results if r.ok)
+    slowest = max(results, key=lambda r: r.seconds, default=None)
+    figures = {
+        "refused_with_a_clear_message": Measure(
+            good,
+            "cases",
+            f"{len(results)}/{len(results)}, >= {MIN_CASES}",
+            good == len(results) >= MIN_CASES,
+        ),
+        "slowest_answer_seconds": at_most(
+            round(slowest.seconds, 2) if slowest else 0.0, MAX_SECONDS, "s"
+        ),
+        "cases_that_changed_the_stack": at_most(len(changed), 0, "cases"),
+    }
+    details = {
+        "cases": len(results),
+        "by_area": _by_area(results),
+        "not_ok": [
+            {"case": r.case.id, "outcome": r.outcome, "message": r.message[:200]}
+            for r in results
+            if not r.ok
+        ][:20],
+        "slowest": slowest.case.id if slowest else None,
+        "over_a_second": sorted(r.case.id for r in results if r.seconds > MAX_SECONDS),
+        "changed_the_stack": changed,
+    }
+    return figures, details
+
+
+def _snapshot(stack: DrillStack) -> tuple[Any, ...]:
+    """What a refused input must not change: journal, router, cache, database."""
+    journal = stack.journal()
+    latest = journal.latest(STACK, SERVICE)
+    events = len(journal.events(latest.id)) if latest else 0
+    return (
+        latest.id if latest else None,
+        events,
+        stack.live_weights(),
+        stack.cache_version(),
+        stack.migrated(),
+    )
+
+
+def _by_area(results: Sequence[Any]) -> dict[str, str]:
+    areas: dict[str, list[bool]] = {}
+    for r in results:
+        areas.setdefault(r.case.area, []).append(r.ok)
+    return {area: f"{sum(oks)}/{len(oks)}" for area, oks in areas.items()}
