@@ -80,7 +80,7 @@ class HaproxyStatsMetrics:
         self._clock = clock
         self._previous: dict[tuple[str, str], Counters] = {}
         # haproxy not reachable yet: the first sample per server primes instead.
-        with contextlib.suppress(RouterError):
+        with contextlib.suppress(RouterError, KeyError, ValueError):
             self._previous = snapshot(self._runtime.show_stat())
 
     @classmethod
@@ -97,6 +97,8 @@ class HaproxyStatsMetrics:
             now = snapshot(self._runtime.show_stat())
         except RouterError as exc:
             return Sample.failed(target.color, at, exc.message)
+        except (KeyError, ValueError) as exc:  # rows that are not HAProxy's counters
+            return Sample.failed(target.color, at, f"unexpected `show stat` from haproxy: {exc}")
         if key not in now:
             return Sample.failed(target.color, at, f"haproxy has no server {key[0]}/{key[1]}")
         previous = self._previous.get(key)

@@ -111,12 +111,17 @@ class AwsAlbRouter:
             found = self._client.describe_listeners(ListenerArns=[listener])["Listeners"]
         except _AWS_ERRORS as exc:
             raise RouterError(f"cannot read ALB listener {listener}: {exc}") from exc
+        except (KeyError, TypeError) as exc:  # an answer that is not describe_listeners'
+            raise RouterError(f"unexpected answer from ALB listener {listener}: {exc!r}") from None
         weights: dict[str, int] = {}
-        for action in found[0].get("DefaultActions", []) if found else []:
-            for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
-                weights[group["TargetGroupArn"]] = group.get("Weight", 1)
-            if "TargetGroupArn" in action and "ForwardConfig" not in action:
-                weights[action["TargetGroupArn"]] = 1
+        try:
+            for action in found[0].get("DefaultActions", []) if found else []:
+                for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
+                    weights[group["TargetGroupArn"]] = int(group.get("Weight", 1))
+                if "TargetGroupArn" in action and "ForwardConfig" not in action:
+                    weights[action["TargetGroupArn"]] = 1
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise RouterError(f"ALB listener {listener} is malformed: {exc!r}"[:300]) from None
         return weights
 
     def _listener(self, service: str) -> str:

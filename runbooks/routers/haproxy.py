@@ -184,13 +184,16 @@ def _backend(service: str) -> str:
 
 
 def _server_state(row: dict[str, str]) -> ServerState:
-    admin = int(row["srv_admin_state"])
-    return ServerState(
-        weight=int(row["srv_uweight"]),
-        draining=bool(admin & _DRAIN_BITS),
-        in_maint=bool(admin & _MAINT_BITS),
-        down=int(row["srv_op_state"]) == _OP_STOPPED,
-    )
+    try:
+        admin = int(row["srv_admin_state"])
+        return ServerState(
+            weight=int(row["srv_uweight"]),
+            draining=bool(admin & _DRAIN_BITS),
+            in_maint=bool(admin & _MAINT_BITS),
+            down=int(row["srv_op_state"]) == _OP_STOPPED,
+        )
+    except (KeyError, ValueError) as exc:  # an answer that is not HAProxy's
+        raise RouterError(f"unexpected `show servers state` row from haproxy: {exc}") from None
 
 
 def _mismatch(color: Color, asked: int, live: ServerState) -> str | None:

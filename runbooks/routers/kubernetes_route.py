@@ -88,8 +88,12 @@ class KubernetesRouter:
             )
 
     def get_weights(self, service: str) -> Weights:
-        """The split in the live HTTPRoute."""
-        return route_weights(self._read_route(service), service)
+        """The split in the live HTTPRoute; RouterError for one that is not an HTTPRoute."""
+        route = self._read_route(service)
+        try:
+            return route_weights(route, service)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise RouterError(f"HTTPRoute {service} is malformed: {exc!r}"[:300]) from None
 
     def _read_route(self, service: str) -> dict[str, Any]:
         route: dict[str, Any] = self._call(
