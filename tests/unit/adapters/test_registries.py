@@ -14,8 +14,9 @@ from stackspec.model import Metrics, Rollout
 
 
 def test_router_names_are_those_the_settings_allow() -> None:
+    """...and the partition router, which consumer services get by their kind (by_kind)."""
     names, _none = get_args(Rollout.model_fields["router"].annotation)  # Literal[...] | None
-    assert set(ROUTERS.names()) == set(get_args(names))
+    assert set(ROUTERS.names()) == set(get_args(names)) | {"kafka-partitions"}
 
 
 def test_metric_names_are_those_the_settings_allow() -> None:
