@@ -54,10 +54,10 @@ class ExitCode(IntEnum):
 
 
 _MEANINGS = {
-    ExitCode.OK: "done (promoted, or the command succeeded)",
+    ExitCode.OK: "done (promoted, rolled back by `runbook rollback`, or the command succeeded)",
     ExitCode.FAILED: "failed: an error, an aborted release, or a check that did not pass",
     ExitCode.BAD_INPUT: "bad input (bad flags, bad stack file, unknown name); nothing was changed",
-    ExitCode.ROLLED_BACK: "rolled back",
+    ExitCode.ROLLED_BACK: "rolled back: the release (rollout, resume, retry) ended rolled back",
     ExitCode.LOCKED: "locked: another run holds the stack's lock",
 }
 

@@ -71,6 +71,10 @@ VERB_TABLE: dict[str, Verb] = {
     "resume": Verb(
         "takeover", "Continue a paused release, or an interrupted one from its journal."
     ),
+    "retry": Verb(
+        "retry",
+        "Start the service's rolled-back release again from its first step, as it was started.",
+    ),
     "rollback": Verb(
         "takeover",
         "Roll the service's release back: traffic first, then its release steps, newest first.",

@@ -10,13 +10,15 @@ line, secrets masked. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from stackspec.errors import ExitCode, RunbookError, ServiceError
+from stackspec.errors import BadInput, ExitCode, RunbookError, ServiceError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,6 +40,10 @@ StackOption = Annotated[
 NO_STACK = f"Pass -s NAME (e.g. -s local) or export {STACK_ENV}=NAME."
 ServiceOption = Annotated[str, typer.Option("--service", help="Service of the stack.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output for CI.")]
+YesOption = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal)."),
+]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Take over a stale lock (its process is gone).")
 ]
@@ -139,6 +145,32 @@ def fail(message: str, code: int) -> NoReturn:
 
     typer.echo(f"error: {mask_url(message)}", err=True)  # plain text: no rich to import
     raise typer.Exit(code=int(code))
+
+
+def confirm(action: str, yes: bool) -> None:
+    """Go on when `yes`; on a terminal ask "`action`?" (no: exit 2); when not on a terminal
+    refuse (exit 2, nothing done) naming the command to run again with --yes."""
+    if yes:
+        return
+    if sys.stdin.isatty():
+        if typer.confirm(f"{action}?", default=False, err=True):
+            return
+        raise BadInput(f"{action}: not confirmed; nothing was done")
+    raise BadInput(
+        f"{action} needs confirmation and this is not a terminal; nothing was done",
+        hint=f"run `{again_with_yes()}`",
+    )
+
+
+def again_with_yes() -> str:
+    """The command line being run, with --yes added (the verb's path when the arguments are
+    not the console script's, as under a test runner)."""
+    from typer._click.globals import get_current_context
+
+    if sys.argv and sys.argv[0].rsplit("/", 1)[-1] == "runbook":
+        return shlex.join(["runbook", *sys.argv[1:], "--yes"])
+    ctx = get_current_context(silent=True)
+    return f"{ctx.command_path if ctx else 'runbook'} ... --yes"
 
 
 def emit_json(payload: Any) -> None:

@@ -2,7 +2,8 @@
 
 These verbs never touch traffic themselves (as in Argo Rollouts): the running engine reads
 the intent from the journal within a fraction of a second and decides what it means.
-Exit 2 when no release of the service is in progress.
+Exit 2 when no release of the service is in progress. `abort` asks first on a terminal, and
+needs --yes elsewhere; `promote --full` skips the remaining steps (all traffic at once).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from runbooks.cli.common import (
     JsonOption,
     ServiceOption,
     StackOption,
+    YesOption,
+    confirm,
     emit_json,
     exits_cleanly,
     say,
@@ -25,11 +28,17 @@ from runbooks.session import current_settings, holder, open_journal, require_ser
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the journal.")]
 
 
-def record(stack: str, service: str, intent: str, as_json: bool) -> None:
-    """Record `intent` against the service's release in progress and say so."""
+def record(
+    stack: str, service: str, intent: str, as_json: bool, ask: str = "", yes: bool = False
+) -> None:
+    """Record `intent` against the service's release in progress and say so; with `ask`,
+    once confirmed (see `confirm`), when a release is in progress."""
     with exits_cleanly():
         require_service(current_settings(stack), service)
         journal = open_journal(stack)
+        running = journal.current(stack, service)
+        if ask and running is not None:
+            confirm(f"{ask} release {running.id} of {service} on {stack}", yes)
         recorded = journal.record_intent(stack, service, intent, holder())
     if as_json:
         emit_json({"intent": intent, "release": recorded.release_id, "id": recorded.id})
@@ -44,12 +53,24 @@ def pause(stack: StackOption, service: ServiceOption, as_json: JsonOption = Fals
 
 
 @app.command("abort")
-def abort(stack: StackOption, service: ServiceOption, as_json: JsonOption = False) -> None:
+def abort(
+    stack: StackOption, service: ServiceOption, yes: YesOption = False, as_json: JsonOption = False
+) -> None:
     """Stop the release and roll it back."""
-    record(stack, service, "abort", as_json)
+    record(stack, service, "abort", as_json, ask="abort (roll back)", yes=yes)
 
 
 @app.command("promote")
-def promote(stack: StackOption, service: ServiceOption, as_json: JsonOption = False) -> None:
+def promote(
+    stack: StackOption,
+    service: ServiceOption,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Skip the remaining steps: all traffic to the new version now."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Pass the manual promotion gate, or end the current step now."""
-    record(stack, service, "promote", as_json)
+    record(stack, service, "promote-full" if full else "promote", as_json)

@@ -11,9 +11,12 @@ A rollback reverts a migration's expand, keeping every row. Restoring the backup
 before it (`--restore-db`, `--backup-id`) is the last resort: it first reports the rows it
 would lose and does nothing without `--yes`.
 A killed engine leaves its lock behind: `--force` takes it over once its process is gone.
+`rollback`, and `resume --force`, ask first on a terminal and need --yes elsewhere (exit 2,
+nothing done, naming the command to run).
 With no release in progress, `rollback` undoes the service's latest promoted release
 (traffic back on the old color, which is kept warm, then its release steps undone).
-Exit codes: 0 promoted/restored, 3 rolled back, 2 bad input, 4 locked, 1 other error.
+Exit codes: 0 promoted/restored, or rolled back by `rollback` (what was asked); 3 a resumed
+release that ended rolled back; 2 bad input; 4 locked; 1 other error.
 
 After a rollback it prints how long each step took (traffic, stack state, each undo, the
 restore if one ran) and the total against the stack's target for the kind of change
@@ -33,6 +36,8 @@ from runbooks.cli.common import (
     ForceOption,
     JsonOption,
     StackOption,
+    YesOption,
+    confirm,
     emit_json,
     exits_cleanly,
     fail,
@@ -63,11 +68,14 @@ def resume(
     stack: StackOption,
     service: Annotated[str, typer.Option("--service")],
     force: ForceOption = False,
+    yes: YesOption = False,
     as_json: JsonOption = False,
     output: OutputOption = None,
 ) -> None:
     """Continue a paused release, or an interrupted one from its journal."""
     shown = output_of(output, as_json)
+    if force:
+        _confirm(stack, service, f"take over the lock of stack {stack} to resume {service}", yes)
     outcome, release_id, seen = _drive(stack, service, "resume", force, shown)
     _finish(release_id, outcome, shown, seen)
 
@@ -84,7 +92,15 @@ def rollback(
             help="Also restore the backup taken before the release's migration (last resort).",
         ),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Confirm a restore's losses.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Do it without asking (needed when not on a terminal); accepts a restore's "
+            "losses.",
+        ),
+    ] = False,
     force: ForceOption = False,
     as_json: JsonOption = False,
     output: OutputOption = None,
@@ -103,6 +119,7 @@ def rollback(
     backup = _release_backup(stack, service) if restore_db else None
     if backup is not None and not yes:
         restore_backup(stack, backup, yes, force, as_json)  # reports the losses, exits 2
+    _confirm(stack, service, f"roll back {service} on stack {stack}", yes)
     outcome, release_id, seen = _drive(stack, service, "rollback", force, shown)
     timing = _timing(stack, release_id)
     if backup is not None and outcome is not Outcome.ABORTED:
@@ -114,7 +131,15 @@ def rollback(
             _say_timing(timing, as_json)
             failed = f"release {release_id} {outcome.value}, but the restore of {backup} failed"
             fail(failed, ExitCode.FAILED)
-    _finish(release_id, outcome, shown, seen, timing)
+    _finish(release_id, outcome, shown, seen, timing, asked=Outcome.ROLLED_BACK)
+
+
+def _confirm(stack: str, service: str, action: str, yes: bool) -> None:
+    """`confirm(action)` once the stack and service are known (bad names are refused first)."""
+    with exits_cleanly():
+        if not yes:
+            require_service(load_stack(stack), service)
+        confirm(action, yes)
 
 
 def _timing(stack: str, release_id: str) -> RollbackTiming | None:
@@ -224,9 +249,11 @@ def _finish(
     shown: Output,
     seen: list[dict[str, object]],
     timing: RollbackTiming | None = None,
+    asked: Outcome | None = None,
 ) -> None:
     """Say how the release ended (and, after a rollback, how long each step took); jsonl's
-    events, the outcome last, were printed as they came."""
+    events, the outcome last, were printed as they came. Exit 0 when it ended as `asked`
+    (an operator's rollback that rolled back succeeded), else as a rollout's outcome would."""
     if shown is Output.JSON:
         payload: dict[str, object] = {"release": release_id, "outcome": outcome.value}
         if timing is not None:
@@ -236,4 +263,4 @@ def _finish(
         _say_timing(timing, False)
         if not any(e.get("event") == "outcome" for e in seen):  # the log said it already
             say(f"release {release_id} {outcome.value}")
-    raise typer.Exit(code=EXIT_FOR[outcome])
+    raise typer.Exit(code=ExitCode.OK if outcome is asked else EXIT_FOR[outcome])

@@ -191,6 +191,7 @@ def _hear(state: ReleaseState, intent: Intent, now: float) -> Move:
         Verb.PAUSE: _on_pause,
         Verb.RESUME: _on_resume,
         Verb.PROMOTE: _on_promote,
+        Verb.PROMOTE_FULL: _on_promote,
         Verb.ABORT: _on_abort,
         Verb.ROLLBACK: _on_abort,
     }
@@ -218,6 +219,17 @@ def _on_resume(state: ReleaseState, intent: Intent, now: float) -> Move | None:
 
 
 def _on_promote(state: ReleaseState, intent: Intent, now: float) -> Move | None:
+    on_traffic = state.phase in (P.PROGRESSING, P.AWAITING_PROMOTION) or (
+        state.phase is P.PAUSED and state.paused_from is P.PROGRESSING
+    )
+    # `promote --full` (Argo's): the remaining steps skipped, all traffic to the new color at
+    # once; one service only (a group's members go on in lockstep).
+    if intent.verb is Verb.PROMOTE_FULL and on_traffic and state.step_gate is None:
+        plan = state.plan
+        state, acts = _promote(state.evolve(paused_from=None), now)
+        return state, (SetWeights(plan.service, Weights.all_on(plan.new_color)), *acts)
+    if intent.verb is Verb.PROMOTE_FULL:
+        return None
     if state.phase is P.AWAITING_PROMOTION:
         return _enter_step(state, state.step_index + 1, now)
     on_step = state.phase is P.PROGRESSING or state.paused_from is P.PROGRESSING

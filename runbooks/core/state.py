@@ -72,6 +72,7 @@ class Verb(StrEnum):
     RESUME = "resume"
     ABORT = "abort"
     PROMOTE = "promote"
+    PROMOTE_FULL = "promote-full"  # skip the remaining steps: all traffic to the new color now
     ROLLBACK = "rollback"
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
-INTENTS = ("pause", "resume", "abort", "promote", "rollback")
+INTENTS = ("pause", "resume", "abort", "promote", "promote-full", "rollback")
 """The operator intents the CLI may record."""
 
 STARTED = "release.started"

@@ -72,7 +72,7 @@ BAD_INPUT = [
     ),
     (
         "rollback-without-history",
-        ("rollback", "--stack", "local", "--service", "trading-api"),
+        ("rollback", "--stack", "local", "--service", "trading-api", "--yes"),
         "nothing to roll back",
     ),
     (
@@ -166,7 +166,7 @@ def test_help_documents_the_exit_codes() -> None:
 # A path no one can create a directory under, root included: its parent is a regular file.
 UNUSABLE_STATE_DIR = "/etc/hostname/runbook-state"
 STATUS = ("status", "--stack", "local", "--service", "trading-api")
-ROLLBACK = ("rollback", "--stack", "local", "--service", "trading-api")
+ROLLBACK = ("rollback", "--stack", "local", "--service", "trading-api", "--yes")
 CLOUD_ROLLOUT = ("--service", "trading-api", "--version", "9.0.0")
 
 # (id, args, extra environment, exit code, what the one line says)
@@ -191,7 +191,7 @@ FAILURES = [
     ("production-without-evidence", ("rollout", "-s", "production", *CLOUD_ROLLOUT),
      {"PATH": ""}, 2, "requires evidence from 'staging'"),
     ("staging-rollback-without-pulumi", ("rollback", "-s", "staging", "--service",
-     "trading-api"), {"PATH": ""}, 1, "the Pulumi CLI is not installed"),
+     "trading-api", "--yes"), {"PATH": ""}, 1, "the Pulumi CLI is not installed"),
 ]  # fmt: skip
 
 

@@ -195,13 +195,13 @@ def rolled_back(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-ROLLBACK = ("rollback", "--stack", "local", "--service", "trading-api")
+ROLLBACK = ("rollback", "--stack", "local", "--service", "trading-api", "--yes")
 
 
 def test_rollback_prints_each_step_and_the_total_against_the_target(rolled_back: None) -> None:
     result = CliRunner().invoke(app, list(ROLLBACK))
 
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 0, result.output  # rolled back, as the operator asked
     lines = [line.split() for line in result.output.splitlines()]
     assert lines[0] == [
         "rollback",
@@ -226,7 +226,7 @@ def test_rollback_prints_each_step_and_the_total_against_the_target(rolled_back:
 def test_rollback_json_carries_the_durations_total_target_and_met(rolled_back: None) -> None:
     result = CliRunner().invoke(app, [*ROLLBACK, "--json"])
 
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     timing = payload["rollback"]
     assert payload["outcome"] == "rolled-back"

@@ -156,8 +156,12 @@ def rollout_args(version: str, *extra: str) -> tuple[str, ...]:
 
 
 def verb_args(verb: str, *extra: str) -> tuple[str, ...]:
-    """An operator verb (pause, resume, abort, rollback, ...) against the service."""
-    return (verb, "-s", STACK, "--service", SERVICE, *extra)
+    """An operator verb (pause, resume, abort, rollback, ...) against the service; with --yes
+    where it would ask on a terminal (abort, rollback, --force), as a script must, except
+    with --restore-db, whose --yes accepts a restore's losses (a test gives it)."""
+    asks = verb in ("abort", "rollback") or "--force" in extra
+    yes = ("--yes",) if asks and "--restore-db" not in extra and "--yes" not in extra else ()
+    return (verb, "-s", STACK, "--service", SERVICE, *extra, *yes)
 
 
 def poll(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.1) -> T:

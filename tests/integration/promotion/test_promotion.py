@@ -95,8 +95,8 @@ def test_refused_with_evidence_of_a_version_since_rolled_back(
     done = pair.release(SOURCE, REGRETTED)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     evidence = _export(pair, REGRETTED, tmp_path / "regretted.json")
-    rolled = pair.run("rollback", "-s", SOURCE, "--service", SERVICE)
-    assert rolled.returncode == 3, rolled.stdout[-3000:] + rolled.stderr[-3000:]
+    rolled = pair.run("rollback", "-s", SOURCE, "--service", SERVICE, "--yes")
+    assert rolled.returncode == 0, rolled.stdout[-3000:] + rolled.stderr[-3000:]
     # when it is promoted to the target, even with soak and approvals satisfied
     pair.set_promotion(requiredSoakSeconds=0)
     assert (
