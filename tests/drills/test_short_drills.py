@@ -65,3 +65,25 @@ def test_full_load_through_a_release_and_a_rollback_fails_no_request(stack: Dril
     # The rate (>= 1,000 requests/s on a quiet machine) is the drill's figure, not asserted:
     # on a shared, loaded box it measures the neighbours.
     assert figures["sustained_requests_per_s"]["value"]
+
+
+def test_simultaneous_rollouts_one_proceeds_the_others_exit_4(stack: DrillStack) -> None:
+    figures = drill("concurrency", stack)
+    assert figures["proceeded"]["pass"], json.dumps(figures["proceeded"]["details"])[:3000]
+    assert figures["refused_exit_4"]["pass"], json.dumps(figures["refused_exit_4"]["details"])
+    # Each within 1 s is the drill's figure: ten Python processes starting at once on two
+    # shared cores measure the neighbours as much as the lock (H6's test prints its times).
+
+
+def test_bad_inputs_are_refused_without_changing_the_stack(stack: DrillStack) -> None:
+    figures = drill("bad-input", stack)
+    refused = figures["refused_with_a_clear_message"]
+    assert refused["pass"], json.dumps(refused["details"])[:3000]
+    assert figures["cases_that_changed_the_stack"]["value"] == 0
+
+
+def test_no_secret_in_anything_the_drills_wrote(stack: DrillStack) -> None:
+    figures = drill("secrets", stack)
+    assert figures["secrets_scanned"]["pass"], json.dumps(figures["secrets_scanned"]["details"])
+    for name in ("secrets_found", "journal_files_not_0600"):
+        assert figures[name]["value"] == 0, json.dumps(figures[name]["details"])[:3000]
