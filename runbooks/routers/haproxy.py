@@ -5,11 +5,14 @@ percent, given to HAProxy as-is (its range is 0..256). A color going to 0 is put
 `drain` (in-flight and persistent connections finish; `maint` would cut them); a color
 going above 0 is put in state `ready`.
 
-An unreachable admin socket (missing, refusing, timing out: HAProxy reloading, its state
-dir being moved, a blip) is retried with exponential backoff and jitter for up to
-`retry_budget_seconds` before the RouterError reaches the engine, which rolls back on it:
-a blip shorter than the budget must not roll back a healthy release. A command HAProxy
-answers with a refusal, or live weights that differ from what was asked, are not retried.
+A weight change that finds the admin socket unreachable (missing, refusing, resetting,
+timing out: HAProxy reloading, its state dir being moved, a blip) is retried with
+exponential backoff and jitter for up to `retry_budget_seconds` before the RouterError
+reaches the engine, which rolls back on it: a blip shorter than the budget must not roll
+back a healthy release. Reading the weights is not retried: `status` and the preflight's
+reachability check answer at once, and a stack that is down is said so without a wait.
+A command HAProxy answers with a refusal, or live weights that differ from what was asked,
+are not retried.
 Each attempt of `set_weights` reads the live state again and applies the whole split, so
 a retry after a half-applied change converges on what was asked.
 """
@@ -96,11 +99,16 @@ class HaproxyRouter:
         self._retrying(self._set_weights_once, service, weights)
 
     def get_weights(self, service: str) -> Weights:
-        """The live split, from the servers' effective weights, in percent.
-
-        Retried while the admin socket is unreachable, within the retry budget.
-        """
-        return self._retrying(self._get_weights_once, service)
+        """The live split, from the servers' effective weights, in percent (not retried)."""
+        states = self._states(_backend(service))
+        blue, green = (states[c].effective_weight for c in (Color.BLUE, Color.GREEN))
+        if blue + green == 0:
+            raise RouterError(
+                f"no traffic can reach {_backend(service)}: both colors have weight 0",
+                hint="set weights again, e.g. `runbook rollback`, to send traffic to a color",
+            )
+        blue_percent = round(100 * blue / (blue + green))
+        return Weights(blue=blue_percent, green=100 - blue_percent)
 
     def _retrying(self, attempt: Callable[..., _T], *args: object) -> _T:
         retrying = Retrying(
@@ -122,17 +130,6 @@ class HaproxyRouter:
         for color in rising_first:
             self._apply(backend, color, weights.of(color))
         self._verify(service, weights, self._states(backend))
-
-    def _get_weights_once(self, service: str) -> Weights:
-        states = self._states(_backend(service))
-        blue, green = (states[c].effective_weight for c in (Color.BLUE, Color.GREEN))
-        if blue + green == 0:
-            raise RouterError(
-                f"no traffic can reach {_backend(service)}: both colors have weight 0",
-                hint="set weights again, e.g. `runbook rollback`, to send traffic to a color",
-            )
-        blue_percent = round(100 * blue / (blue + green))
-        return Weights(blue=blue_percent, green=100 - blue_percent)
 
     def _apply(self, backend: str, color: Color, weight: int) -> None:
         server = f"{backend}/{color.value}"

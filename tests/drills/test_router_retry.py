@@ -65,3 +65,14 @@ def test_a_refused_command_is_not_retried(haproxy: FakeHaproxy) -> None:
 
     assert waits == []
     assert haproxy.received == ["show servers state be_no-such-service"]
+
+
+def test_reading_the_weights_is_not_retried(tmp_path: Path) -> None:
+    """status and the preflight's reachability check must say at once that HAProxy is down."""
+    waits: list[float] = []
+    router = HaproxyRouter(tmp_path / "gone.sock", sleep=waits.append)
+
+    with pytest.raises(RouterError, match="cannot talk to haproxy's admin socket"):
+        router.get_weights(SERVICE)
+
+    assert waits == []
