@@ -39,7 +39,10 @@ def report(
         current_settings(stack)
         journal = open_journal(stack)
         record = find_release(journal, stack, release_id)
-        page = render_report(read_facts(record, journal.events(record.id)))
+        events = journal.events(record.id)
+        facts = read_facts(record, events)
+        others = [read_facts(record, events, service) for service in facts.members[1:]]
+        page = render_report(facts, others=others)
         path = out or REPORTS / f"release-{record.id}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")

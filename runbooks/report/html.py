@@ -42,10 +42,28 @@ class UserPoint:
     p95_ms: float | None
 
 
-def render_report(facts: ReleaseFacts, users: Sequence[UserPoint] = ()) -> str:
-    """The report page of one release."""
+@dataclass(frozen=True)
+class MemberView:
+    """Another service of a release of several: its versions, steps, charts and windows."""
+
+    service: str
+    versions: tuple[str, str]
+    facts: ReleaseFacts
+    charts: list[str]
+
+
+def render_report(
+    facts: ReleaseFacts, users: Sequence[UserPoint] = (), others: Sequence[ReleaseFacts] = ()
+) -> str:
+    """The report page of one release (`others`: its other services' facts, if several)."""
     env = Environment(loader=PackageLoader("runbooks.report"), autoescape=select_autoescape())
     charts = release_charts(facts)
+    members = [
+        MemberView(
+            str(m.plan.get("service")), m.versions, m, [render(c) for c in release_charts(m)]
+        )
+        for m in others
+    ]
     user_charts = users_charts(facts, users) if users else []
     old, new = facts.versions
     return env.get_template("release.html.j2").render(
@@ -63,6 +81,7 @@ def render_report(facts: ReleaseFacts, users: Sequence[UserPoint] = ()) -> str:
         iso_at=lambda t: iso(facts.record.started_at + t),
         style=STYLE,
         colors=COLOR_HEX,
+        members=members,
     )
 
 
