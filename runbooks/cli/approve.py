@@ -24,8 +24,6 @@ from runbooks.cli.common import (
     exits_cleanly,
     say,
 )
-from runbooks.evidence.identity import actor
-from runbooks.promotion import approvals, approve
 from runbooks.session import require_service
 from stackspec.names import version as check_version
 from stackspec.stackfile import load_stack
@@ -44,6 +42,9 @@ def approve_verb(
         settings = load_stack(stack)
         require_service(settings, service)
         check_version(version)
+        from runbooks.evidence.identity import actor  # signing (cryptography): input checked
+        from runbooks.promotion import approvals, approve
+
         who = (by or "").strip() or actor()["by"]
         entry, new = approve(stack, service, version, who)
         count = len(approvals(stack, service, version))

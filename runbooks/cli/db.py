@@ -4,18 +4,20 @@
     runbook db backups  --stack local [--json]
     runbook db lint     --migration 1.2.0          shape + squawk; no database needed
     runbook db migrate  --stack local --migration 1.2.0     back up, then expand
-    runbook db contract --stack local --migration 1.1.0 [--force]
+    runbook db contract --stack local --migration 1.1.0 [--force] [--yes]
     runbook db restore  --stack local --backup-id ID [--yes]
 
 A release does migrate, revert and contract by itself (`--step db-migration`); these verbs
 are for running a contract later (production waits for a human or CI), for a migration
 outside a release, and for the last resort: a restore, which first reports the rows it
-would lose and does nothing without `--yes`. Each verb that changes the database takes
-the stack's lock, so it never races a release. Exit codes as `runbook --help`.
+would lose and, on a terminal, asks; elsewhere it does nothing without `--yes`. A contract
+(it drops what the old version used) asks too, or needs `--yes`. Each verb that changes the
+database takes the stack's lock, so it never races a release. Exit codes as `runbook --help`.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +30,8 @@ from runbooks.cli.common import (
     ForceOption,
     JsonOption,
     StackOption,
+    again_with_yes,
+    confirm,
     emit_json,
     exits_cleanly,
     fail,
@@ -51,7 +55,13 @@ MigrationOption = Annotated[
     str, typer.Option("--migration", help="Folder of migrations/ (a version, e.g. 1.2.0).")
 ]
 YesOption = Annotated[
-    bool, typer.Option("--yes", help="Confirm a restore after reading what it would lose.")
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Do it without asking (needed when not on a terminal): a restore's "
+        "losses, a contract's drops.",
+    ),
 ]
 
 
@@ -125,12 +135,20 @@ def migrate(stack: StackOption, migration: MigrationOption, force: ForceOption =
 
 
 @db.command("contract")
-def contract(stack: StackOption, migration: MigrationOption, force: ForceOption = False) -> None:
+def contract(
+    stack: StackOption,
+    migration: MigrationOption,
+    force: ForceOption = False,
+    yes: YesOption = False,
+) -> None:
     """Run a migration's contract, once the release that expanded it is promoted and baked."""
     from runbooks.steps.db_migration import DbMigration
 
     def run(ctx: StepContext) -> Any:
         _check_contract_due(stack, migration)
+        confirm(
+            f"contract {migration} on stack {stack} (what the old version used is dropped)", yes
+        )
         return DbMigration().contract(_with(ctx, migration))
 
     _locked(stack, force, run)
@@ -165,11 +183,13 @@ def restore_backup(
         losses = preview(dsn, manifest)
         lost = sum(loss.lost for loss in losses)
         _say_losses(backup_id, losses, as_json and not yes)
-        if not yes:
+        if not yes and sys.stdin.isatty():
+            confirm(f"restore {backup_id}, losing {lost} rows", yes)
+        elif not yes:
             raise BadInput(
                 f"restoring {backup_id} would lose {lost} rows written since "
                 f"{manifest['taken_at']}; nothing was changed",
-                hint="run it again with --yes to restore anyway",
+                hint=f"run `{again_with_yes()}` to restore anyway",
             )
         with open_journal(stack).acquire(stack, holder(), force=force):
             outcome = do_restore(dsn, backup_dir, backup_id)

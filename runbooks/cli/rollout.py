@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -56,11 +56,12 @@ from runbooks.evidence.identity import actor
 from runbooks.evidence.record import ORIGIN
 from runbooks.faults import parse_faults
 from runbooks.journal.base import Journal
-from runbooks.promotion import Admission, admit, decision_record, requirement, write_decision
-from runbooks.release import rollout as run_rollout
 from runbooks.session import Request, Session, current_settings, open_journal
 from stackspec.errors import BadInput, ExitCode
 from stackspec.model import StackSettings, Substrate
+
+if TYPE_CHECKING:  # evidence signing and the engine's metrics: once the input is checked
+    from runbooks.promotion import Admission
 
 EXIT_FOR = {
     Outcome.PROMOTED: ExitCode.OK,
@@ -138,6 +139,9 @@ def rollout(
         shown = output_of(output, as_json)
         settings = current_settings(stack)
         members = parse_members(service, version, fault or [], settings, parse_faults)
+        from runbooks.promotion import decision_record, requirement, write_decision
+        from runbooks.release import rollout as run_rollout
+
         lead = members[0].service
         if any(m.faults for m in members) and settings.substrate is not Substrate.LOCAL:
             raise BadInput(
@@ -217,6 +221,8 @@ def _promotion(
 ) -> Admission | None:
     """The admitted promotion, None for a plain rollout; BadInput (exit 2) naming every
     missing item when the stack requires a promotion or --from asks for one and it fails."""
+    from runbooks.promotion import admit, decision_record, requirement, write_decision
+
     if source is None and requirement(settings) is None:
         if evidence is not None or record_to is not None:
             raise BadInput("--evidence and --decision-record go with --from STACK")
