@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from runbooks.cli.app import app
-from runbooks.cli.common import guarded
-from runbooks.local import stack
-from runbooks.local.endpoints import state_dir_of
+from runbooks.cli.common import STACK_ENV, guarded
 from runbooks.session import current_settings
 from stackspec.errors import ExitCode
 from stackspec.model import StackSettings
+
+if TYPE_CHECKING:  # the servers' clients (redis, psycopg, Kafka): imported by the verbs
+    from runbooks.local import stack
 
 local_app = typer.Typer(
     name="local",
@@ -32,7 +33,16 @@ local_app = typer.Typer(
 )
 app.add_typer(local_app, name="local")
 
-StackOption = Annotated[str, typer.Option("--stack", help="A stack whose substrate is local.")]
+StackOption = Annotated[
+    str,
+    typer.Option(
+        "--stack",
+        "-s",
+        envvar=STACK_ENV,
+        help="A stack whose substrate is local.",
+        show_envvar=True,
+    ),
+]
 T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 StateOption = Annotated[
@@ -45,7 +55,11 @@ def up(
     stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
 ) -> None:
     """Start every part of the stack that is not already running and healthy."""
+    from runbooks.local.endpoints import state_dir_of
+
     settings = _settings(stack_name)
+    from runbooks.local import stack  # the servers' clients: once the stack is known
+
     result = guarded(lambda: stack.up(settings, state_dir or state_dir_of(settings)))
     _show(result, as_json)
     if not result.healthy:
@@ -57,7 +71,11 @@ def status(
     stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
 ) -> None:
     """Show each part with its port, pid and health; exit 1 unless all are healthy."""
+    from runbooks.local.endpoints import state_dir_of
+
     state = state_dir or guarded(lambda: state_dir_of(_settings(stack_name)))
+    from runbooks.local import stack  # the servers' clients: once the stack is known
+
     result = guarded(lambda: stack.status(state))
     _show(result, as_json)
     if not result.healthy:
@@ -69,7 +87,11 @@ def down(
     stack_name: StackOption = "local", as_json: JsonOption = False, state_dir: StateOption = None
 ) -> None:
     """Drain HAProxy, stop every recorded part, and check no port still listens."""
+    from runbooks.local.endpoints import state_dir_of
+
     state = state_dir or guarded(lambda: state_dir_of(_settings(stack_name)))
+    from runbooks.local import stack  # the servers' clients: once the stack is known
+
     stopped = guarded(lambda: stack.down(state))
     if as_json:
         typer.echo(json.dumps({"state_dir": str(state), "stopped": stopped}))
