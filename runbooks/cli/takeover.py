@@ -206,7 +206,11 @@ def _run(
     stack, settings = session.stack, session.settings
     if record is None:
         if intent == "resume":
-            raise BadInput(f"no release of {service} is in progress on {stack}")
+            raise BadInput(
+                f"no release of {service} is in progress on {stack}",
+                hint=f"`runbook status -s {stack} --service {service}` shows its latest; "
+                f"`runbook retry -s {stack} --service {service}` starts a rolled-back one again",
+            )
         return revert_promoted(service, session, journal, force, follower.on_turn)
     # Only what happens from now on is shown: the release's past is in `runbook status`.
     follower.release_id, follower.seen = record.id, journal.events(record.id)[-1].seq
