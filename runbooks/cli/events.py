@@ -16,7 +16,8 @@ milliseconds, `Z`), `release` and `service`, then its own fields; values are pla
                      bake_ends_at, next_check_at, restarted (a resume restarts the step)
     weights-set      weights {blue, green} (percent), unit (traffic | partitions), ok, message
     window-judged    step, verdict (the step's so far), next_check_at,
-                     checks [{name, verdict, value, baseline, threshold, unit, text, message}]
+                     checks [{name, verdict, value, threshold, unit (of both),
+                     baseline (the old color's), baseline_unit, text, message}]
     decision         phase, step, action (deploy | apply release steps | start step | pause |
                      await promotion | promote | roll back | finish | ...), reason,
                      next [the exact commands an operator may run now]
@@ -204,6 +205,7 @@ class Check:
     baseline: float | None
     threshold: float | None
     unit: str
+    baseline_unit: str
     text: str
     message: str
 
@@ -433,7 +435,7 @@ class Translator:
         target = f"-s {self.context.stack} --service {state.plan.service}"
         if state.phase is ReleasePhase.PAUSED:
             load = (
-                (f"runbook local load --stack {self.context.stack} --rate 50 --for 120 &",)
+                (f"runbook local load --stack {self.context.stack} --rate 150 --for 120 &",)
                 if self.context.local and TOO_LITTLE_TRAFFIC in state.reason
                 else ()
             )
@@ -473,7 +475,7 @@ def _step_began(before: ReleaseState | None, state: ReleaseState) -> bool:
 
 def check_of(m: Measurement) -> Check:
     """A measurement as a public check, with its one-line text (`+0.02pp (limit +1pp)...`)."""
-    unit, _ = CHECK_UNITS.get(m.metric, ("", ""))
+    unit, baseline_unit = CHECK_UNITS.get(m.metric, ("", ""))
     return Check(
         m.metric,
         m.phase.value.lower(),
@@ -481,6 +483,7 @@ def check_of(m: Measurement) -> Check:
         m.baseline,
         m.threshold,
         unit,
+        baseline_unit,
         check_text(m),
         m.message,
     )

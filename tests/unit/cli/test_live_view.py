@@ -145,7 +145,7 @@ def test_a_pause_for_too_little_traffic_ends_with_the_exact_next_commands() -> N
     commands = Translator(LOCAL).next_commands(paused)
 
     assert commands == (
-        "runbook local load --stack local --rate 50 --for 120 &",
+        "runbook local load --stack local --rate 150 --for 120 &",
         "runbook resume -s local --service trading-api",
         "runbook promote -s local --service trading-api",
         "runbook rollback -s local --service trading-api",
