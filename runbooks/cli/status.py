@@ -269,6 +269,10 @@ def release_dict(facts: ReleaseFacts, now: float | None = None) -> dict[str, Any
         "id": record.id,
         "service": record.service,
         "services": list(facts.members),
+        "members": [
+            {"service": svc, "from_version": old, "to_version": new}
+            for svc, old, new in facts.member_versions
+        ],
         "version": record.version,
         "from_version": old,
         "to_version": new,
@@ -408,7 +412,7 @@ def service_lines(row: Mapping[str, Any]) -> list[str]:
     style = PHASE_STYLE.get(phase, "cyan")
     step = state["step"]
     lines = [
-        f"{row['service']}  release {release['id']}",
+        f"{row['service']}  release {release['id']}" + _together(row["service"], release),
         f"  strategy   {release['strategy']}",
         f"  status     [{style}]{phase}[/{style}]"
         + ("" if release["running"] else f" (finished {release['outcome']})"),
@@ -657,10 +661,23 @@ def _history_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         row["id"],
         row["service"],
-        f"{row['from_version']} → {row['to_version']}",
+        _versions_text(row),
         row["started_at"],
         duration_text(row["duration_seconds"]),
         outcome,
         reason or "-",
         row["started_by"] or "-",
     )
+
+
+def _versions_text(row: Mapping[str, Any]) -> str:
+    """`1.0.0 → 1.1.0`, or each member's for a release of several services."""
+    members = row.get("members") or []
+    if len(members) < 2:
+        return f"{row['from_version']} → {row['to_version']}"
+    return "; ".join(f"{m['service']} {m['from_version']} → {m['to_version']}" for m in members)
+
+
+def _together(service: str, release: Mapping[str, Any]) -> str:
+    others = [s for s in release.get("services") or () if s != service]
+    return f" (one release with {', '.join(others)})" if others else ""

@@ -108,6 +108,7 @@ class ReleaseFacts:
     interrupted: tuple[str, ...]  # public names of the last decision's unfinished actions
     halfway: Mapping[str, int] | None = None  # a weight change begun and never verified
     members: tuple[str, ...] = ()  # every service of the release, in declared order
+    member_versions: tuple[tuple[str, str, str], ...] = ()  # (service, from, to) of each
 
     @property
     def plan(self) -> Mapping[str, Any]:
@@ -178,7 +179,19 @@ def read_facts(
         interrupted=_interrupted(events, last, member) if not record.finished else (),
         halfway=unverified_weights(events, name),
         members=members or (record.service,),
+        member_versions=_member_versions(last.data, bool(record.plan.get("reverts")))
+        if last
+        else (),
     )
+
+
+def _member_versions(data: Mapping[str, Any], reverts: bool) -> tuple[tuple[str, str, str], ...]:
+    found = []
+    for part in _parts(data):
+        plan = part["state"]["plan"]
+        old, new = str(plan.get("old_version", "?")), str(plan.get("version", "?"))
+        found.append((str(plan["service"]), *((new, old) if reverts else (old, new))))
+    return tuple(found)
 
 
 def _parts(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
