@@ -311,17 +311,23 @@ def _progress(state: ReleaseState, now: float) -> Move:
     # Inconclusive evidence needs a human (as in Argo): stop rather than guess.
     if verdict.phase is VerdictPhase.INCONCLUSIVE:
         return _pause(state, f"{step.name} inconclusive: {verdict.message}")
-    # A tick is due: measure first, the step may be judged done on the fresh evidence.
-    if _analysis_due(state, now):
-        return _analyse(state, now)
     bake_end = (state.step_started_at or now) + step.bake_seconds
-    # Done when baked and proven; a step without analysis only bakes.
-    if now >= bake_end and not step.analysed:
+    baked = now >= bake_end
+    # Done when baked and proven on a window that ends after the bake (not one taken before
+    # a late outage); a step without analysis only bakes. Checked before a due tick: a
+    # window that takes longer than the interval (two services' windows in one turn, a
+    # slow provider) would otherwise start the next one forever and never end the step.
+    if baked and not step.analysed:
         return _complete_step(state, now, True)
-    if now >= bake_end and verdict.phase is VerdictPhase.SUCCESSFUL:
-        # Proven on a window that ends after the bake: not one taken before a late outage.
-        if state.history and state.history[-1].at >= bake_end:
-            return _complete_step(state, now, True)
+    proven = verdict.phase is VerdictPhase.SUCCESSFUL
+    if baked and proven and state.history and state.history[-1].at >= bake_end:
+        following = state.step_index + 1
+        # Held at the group's gate, ready: protection goes on, so do the windows.
+        if not _gate_open(state, following) and _analysis_due(state, now):
+            return _analyse(state.evolve(ready_for=following), now)
+        return _complete_step(state, now, True)
+    # A tick is due, or the bake is over without a window after it: measure.
+    if _analysis_due(state, now) or (baked and proven):
         return _analyse(state, now)
     wakes = [t for t in (state.next_analysis_at, bake_end) if t is not None and t > now]
     return state, (Wait(min(wakes, default=now + state.plan.analysis_interval_seconds)),)

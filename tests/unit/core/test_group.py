@@ -263,3 +263,28 @@ def test_a_group_names_each_service_once_and_steps_alike() -> None:
         GroupState.of([plan, plan])
     assert group().name == f"{API}+{FEED}"
     assert group().version == "2.0.0"
+
+
+def test_windows_slower_than_the_interval_still_end_the_step() -> None:
+    # Given both members on step 1, and every window taking 7 s (the interval is 5 s)
+    state, now = drive_until_step(group()), T0
+    observations = [Observation(now) for _ in state.members]
+    entered_last_step = False
+    for _ in range(30):
+        decision = decide_group(state, observations, ())
+        state = decision.group
+        acts = decision.actions
+        if any(isinstance(a, SetWeights) and a.weights.green == 100 for m in acts for a in m):
+            entered_last_step = True
+            break
+        if any(isinstance(a, Analyse) for m in acts for a in m):
+            now += 7
+            pairs = [healthy()(i, Analyse("x", Color.BLUE, Color.GREEN, 5), now) for i in (0, 1)]
+            observations = [Observation(now, p) for p in pairs]
+        else:
+            wait = min(a.until for m in acts for a in m if isinstance(a, Wait))
+            now = max(now, wait)
+            observations = [Observation(now) for _ in state.members]
+
+    # Then the step ends once a window after the bake proved it, not one window more each time
+    assert entered_last_step
