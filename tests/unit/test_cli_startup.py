@@ -132,3 +132,24 @@ def test_completion_lists_verbs_without_importing_them(tmp_path: Path) -> None:
     returncode, output, heavy = _run(tmp_path, env=env)
     assert (returncode, heavy) == (0, []), output
     assert set(output.split()) == {"rollout", "rollback"}
+
+
+# Verbs whose stack is not "the stack to work on": every stack by default, or a source.
+NO_DEFAULT_STACK = {"docs", "evidence verify"}
+
+
+def test_every_verb_taking_a_stack_has_s_and_the_default_stack() -> None:
+    _registered()  # every verb module imported
+    root = typer.main.get_group(app)
+    seen = []
+    for name, command in root.commands.items():
+        leaves = getattr(command, "commands", None) or {"": command}
+        for sub, leaf in leaves.items():
+            verb = f"{name} {sub}".strip()
+            for param in leaf.params:
+                if param.name in ("stack", "stack_name"):
+                    seen.append(verb)
+                    assert "-s" in param.opts, verb
+                    if verb not in NO_DEFAULT_STACK:
+                        assert getattr(param, "envvar", None) == "RUNBOOK_STACK", verb
+    assert {"rollout", "plan", "rehearse", "local status", "policy check", "retry"} <= set(seen)
