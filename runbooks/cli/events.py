@@ -14,7 +14,8 @@ milliseconds, `Z`), `release` and `service`, then its own fields; values are pla
                      steps [{name, weight, bake_seconds}]
     step-started     index (from 1), of, name, weight, color (the new one), bake_seconds,
                      bake_ends_at, next_check_at, restarted (a resume restarts the step)
-    weights-set      weights {blue, green} (percent), unit (traffic | partitions), ok, message
+    weights-set      weights {blue, green} (percent), unit (traffic | partitions), ok, message,
+                     partitions {blue, green} (a consumer's partitions per color, else null)
     window-judged    step, verdict (the step's so far), next_check_at,
                      checks [{name, verdict, value, threshold, unit (of both),
                      baseline (the old color's), baseline_unit, text, message}]
@@ -42,6 +43,7 @@ from runbooks.core.model import Measurement
 from runbooks.core.state import ReleasePhase, ReleaseState
 from runbooks.engine import member_decisions
 from runbooks.journal.base import Event as JournalEvent
+from runbooks.partitions import new_share
 
 __all__ = [
     "ACTION_NAMES",
@@ -118,12 +120,15 @@ class StreamContext:
     """What the translation needs beyond the journal: where, and how to name next steps.
 
     `kinds` maps each service to its kind (http, consumer): a consumer's weights are shares
-    of its partitions. `local` adds `runbook local load` to a pause for too little traffic.
+    of its partitions; `partitions` maps a consumer to its topics' partition counts, so its
+    weights can be told as partitions per color. `local` adds `runbook local load` to a
+    pause for too little traffic.
     """
 
     stack: str
     kinds: Mapping[str, str] = field(default_factory=dict)
     local: bool = False
+    partitions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,7 @@ class WeightsSet(ReleaseEvent):
     unit: str
     ok: bool
     message: str = ""
+    partitions: Mapping[str, int] | None = None  # a consumer's partitions per color
 
 
 @dataclass(frozen=True)
@@ -418,8 +424,21 @@ class Translator:
         lead = self.states.get(0)
         if ok and (lead is None or lead.plan.service == service):
             self.weights = weights
-        unit = "partitions" if self.context.kinds.get(service) == "consumer" else "traffic"
-        return WeightsSet(at, self.release, service, weights, unit, ok, message)
+        consumer = self.context.kinds.get(service) == "consumer"
+        unit = "partitions" if consumer else "traffic"
+        owned = self._partitions(service, weights) if consumer else None
+        return WeightsSet(at, self.release, service, weights, unit, ok, message, owned)
+
+    def _partitions(self, service: str, weights: Mapping[str, int]) -> dict[str, int] | None:
+        """How many partitions each color consumes at `weights`: the new color its share of
+        each topic (as runbooks.partitions assigns them), the old color the rest."""
+        topics = self.context.partitions.get(service)
+        plan = next((s.plan for s in self.states.values() if s.plan.service == service), None)
+        if not topics or plan is None:
+            return None
+        new, old = plan.new_color.value, plan.old_color.value
+        taken = sum(new_share(weights.get(new, 0), count) for count in topics.values())
+        return {new: taken, old: sum(topics.values()) - taken}
 
     def _outcome(self, event: JournalEvent) -> Ended:
         """The end, named by the first service (the lead), with the first reason given."""

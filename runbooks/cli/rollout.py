@@ -205,9 +205,16 @@ def rollout(
 
 
 def stream_context(settings: StackSettings, stack: str) -> StreamContext:
-    """What the release's events need from the stack: its name, each service's kind, local."""
+    """What the release's events need from the stack: its name, each service's kind, local,
+    and each consumer's topics with their partition counts."""
     kinds = {s.name: s.kind for s in settings.services}
-    return StreamContext(stack, kinds, settings.substrate is Substrate.LOCAL)
+    counts = {t.name: t.partitions for t in settings.streaming.topics}
+    partitions = {
+        s.name: {t: counts[t] for t in s.consumes if t in counts}
+        for s in settings.services
+        if s.kind == "consumer"
+    }
+    return StreamContext(stack, kinds, settings.substrate is Substrate.LOCAL, partitions)
 
 
 def _promotion(

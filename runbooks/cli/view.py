@@ -144,10 +144,16 @@ def event_lines(event: ReleaseEvent) -> list[str]:
 
 
 def weights_line(event: WeightsSet) -> str:
-    """`weights blue 90% / green 10%` (of partitions, for a consumer)."""
+    """`weights blue 90% / green 10%`; for a consumer `partitions blue 5 / green 1 of 6`
+    (or its shares in percent when the counts are not known)."""
+    head = "weights" if event.ok else "weights NOT set:"
+    if event.partitions is not None:
+        owned = " / ".join(f"{color} {n}" for color, n in sorted(event.partitions.items()))
+        total = sum(event.partitions.values())
+        head = "partitions" if event.ok else "partitions NOT moved:"
+        return f"{head} {owned} of {total}" + _failure(event.ok, event.message)
     shares = " / ".join(f"{color} {share}%" for color, share in sorted(event.weights.items()))
     unit = " of partitions" if event.unit == "partitions" else ""
-    head = "weights" if event.ok else "weights NOT set:"
     return f"{head} {shares}{unit}" + _failure(event.ok, event.message)
 
 

@@ -24,7 +24,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from runbooks.cli.events import Decision, ReleaseEvent, StreamContext, Translator, events_of
+from runbooks.cli.events import (
+    Decision,
+    ReleaseEvent,
+    StreamContext,
+    Translator,
+    WeightsSet,
+    events_of,
+)
 from runbooks.cli.live import LiveModel, Output, follow, output_of
 from runbooks.cli.view import PlainLog, TurnPrinter, step_summary
 from runbooks.core.plan import build_plan
@@ -276,3 +283,19 @@ def test_the_turn_printer_of_the_rehearsal_logs_each_of_its_releases_once(tmp_pa
     assert any(t.startswith("promoting") for t in texts)
     assert any(t.startswith("rolling-back: ") for t in texts)
     assert not [a for a, b in itertools.pairwise(texts) if a == b]
+
+
+def test_a_consumers_weights_are_told_as_partitions_per_color() -> None:
+    plan = build_plan(make_settings(), "trading-api", "2.0.0")  # blue -> green
+    context = StreamContext(
+        "local", {"trading-api": "consumer"}, partitions={"trading-api": {"order-events": 6}}
+    )
+    translator = Translator(context)
+    translator.feed(Event(1, "r1", 1.0, "decision", {"state": ReleaseState(plan).to_dict()}))
+    action = {"type": "SetWeights", "service": "trading-api", "weights": {"blue": 80, "green": 20}}
+
+    (event,) = translator.feed(Event(2, "r1", 2.0, "action.done", {"action": action}))
+
+    assert isinstance(event, WeightsSet)
+    assert event.partitions == {"green": 2, "blue": 4}  # ceil(20% of 6) to the new color
+    assert log_of([event]) == ["partitions blue 4 / green 2 of 6"]
