@@ -69,7 +69,11 @@ class DrillStack:
     @property
     def env(self) -> dict[str, str]:
         """The CLI's environment: this process's, which `bench_stack` pointed at the stack."""
-        return dict(os.environ) | {"NO_COLOR": "1"} | self.extra_env
+        env = dict(os.environ) | {"NO_COLOR": "1"} | self.extra_env
+        # Bytecode cached (outside the tree) as an installed runbook has it: compiling every
+        # module at each start takes tens of seconds on a loaded box.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        return env | {"PYTHONPYCACHEPREFIX": str(self.bench.base_dir / "pycache")}
 
     @property
     def load_url(self) -> str:
@@ -127,7 +131,10 @@ class DrillStack:
 
     def status(self) -> dict[str, Any]:
         """`runbook status --json` of the service: its row, or {"error": ...}."""
-        done = self.run("status", "-s", STACK, "--service", SERVICE, "--json", timeout=60)
+        try:
+            done = self.run("status", "-s", STACK, "--service", SERVICE, "--json", timeout=60)
+        except subprocess.TimeoutExpired:
+            return {"error": "no answer within 60 s"}
         if done.returncode != 0:
             return {"error": f"exit {done.returncode}: {done.stderr.strip()[-300:]}"}
         try:
