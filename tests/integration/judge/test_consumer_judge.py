@@ -1,7 +1,8 @@
 """The judge on real consumers (issue 12, item 2): both colors of market-data on a private
 consumer rig (broker, PostgreSQL, Redis; runbooks.local.consumers), 3 of the topic's 6
 partitions each, a steady producer, and a real Prometheus scraping both colors every
-second, read by the stack's own provider (from_stack). One rig for the module (~40 s).
+second, read by the stack's own provider (from_stack). One rig for the module (~40 s; 90 s at a
+load of 30 on 2 cores, each process start taking 6 s).
 
 - healthy new version: no check fails;
 - 5 % processing errors: error rate and availability fail;
@@ -46,8 +47,8 @@ WINDOW = 6.0
 HALF = Weights(blue=50, green=50)
 OLD = Target(SERVICE, Color.BLUE, "1.0.0")
 # The local stack's floor: processing times of ~1 ms on a shared box are noise. The lag
-# limit is the policy's for a 6-second window: a consumer 10x slower than the stream is
-# 100 records behind within 2 s.
+# limit is lowered to keep the slow consumer's test short: ~22 records/s behind on each
+# partition, its lowest lag over the 5 s gauge interval passes 100 in about 10 s.
 THRESHOLDS = Thresholds(min_requests=20, p95_latency_floor_ms=10, max_consumer_lag=100)
 _versions = itertools.count(1)
 
