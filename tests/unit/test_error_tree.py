@@ -39,6 +39,7 @@ PRIVATE = {
     "KeyedError": "stackspec.model: becomes one problem of a StackFileError",
     "QueryFailed": "runbooks.metrics.prometheus: becomes an Error measurement",
     "TargetGroupNotFound": "runbooks.metrics.cloudwatch: becomes an Error measurement",
+    "StaleRecord": "runbooks.partition_store: the partition router raises a RouterError",
 }
 ROOTS = {"Exception", "BaseException", "RuntimeError", "ValueError", "OSError", "KeyError"}
 
