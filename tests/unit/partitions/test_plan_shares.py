@@ -4,11 +4,18 @@ partitions and what the steps need."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from runbooks.core.plan import build_plan
+from runbooks.local.isolated import isolated_stack
 from stackspec.errors import BadInput, ExitCode
 from stackspec.model import StackSettings
 from stackspec.stackfile import load_stack
@@ -61,3 +68,35 @@ def test_every_deployed_stack_fits_its_consumer_release(stack: str) -> None:
     consumer = next(s for s in settings.services if s.kind == "consumer")
     plan = build_plan(settings, consumer.name, "9.9.9")
     assert plan.service == consumer.name
+
+
+def test_given_too_few_partitions_when_rolled_out_then_exit_2_and_no_release(
+    tmp_path: Path,
+) -> None:
+    isolated_stack(tmp_path)
+    stack_file = tmp_path / "stacks" / "Pulumi.local.yaml"
+    document = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
+    for topic in document["config"]["trading-platform:streaming"]["topics"]:
+        topic["partitions"] = 1
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    env = os.environ | {
+        "RUNBOOK_STACKS_DIR": str(tmp_path / "stacks"),
+        "RUNBOOK_STATE_DIR": str(tmp_path / "runbook"),
+    }
+    runbook = Path(sys.executable).with_name("runbook")
+    argv = [str(runbook), "rollout", "--stack", "local", "--service", "market-data"]
+    done = subprocess.run(
+        [*argv, "--version", "1.1.0"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr
+    assert "topic 'order-events' has 1 partition(s)" in done.stderr
+    assert "Traceback" not in done.stderr
+    history = subprocess.run(
+        [str(runbook), "history", "--stack", "local", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert history.returncode == 0, history.stderr
+    assert json.loads(history.stdout)["releases"] == []  # nothing was recorded
