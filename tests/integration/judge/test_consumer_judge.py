@@ -46,10 +46,13 @@ RATE = 150.0  # events/s over 6 partitions: 75/s to each color
 WINDOW = 6.0
 HALF = Weights(blue=50, green=50)
 OLD = Target(SERVICE, Color.BLUE, "1.0.0")
-# The local stack's floor: processing times of ~1 ms on a shared box are noise. The lag
-# limit is lowered to keep the slow consumer's test short: ~22 records/s behind on each
-# partition, its lowest lag over the 5 s gauge interval passes 100 in about 10 s.
-THRESHOLDS = Thresholds(min_requests=20, p95_latency_floor_ms=10, max_consumer_lag=100)
+# Processing takes ~1-3 ms; at a load of 40 on 2 cores a starved process's tail reaches
+# tens of ms on either color (the local stack's 10 ms floor failed a healthy green once):
+# times under 50 ms are noise here. Latency regressions are the unit tables' and the HTTP
+# judge test's; this file is about records, failures and lag. The lag limit is lowered to
+# keep the slow consumer's test short: ~22 records/s behind on each partition, its lowest
+# lag over the 5 s gauge interval passes 100 in about 10 s.
+THRESHOLDS = Thresholds(min_requests=20, p95_latency_floor_ms=50, max_consumer_lag=100)
 _versions = itertools.count(1)
 
 
