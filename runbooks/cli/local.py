@@ -3,6 +3,7 @@
     runbook local up [--stack local] [--json]      start what is not running healthy; wait
     runbook local status [--stack local] [--json]  each part with its port, pid and health
     runbook local down [--stack local] [--json]    drain HAProxy, stop every part
+    runbook local load [--stack local] --rate 50 [--for 120]   traffic through HAProxy
 
 Exit codes: 0 done (status: every part healthy), 1 a part did not come up or is unhealthy,
 2 bad stack file or a stack whose substrate is not local.
@@ -11,6 +12,8 @@ Exit codes: 0 done (status: every part healthy), 1 a part did not come up or is 
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -97,6 +100,37 @@ def down(
         typer.echo(json.dumps({"state_dir": str(state), "stopped": stopped}))
     else:
         typer.echo(f"stopped {len(stopped)} part(s): {', '.join(stopped) or 'none'}")
+
+
+@local_app.command("load")
+def load(
+    rate: Annotated[float, typer.Option("--rate", min=0.1, help="Requests per second.")],
+    stack_name: StackOption = "local",
+    seconds: Annotated[
+        float | None, typer.Option("--for", min=0.1, help="Seconds (default: until stopped).")
+    ] = None,
+    path: Annotated[
+        str, typer.Option("--path", help="Path requested through HAProxy.")
+    ] = "/orders",
+    as_json: JsonOption = False,
+) -> None:
+    """Put steady HTTP traffic on the stack through HAProxy (what a rollout's analysis needs);
+    print the rate achieved and the errors when done (--for, Ctrl-C or SIGTERM)."""
+    from runbooks.local.endpoints import endpoints
+    from runbooks.local.load import run_load
+
+    url = endpoints(_settings(stack_name)).haproxy_url + "/" + path.lstrip("/")
+    if not as_json:
+        until = f"for {seconds:g}s" if seconds else "until stopped (Ctrl-C)"
+        typer.echo(f"load: {rate:g} requests/s to {url} {until}")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    done = run_load(url, rate, seconds, stop)
+    if as_json:
+        typer.echo(json.dumps({"url": url, "rate": round(done.rate, 2)} | vars(done)))
+    else:
+        typer.echo(f"load: {done.line()}")
 
 
 def _settings(stack_name: str) -> StackSettings:
