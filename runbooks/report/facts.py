@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from runbooks.core.state import ReleasePhase
 from runbooks.journal.base import Event, ReleaseRecord
 
 DECISION = "decision"
@@ -21,15 +20,12 @@ ACTION_DONE = "action.done"
 ACTION_FAILED = "action.failed"
 
 DONE, CURRENT, PENDING, FAILED = "done", "current", "pending", "failed"
-ROLLING = frozenset({ReleasePhase.ROLLING_BACK.value, ReleasePhase.ROLLED_BACK.value})
-OVER = frozenset({ReleasePhase.PROMOTING.value, ReleasePhase.PROMOTED.value})
-BEFORE_TRAFFIC = frozenset(
-    {
-        ReleasePhase.PENDING.value,
-        ReleasePhase.DEPLOYING.value,
-        ReleasePhase.APPLYING_STEPS.value,
-    }
-)
+# The journal's phase names (runbooks.core.state.ReleasePhase's values, spelled here so that
+# status does not import the core's pydantic adapters: a test checks they match).
+PENDING, AWAITING_PROMOTION, ABORTED = "pending", "awaiting-promotion", "aborted"
+ROLLING = frozenset({"rolling-back", "rolled-back"})
+OVER = frozenset({"promoting", "promoted"})
+BEFORE_TRAFFIC = frozenset({PENDING, "deploying", "applying-steps"})
 VERDICT_RANK = {"Successful": 0, "Inconclusive": 1, "Error": 2, "Failed": 3}
 
 
@@ -119,7 +115,7 @@ class ReleaseFacts:
     @property
     def phase(self) -> str:
         """The release's phase (its last decision's, or `pending` before any)."""
-        return str((self.state or {}).get("phase") or ReleasePhase.PENDING.value)
+        return str((self.state or {}).get("phase") or PENDING)
 
     @property
     def started_by(self) -> str | None:
@@ -212,14 +208,14 @@ def _steps(state: Mapping[str, Any] | None, finished: bool) -> tuple[StepLine, .
     phase, index = state["phase"], int(state["step_index"])
     lines = []
     for i, step in enumerate(plan_steps):
-        if phase in OVER or (phase == ReleasePhase.AWAITING_PROMOTION.value and i < index):
+        if phase in OVER or (phase == AWAITING_PROMOTION and i < index):
             mark = DONE
         elif phase in BEFORE_TRAFFIC:
             mark = PENDING
         elif i < index:
             mark = DONE
         elif i == index:
-            mark = FAILED if phase in ROLLING or phase == "aborted" else CURRENT
+            mark = FAILED if phase in ROLLING or phase == ABORTED else CURRENT
         else:
             mark = PENDING
         if mark == CURRENT and finished:

@@ -241,3 +241,12 @@ def test_watch_when_piped_prints_only_changes_until_the_release_ends(
     assert len(lines) == 2, told  # unchanged polls print nothing
     assert "progressing, step 2/3 canary-50" in lines[0]
     assert "finished rolled-back" in lines[1]
+
+
+def test_the_phase_names_status_spells_are_the_cores() -> None:
+    from runbooks.core.state import ReleasePhase
+    from runbooks.report import facts
+
+    spelled = facts.ROLLING | facts.OVER | facts.BEFORE_TRAFFIC
+    spelled |= {facts.PENDING, facts.AWAITING_PROMOTION, facts.ABORTED}
+    assert spelled <= {p.value for p in ReleasePhase}
