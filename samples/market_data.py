@@ -184,29 +184,30 @@ class MarketData:
         self.epoch, self.synced_at = epoch, time.monotonic()
 
     def _reassign(self, consumer: Consumer, mine: tuple[str, ...]) -> None:
-        """Own exactly `mine`: released partitions are dropped, taken ones start at the
-        group's committed offset, kept ones where this member is (assign() sets them all:
-        the broker's incremental fetch sessions have been seen to stall on a partition
-        unassigned and assigned again)."""
+        """Own exactly `mine`: released partitions are dropped first (even if taking then
+        fails), taken ones start at the group's committed offset, kept ones where this
+        member is. assign() sets them all: the broker's incremental fetch sessions have been
+        seen to stall on a partition unassigned and assigned again."""
         release = [p for p in self.owned if p not in mine]
         take = [p for p in mine if p not in self.owned]
-        if not release and not take:
-            return
-        for pid in release:
-            self.positions.pop(pid, None)
-            _remove_series(self.lag, {**self.metrics.labels, **_lag_labels(pid)})
-        kept = tuple(p for p in self.owned if p not in release)
+        if release:
+            for pid in release:
+                self.positions.pop(pid, None)
+                _remove_series(self.lag, {**self.metrics.labels, **_lag_labels(pid)})
+            self._own(consumer, tuple(p for p in self.owned if p not in release))
         if take:
             found = consumer.committed([_tp(p) for p in take], timeout=COMMITTED_TIMEOUT)
             for tp in found:
                 self.positions[partition_id(tp.topic, tp.partition)] = tp.offset
-        owned = tuple(sorted({*kept, *take}, key=split_id))
+            self._own(consumer, tuple(sorted({*self.owned, *take}, key=split_id)))
+
+    def _own(self, consumer: Consumer, owned: tuple[str, ...]) -> None:
         if owned:
             consumer.assign([_tp(p, _start(self.positions[p])) for p in owned])
         else:
             consumer.unassign()
         self.owned = owned
-        self.partitions.labels(**self.metrics.labels).set(len(self.owned))
+        self.partitions.labels(**self.metrics.labels).set(len(owned))
 
     def _process(self, consumer: Consumer, message: Message) -> None:
         labels = self.metrics.labels
