@@ -1,0 +1,154 @@
+"""Finding a stack's secret values where they must never be: logs, reports, journals,
+evidence, decision records and captured output.
+
+`stack_secrets(settings, outputs, env)` collects every secret value a stack uses:
+- the release webhook URL (`notifications.webhookUrl`: an `{env: VAR}` reference is read
+  from `env`; a `{secure: ...}` one through the stack's outputs, when they resolve it),
+- the evidence signing and verification keys (RUNBOOK_EVIDENCE_KEY / _VERIFY_KEY),
+- the database password and the cache (Redis AUTH) token: the password part of every
+  connection string the stack's runs read (RUNBOOK_DATABASE_DSN, RUNBOOK_JOURNAL_DSN,
+  RUNBOOK_REDIS_URL, the local outputs' DSN/URL, the samples' TRADING_POSTGRES_DSN /
+  TRADING_REDIS_URL and the files their `_FILE` variants name).
+
+`scan(secrets, paths, texts)` looks for each value, as written, URL-encoded and
+JSON-escaped, in every file under `paths` (binary files such as the SQLite journal
+included) and in each named text; a Hit names the secret and where, never the value.
+Values shorter than MIN_LENGTH are skipped: they would match by chance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from stackspec.model import EnvRef, StackSettings
+
+MIN_LENGTH = 6
+EVIDENCE_KEYS = ("RUNBOOK_EVIDENCE_KEY", "RUNBOOK_EVIDENCE_VERIFY_KEY")
+CONNECTION_VARS = (
+    "RUNBOOK_DATABASE_DSN",
+    "RUNBOOK_JOURNAL_DSN",
+    "RUNBOOK_REDIS_URL",
+    "TRADING_POSTGRES_DSN",
+    "TRADING_REDIS_URL",
+)
+CONNECTION_FILES = ("TRADING_POSTGRES_DSN_FILE", "TRADING_REDIS_URL_FILE")
+CONNECTION_OUTPUTS = ("local.postgresDsn", "local.redisUrl")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """One secret value of the stack and what it is (the name is safe to print)."""
+
+    name: str
+    value: str
+
+    def __repr__(self) -> str:
+        return f"Secret({self.name!r}, [{len(self.value)} characters])"
+
+    def forms(self) -> set[bytes]:
+        """The byte strings the value may appear as: raw, URL-encoded, JSON-escaped."""
+        return {
+            form.encode()
+            for form in (self.value, quote(self.value, safe=""), json.dumps(self.value)[1:-1])
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A secret found: which (by name) and where (a path or a text's label)."""
+
+    secret: str
+    where: str
+
+
+def stack_secrets(
+    settings: StackSettings,
+    outputs: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[Secret]:
+    """Every secret value `settings` (with its `outputs`, in `env`) uses; see the module."""
+    env = os.environ if env is None else env
+    found: list[Secret] = []
+    ref = settings.notifications.webhook_url
+    if isinstance(ref, EnvRef) and env.get(ref.env):
+        found += _url_secrets("webhook URL", env[ref.env])
+    for name in EVIDENCE_KEYS:
+        found += _key_secrets(name, env.get(name, ""))
+    for name in CONNECTION_VARS:
+        found += _password(name, env.get(name, ""))
+    for name in CONNECTION_FILES:
+        found += _password(name, _read(env.get(name, "")))
+    for key in CONNECTION_OUTPUTS:
+        value = (outputs or {}).get(key)
+        found += _password(key, value if isinstance(value, str) else "")
+    unique = {(s.name, s.value): s for s in found if len(s.value) >= MIN_LENGTH}
+    return list(unique.values())
+
+
+def scan(
+    secrets: Iterable[Secret],
+    paths: Iterable[Path] = (),
+    texts: Mapping[str, str] | None = None,
+) -> list[Hit]:
+    """Every place under `paths` (files, or folders walked) and in `texts` holding one of
+    `secrets`, in any of its forms."""
+    wanted = [(s.name, s.forms()) for s in secrets]
+    hits: list[Hit] = []
+    places = [(str(p), p.read_bytes()) for p in _files(paths)]
+    places += [(label, text.encode()) for label, text in (texts or {}).items()]
+    for where, data in places:
+        hits += [Hit(name, where) for name, forms in wanted if any(f in data for f in forms)]
+    return hits
+
+
+def _files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            yield from (p for p in sorted(path.rglob("*")) if p.is_file() and not p.is_symlink())
+
+
+def _url_secrets(name: str, url: str) -> list[Secret]:
+    """A URL whose whole is secret (a webhook), and its path and password on their own."""
+    parts = urlsplit(url)
+    found = [Secret(name, url), *_password(name, url)]
+    if len(parts.path.strip("/")) >= MIN_LENGTH:
+        found.append(Secret(f"{name} (path)", parts.path.strip("/")))
+    return found
+
+
+def _key_secrets(name: str, text: str) -> list[Secret]:
+    """An evidence key as set, and its secret after `hmac:` on its own."""
+    text = text.strip()
+    if not text:
+        return []
+    found = [Secret(name, text)]
+    if text.startswith("hmac:"):
+        found.append(Secret(name, text.removeprefix("hmac:")))
+    return found
+
+
+def _password(name: str, connection: str) -> list[Secret]:
+    """The password of a connection URL (`scheme://user:password@host/...`), or of a
+    libpq keyword string (`password=...`)."""
+    connection = connection.strip()
+    if not connection:
+        return []
+    if "://" in connection:
+        password = urlsplit(connection).password
+        return [Secret(f"{name} password", password)] if password else []
+    words = dict(w.split("=", 1) for w in connection.split() if "=" in w)
+    return [Secret(f"{name} password", words["password"])] if words.get("password") else []
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() if path else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
