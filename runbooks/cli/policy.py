@@ -42,13 +42,12 @@ def check(
 ) -> None:
     """Apply the pack, with the stack's config, to the stack's offline plan."""
     try:
-        load_stack(stack)  # a bad name or file is refused before pulumi is imported
-        from infra.policycheck import blocking, check_stack
-
         findings = check_stack(stack)
     except BadInput as err:  # a bad stack file or pack config, or the local stack
         typer.echo(str(err), err=True)
         raise typer.Exit(code=err.exit_code) from None
+    from infra.policycheck import blocking
+
     stopping = blocking(findings)
     if as_json:
         payload = {
@@ -61,6 +60,15 @@ def check(
         _show(stack, findings, len(stopping))
     if stopping:
         raise typer.Exit(code=ExitCode.FAILED)
+
+
+def check_stack(stack: str) -> list[Finding]:
+    """infra.policycheck.check_stack, the stack file loaded first: a bad name or file is
+    refused before the Pulumi program (and pulumi) is imported."""
+    load_stack(stack)
+    from infra.policycheck import check_stack as check
+
+    return check(stack)
 
 
 def _show(stack: str, findings: list[Finding], stopping: int) -> None:
