@@ -33,6 +33,7 @@ from benchmarks.drills.harness import (
     kinds,
     poll,
     rollout_args,
+    say,
     tail,
     verb_args,
     versions,
@@ -47,6 +48,7 @@ MIGRATION = "1.2.0"
 STEPS = ("--step", "db-migration", "--step", "cache-bump", "--migration", MIGRATION)
 LOAD_RATE = 150.0  # enough requests for the judge's minimum sample in a short bake
 TRIGGER_TIMEOUT = 90.0
+RECOVERY_TIMEOUT = 600.0  # a resume runs the rest of the release: minutes on a loaded box
 REVERT = (
     "DROP INDEX CONCURRENTLY IF EXISTS public.orders_client_ref_idx",
     "ALTER TABLE public.orders DROP COLUMN IF EXISTS client_ref",
@@ -129,6 +131,7 @@ def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, A
         for index, (name, trigger) in enumerate(chosen):
             verb = "resume" if index % 2 == 0 else "rollback"
             records.append(_point(stack, name, trigger, verb, next(fresh)))
+            say(f"  crash {index + 1}/{len(chosen)} {name}: {_summary(records[-1])}")
             _reset_migration(stack)
     consistent = sum(1 for r in records if not r["problems"])
     truthful = sum(1 for r in records if r["killed"] and not r["status_problems"])
@@ -153,12 +156,22 @@ def _point(
     live = stack.live_weights()
     record["live_after_kill"] = _split(live)
     record["status_problems"] = status_problems(stack.status(), record["live_after_kill"])
-    done = stack.run(*verb_args(verb, "--force"))
-    record |= {"recovery_exit": done.returncode, "recovery_output": tail(done.stderr, 300)}
+    try:
+        done = stack.run(*verb_args(verb, "--force"), timeout=RECOVERY_TIMEOUT)
+        record |= {"recovery_exit": done.returncode, "recovery_output": tail(done.stderr, 300)}
+    except subprocess.TimeoutExpired:
+        record["recovery_exit"] = f"no end within {RECOVERY_TIMEOUT:g} s"
     end = _ending(stack, release_id, old, cache_before)
     record |= {"outcome": end.outcome, "problems": ending_problems(end)}
     record["trace"] = kinds(stack.events(release_id))[-6:]
     return record
+
+
+def _summary(record: dict[str, Any]) -> str:
+    """One line for the progress log: killed or not, the outcome and any problem."""
+    killed = "killed" if record.get("killed") else f"NOT killed ({record.get('error', '')!r})"
+    problems = "; ".join(record.get("problems", []) + record.get("status_problems", []))
+    return f"{killed}, {record.get('recovery')} -> {record.get('outcome')}; {problems or 'ok'}"
 
 
 def _kill_at(

@@ -167,7 +167,7 @@ class DrillStack:
         """No release in progress and no lock held (a killed engine leaves both behind)."""
         journal = self.journal()
         if journal.current(STACK, SERVICE) is not None or journal.lock_holder(STACK):
-            self.run(*verb_args("rollback", "--force"))
+            self.run(*verb_args("rollback", "--force"), timeout=600)
 
 
 @contextmanager
@@ -213,6 +213,11 @@ def finish(proc: subprocess.Popen[str], timeout: float = CLI_TIMEOUT) -> tuple[i
         out, err = proc.communicate()
         return -9, out, err + f"\n(killed after {timeout:g}s)"
     return proc.returncode, out, err
+
+
+def say(message: str) -> None:
+    """Progress, on stderr so stdout stays JSON lines."""
+    print(f"[drills {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def machine_load() -> list[float]:

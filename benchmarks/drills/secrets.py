@@ -74,11 +74,14 @@ def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, A
 
 
 def _loose_journal_files(stack: DrillStack) -> list[str]:
-    """The journal's files readable or writable by anyone but their owner."""
+    """The journal's own files (the journal database and its sidecars, the identity file:
+    the files directly in its state dir) readable or writable by anyone but their owner.
+    Evidence records and the metrics textfile in its subfolders are outputs, meant to be
+    read."""
     journal_dir = runbook_state_dir(STACK)
     return [
         f"{path} {stat.filemode(path.stat().st_mode)}"
-        for path in journal_dir.rglob("*")
+        for path in journal_dir.iterdir()
         if path.is_file() and path.stat().st_mode & 0o077
     ]
 
