@@ -111,7 +111,9 @@ def nice_ticks(top: float, count: int = 5) -> list[float]:
 
 
 def time_label(seconds: float) -> str:
-    """`45s`, `2m`, `2m30s`, `1h05m` for an axis tick."""
+    """`0.5s`, `45s`, `2m`, `2m30s`, `1h05m` for an axis tick."""
+    if seconds < 10 and seconds != round(seconds):
+        return f"{seconds:.1f}s"  # ticks under a second apart on a short release
     whole = round(seconds)
     if whole < 60:
         return f"{whole}s"

@@ -86,7 +86,16 @@ def test_an_unknown_release_is_bad_input(journal: SqliteJournal) -> None:
 def test_ticks_are_round_and_cover_the_range() -> None:
     assert nice_ticks(100) == [0, 20, 40, 60, 80, 100]
     assert nice_ticks(37)[-1] >= 37 and nice_ticks(0.3)[1] == pytest.approx(0.1)
-    assert [time_label(t) for t in (0, 45, 90, 3900)] == ["0s", "45s", "1m30s", "1h05m"]
+    assert [time_label(t) for t in (0, 0.4, 45, 90, 3900)] == [
+        "0s",
+        "0.4s",
+        "45s",
+        "1m30s",
+        "1h05m",
+    ]
+    short = render(Chart("short", "%", 1.3, (Series("x", "#000", ((0, 1), (1.3, 2))),)))
+    labels = re.findall(r'class="xtick"[^>]*>([^<]+)<', short)
+    assert len(labels) == len(set(labels)) >= 3, labels
 
 
 def test_chart_text_is_escaped() -> None:
