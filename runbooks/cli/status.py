@@ -24,7 +24,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from runbooks.cli.app import app
 from runbooks.cli.common import JsonOption, StackOption, emit_json, exits_cleanly, one_line, say
@@ -40,6 +39,14 @@ from runbooks.routers.base import TrafficRouter
 from runbooks.session import current_settings, open_journal, require_service
 from stackspec.errors import RunbookError
 from stackspec.model import StackSettings
+
+
+def escape(text: str) -> str:
+    """rich.markup.escape, imported once a tree is drawn: a refusal never pays for rich."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 OptionalService = Annotated[
     str | None, typer.Option("--service", help="One service (default: every service).")
