@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -35,7 +35,6 @@ from runbooks.report.facts import (
     iso,
     read_facts,
 )
-from runbooks.routers.base import TrafficRouter
 from runbooks.session import current_settings, open_journal, require_service
 from stackspec.errors import RunbookError
 from stackspec.model import StackSettings
@@ -47,6 +46,9 @@ def escape(text: str) -> str:
 
     return rich_escape(text)
 
+
+if TYPE_CHECKING:
+    from runbooks.routers.base import TrafficRouter
 
 OptionalService = Annotated[
     str | None, typer.Option("--service", help="One service (default: every service).")
