@@ -22,10 +22,19 @@ from typing import Any
 
 import redis
 
-from runbooks.partitions import Assignment
+from runbooks.partitions import HEARTBEAT_TTL, Assignment
 from stackspec.model import Color
 
-HEARTBEAT_TTL = 10.0  # seconds without a heartbeat after which a member is dead
+__all__ = [
+    "HEARTBEAT_TTL",
+    "REGISTERING",
+    "Ack",
+    "PartitionStore",
+    "StaleRecord",
+    "record_key",
+    "topics_of",
+]
+
 REGISTERING = -1  # the epoch a member acks before it has read any record
 
 # SET the record only if the stored epoch is the one the writer read (or none is stored):

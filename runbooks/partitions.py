@@ -38,15 +38,23 @@ from runbooks.core.model import Weights
 from stackspec.model import Color
 
 __all__ = [
+    "HEARTBEAT_TTL",
     "Assignment",
     "handover",
     "initial",
     "member_share",
     "new_share",
     "partition_id",
+    "receivers",
     "share_problems",
     "target_owners",
+    "unowned",
 ]
+
+# Seconds without a heartbeat (an ack, `runbooks.partition_store`) after which a member is
+# dead; also how old a consumer's last sync may get before its samples are errors
+# (`runbooks.metrics.prometheus`).
+HEARTBEAT_TTL = 10.0
 
 Owners = Mapping[Color, tuple[str, ...]]
 
@@ -116,6 +124,22 @@ class Assignment:
             topics={str(t): int(n) for t, n in data["topics"].items()},
             owners={c: _ordered(owners.get(c.value, ())) for c in Color},
         )
+
+
+def unowned(record: Assignment) -> tuple[str, ...]:
+    """The partitions of `record`'s topics that no color owns: a hand-over's first phase
+    is live and its second not yet (in progress, or the engine stopped between the two)."""
+    return tuple(p for p in all_partitions(record.topics) if record.owner_of(p) is None)
+
+
+def receivers(before: Assignment | None, after: Assignment) -> tuple[Color, ...]:
+    """The colors that own in `after` a partition they did not own in `before` (None: every
+    color owning any): each needs a live member reading them."""
+    return tuple(
+        c
+        for c in Color
+        if set(after.owned_by(c)) - set(before.owned_by(c) if before is not None else ())
+    )
 
 
 def initial(base: Color, topics: Mapping[str, int]) -> Assignment:

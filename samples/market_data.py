@@ -18,15 +18,29 @@ partitions on.
 
 Writes are idempotent: one fill per order id (`ON CONFLICT DO NOTHING`); a write that
 finds the fill already there (a redelivery) is counted in `consumer_redeliveries_total`.
-Faults: `--error-rate` makes that share of messages fail (counted in
-`consumer_errors_total`, logged, skipped), `--added-latency-ms` slows each message.
+An offset is committed only past a record that is done with (`outcome_of`):
+- written: committed;
+- a transient failure (a database error, the injected `--error-rate` fault, anything but
+  poison): NOT committed. Counted in `consumer_errors_total` (each failed attempt), logged;
+  the consumer seeks its partition back to the record and retries it after a short backoff
+  (`RETRY_BACKOFF`). So a faulty color's records stay in its partitions, and once a rollback
+  hands those back, the old color processes them from the committed offset: nothing lost;
+- poison, a record that can never be processed (undecodable JSON, a missing or mistyped
+  key): counted in `consumer_errors_total`, logged, and committed past (it is skipped for
+  good; retrying would stall its partition forever).
+A member whose last good sync is older than half the heartbeat TTL (it stalled, the engine
+may already have handed its partitions on) processes and commits nothing until it syncs
+again: the record in hand is sought back, for whoever owns the partition next.
+`--added-latency-ms` slows each message.
 
     GET /health   200 while the consumer loop runs and PostgreSQL answers, else 503; shows
                   the configuration version, the partition epoch and the partitions owned
     GET /metrics  messages_consumed_total, consumer_errors_total,
                   consumer_redeliveries_total, message_processing_seconds (histogram),
                   consumer_lag{topic,partition} (owned partitions only),
-                  consumer_partitions, plus the HTTP metrics
+                  consumer_partitions, consumer_last_sync_timestamp_seconds (unix time of
+                  the consumer loop's last good sync: it stops moving when the loop hangs
+                  or dies while this endpoint still answers), plus the HTTP metrics
 
 Runtime configuration (`--config`, reloaded on SIGHUP, see samples.live_config):
 `pollTimeoutSeconds`, how long each poll of the broker waits (at most the sync interval).
@@ -46,8 +60,11 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import FrameType
+from typing import Literal, Protocol
 
 import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
@@ -69,6 +86,13 @@ TOPIC = "order-events"
 SYNC_INTERVAL = 0.5  # seconds between reads of the assignment record
 LAG_INTERVAL = 1.0  # seconds between reads of the partitions' end offsets
 COMMITTED_TIMEOUT = 10.0
+RETRY_BACKOFF = 0.2  # seconds before a record whose processing failed is tried again
+
+Outcome = Literal["poison", "retry"]
+
+
+class Poison(ValueError):
+    """A record that can never be processed: undecodable, or missing a field."""
 
 
 def member_id() -> str:
@@ -125,10 +149,17 @@ class MarketData:
         self.partitions = Gauge(
             "consumer_partitions", "Partitions this member consumes", labels, registry=registry
         )
+        self.last_sync = Gauge(
+            "consumer_last_sync_timestamp_seconds",
+            "Unix time of the consumer loop's last good sync with the assignment record",
+            labels,
+            registry=registry,
+        )
         # Series at zero from the start, as the HTTP metrics (samples.web.ServiceMetrics).
         for metric in (self.consumed, self.errors, self.redeliveries, self.processing):
             metric.labels(**self.metrics.labels)
         self.partitions.labels(**self.metrics.labels).set(0)
+        self.last_sync.labels(**self.metrics.labels).set(time.time())
 
     @property
     def color(self) -> Color:
@@ -182,6 +213,7 @@ class MarketData:
                 self._reassign(consumer, ())
             return
         self.epoch, self.synced_at = epoch, time.monotonic()
+        self.last_sync.labels(**self.metrics.labels).set(time.time())
 
     def _reassign(self, consumer: Consumer, mine: tuple[str, ...]) -> None:
         """Own exactly `mine`: released partitions are dropped first (even if taking then
@@ -197,8 +229,7 @@ class MarketData:
             self._own(consumer, tuple(p for p in self.owned if p not in release))
         if take:
             found = consumer.committed([_tp(p) for p in take], timeout=COMMITTED_TIMEOUT)
-            for tp in found:
-                self.positions[partition_id(tp.topic, tp.partition)] = tp.offset
+            self.positions.update(committed_positions(found))
             self._own(consumer, tuple(sorted({*self.owned, *take}, key=split_id)))
 
     def _own(self, consumer: Consumer, owned: tuple[str, ...]) -> None:
@@ -210,26 +241,51 @@ class MarketData:
         self.partitions.labels(**self.metrics.labels).set(len(owned))
 
     def _process(self, consumer: Consumer, message: Message) -> None:
+        """Process one record; commit past it only when done with it (module docstring)."""
         labels = self.metrics.labels
         pid = partition_id(message.topic() or "", message.partition() or 0)
-        if not message.error() and pid not in self.owned:
+        if message.error():
+            self._failed(f"poll: {message.error()}")
+            return
+        if pid not in self.owned:
             return  # fetched before its partition was released: its new owner reads it
+        if not sync_is_fresh(self.synced_at, time.monotonic()):
+            self._seek_back(consumer, message)  # stalled: maybe no longer ours, sync first
+            return
         started = time.perf_counter()
         try:
-            if message.error():
-                raise RuntimeError(str(message.error()))
+            event = decoded(message.value())
             if self.options.faults.added_latency_ms:
                 time.sleep(self.options.faults.added_latency_ms / 1000)  # the injected fault
             if random.random() < self.options.faults.error_rate:
                 raise RuntimeError("injected fault")
-            if not self._record_fill(json.loads(message.value() or b"{}")):
+            if not self._record_fill(event):
                 self.redeliveries.labels(**labels).inc()
+        except Exception as err:
+            if outcome_of(err) == "retry":
+                self._failed(f"will retry offset {message.offset()} of {pid}: {_what(err)}")
+                self._seek_back(consumer, message)
+                self.stopping.wait(RETRY_BACKOFF)
+                return
+            self._failed(f"poison record at offset {message.offset()} of {pid} skipped: {err}")
+        else:
             self.consumed.labels(**labels).inc()
             self.processing.labels(**labels).observe(time.perf_counter() - started)
-        except Exception as err:
-            self._failed(f"message skipped: {type(err).__name__}: {err}")
-        if not message.error():
-            self._commit(consumer, message, pid)
+        if not sync_is_fresh(self.synced_at, time.monotonic()):
+            # Stalled while processing: the partition may have a new owner by now, whose
+            # committed offset must not move back. The write is idempotent; it comes again.
+            self._seek_back(consumer, message)
+            return
+        self._commit(consumer, message, pid)
+
+    def _seek_back(self, consumer: Consumer, message: Message) -> None:
+        """Fetch `message` again next (its partition's later prefetched records are dropped)."""
+        tp = TopicPartition(message.topic() or "", message.partition() or 0, message.offset() or 0)
+        try:
+            consumer.seek(tp)
+        except KafkaException as err:
+            # Not assigned any more (released meanwhile): its owner starts at the commit.
+            self._failed(f"seek back: {err}")
 
     def _commit(self, consumer: Consumer, message: Message, pid: str) -> None:
         try:
@@ -240,19 +296,19 @@ class MarketData:
             return
         self.positions[pid] = (message.offset() or 0) + 1
 
-    def _record_fill(self, event: dict[str, object]) -> bool:
+    def _record_fill(self, event: Fill) -> bool:
         """Write the order's fill; False when it was already written (a redelivery)."""
         with self.db.connection() as conn:
             cursor = conn.execute(
                 "INSERT INTO fills (order_id, color, version, symbol, quantity, price)"
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (
-                    event["order_id"],
+                    event.order_id,
                     self.options.color,
                     self.options.version,
-                    event["symbol"],
-                    event["quantity"],
-                    event["price"],
+                    event.symbol,
+                    event.quantity,
+                    event.price,
                 ),
             )
             return cursor.rowcount == 1
@@ -317,6 +373,84 @@ class MarketData:
                 "partitions": list(self.owned),
             },
         )
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The fields of an order event that a fill records."""
+
+    order_id: int
+    symbol: str
+    quantity: Decimal
+    price: Decimal
+
+
+def decoded(value: bytes | str | None) -> Fill:
+    """The event of a record's value; Poison when it is not a JSON object, or a field is
+    missing or of the wrong type (quantity and price: a number or a decimal string, as
+    trading-api writes them)."""
+    try:
+        event = json.loads(value or b"")
+        order_id, symbol = event["order_id"], event["symbol"]
+        quantity, price = _decimal(event["quantity"]), _decimal(event["price"])
+        if isinstance(order_id, bool) or not isinstance(order_id, int | str):
+            raise TypeError(f"order_id {order_id!r:.40} is not a whole number")
+        if not isinstance(symbol, str):
+            raise TypeError(f"symbol {symbol!r:.40} is not a string")
+        return Fill(int(order_id), symbol, quantity, price)
+    except (ValueError, KeyError, TypeError, ArithmeticError) as err:
+        raise Poison(f"undecodable order event: {type(err).__name__}: {err}") from None
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{value!r:.40} is not a number")
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"{value!r:.40} is not a finite number")
+    return number
+
+
+def outcome_of(err: BaseException) -> Outcome:
+    """What a failed record becomes: poison (committed past, never retried) or retry (not
+    committed; sought back and tried again: database errors, injected faults, the rest)."""
+    return "poison" if isinstance(err, Poison) else "retry"
+
+
+def sync_is_fresh(synced_at: float, now: float, ttl: float = HEARTBEAT_TTL) -> bool:
+    """Whether a member last synced recently enough to process and commit: within half the
+    heartbeat TTL (after the whole TTL the engine takes it for dead and hands its
+    partitions on)."""
+    return now - synced_at <= ttl / 2
+
+
+class _Committed(Protocol):
+    """What `committed_positions` reads of a TopicPartition."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def error(self) -> object: ...
+
+
+def committed_positions(found: Iterable[_Committed]) -> dict[str, int]:
+    """partition id -> committed offset, of `Consumer.committed()`'s answer. KafkaException
+    when any partition came back with an error: its offset (-1001) would otherwise read as
+    "none committed" and replay the whole partition from the beginning."""
+    positions = {}
+    for tp in found:
+        if tp.error:
+            raise KafkaException(tp.error)
+        positions[partition_id(tp.topic, tp.partition)] = tp.offset
+    return positions
+
+
+def _what(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
 def _tp(pid: str, offset: int | None = None) -> TopicPartition:

@@ -34,7 +34,16 @@ lag in that interval, the largest of those (the partition that stayed furthest b
 that keeps up comes back near zero between bursts and hand-overs, while one that falls
 behind never does. The worst partition's, not the sum: the colors own different shares of
 the partitions, a sum would grow with the share, and one stuck partition shows whole.
-`has_series` is False when none of the counters and gauges has a series.
+`has_series` is False when none of the counters and gauges has a series. A consumer whose
+records fail transiently retries them (samples.market_data): each failed attempt is one
+more failed record here, so a faulty color's error rate shows even though nothing is lost.
+
+A hung consumer loop (its thread stuck or dead while its /metrics still answers) freezes
+its lag and partitions gauges at whatever they were, and every check above would pass. So
+`last_sync` (each member's last good sync, unix time) is read over the same interval: a
+series whose last value is older than `stale_sync_seconds` (the partition heartbeat TTL,
+after which the engine takes the member for dead) at that point's own time makes the
+whole sample an ERROR measurement (`Sample.failed`) naming the member.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ import httpx
 from runbooks.core.model import Sample, ServiceKind, Target
 from runbooks.metrics.counters import Labels, Point, deltas, labels_of
 from runbooks.metrics.histogram import bound_of, non_cumulative, quantile
+from runbooks.partitions import HEARTBEAT_TTL
 from stackspec.errors import BadInput
 from stackspec.model import ConsumerQueries, Queries
 
@@ -125,12 +135,14 @@ class PrometheusMetrics:
         consumers: Collection[str] = (),
         consumer_queries: ConsumerQueries | None = None,
         gauge_seconds: float = 0.0,
+        stale_sync_seconds: float = HEARTBEAT_TTL,
     ) -> None:
         self._api = url.rstrip("/") + "/api/v1"
         self._queries = queries or Queries()
         self._consumers = frozenset(consumers)
         self._consumer_queries = consumer_queries or ConsumerQueries()
         self._gauge_seconds = gauge_seconds
+        self._stale_sync_seconds = stale_sync_seconds
         self._client = client
         self._timeout_seconds = timeout_seconds
         self._clock = clock
@@ -231,6 +243,17 @@ class PrometheusMetrics:
         recent = span
         if 0 < self._gauge_seconds < (span.end_ms - span.start_ms) / 1000:
             recent = Span.ending_at(span.end_ms / 1000, self._gauge_seconds, span.step_ms / 1000)
+        if queries.last_sync:
+            synced = self._gauge(client, queries.last_sync, fill, recent)
+            stale = stale_syncs(synced, self._stale_sync_seconds)
+            if stale:
+                return Sample.failed(
+                    target.color,
+                    at,
+                    f"{target.service} {target.color}: consumer loop not syncing "
+                    f"(hung or dead while its metrics answer): {'; '.join(stale)}",
+                    "consumer",
+                )
         lag = self._gauge(client, queries.lag, fill, recent)
         partitions = self._gauge(client, queries.partitions, fill, recent)
         if not (processed or failed or lag or partitions):
@@ -316,6 +339,20 @@ def stayed_behind(series: Mapping[Labels, list[Point]]) -> float | None:
     """The largest over the series of each one's lowest value; None without any point."""
     lowest = [min(v for _, v in points) for points in series.values() if points]
     return max(lowest, default=None)
+
+
+def stale_syncs(series: Mapping[Labels, list[Point]], limit: float) -> list[str]:
+    """The series (members) whose last value, a unix time, is more than `limit` seconds
+    before that point's own time, described ("instance=... last synced 42s before ...")."""
+    stale = []
+    for labels, points in sorted(series.items(), key=lambda item: sorted(item[0])):
+        if not points:
+            continue
+        at, synced = points[-1]
+        if at - synced > limit:
+            who = ", ".join(f"{k}={v}" for k, v in sorted(labels)) or "a member"
+            stale.append(f"{who} last synced {at - synced:.0f}s before {at:.0f}")
+    return stale
 
 
 def last_total(series: Mapping[Labels, list[Point]]) -> float | None:

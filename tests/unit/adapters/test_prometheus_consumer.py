@@ -1,6 +1,6 @@
 """The prometheus provider on consumers: Prometheus' recorded answers (a real market-data
 pair, recorded/prometheus_consumer.json) become consumer Samples the judge fails on 5 %
-processing errors; literal answers for lag, partitions and missing series."""
+processing errors; literal answers for lag, partitions, last syncs and missing series."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from runbooks.metrics.prometheus import (
     fill_of,
     last_total,
     render,
+    stale_syncs,
     stayed_behind,
 )
 from stackspec.model import Color, ConsumerQueries, Thresholds
@@ -30,10 +31,15 @@ GREEN = Target(SERVICE, Color.GREEN, "1.1.0")
 
 
 def replaying(answers: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:
-    """Prometheus answering each (endpoint, query) as recorded; anything else is a 400."""
+    """Prometheus answering each (endpoint, query) as recorded; anything else is a 400.
+    The recording predates the last-sync gauge: its query is answered with one member that
+    synced at each point (not recorded)."""
     by_query = {(a["endpoint"], a["params"]["query"]): a["body"] for a in answers}
 
     def handle(request: httpx.Request) -> httpx.Response:
+        if "consumer_last_sync_timestamp_seconds" in request.url.params["query"]:
+            start, end = (float(request.url.params[k]) for k in ("start", "end"))
+            return httpx.Response(200, json=_synced(start, end, lag=0.5))
         key = (request.url.path.rsplit("/", 1)[1], request.url.params["query"])
         if key not in by_query:
             return httpx.Response(400, json={"status": "error", "error": f"unrecorded {key}"})
@@ -72,6 +78,9 @@ def test_default_consumer_queries_read_the_consumers_metrics_per_color_and_versi
     )
     assert render(queries.lag, fill) == f"max by (topic, partition) (consumer_lag{labels})"
     assert render(queries.partitions, fill) == f"sum(consumer_partitions{labels})"
+    assert render(queries.last_sync, fill) == (
+        f"max by (instance) (consumer_last_sync_timestamp_seconds{labels})"
+    )
 
 
 def test_recorded_answers_become_consumer_samples_in_records() -> None:
@@ -106,6 +115,19 @@ def _matrix(series: Mapping[str, list[tuple[float, float]]]) -> dict[str, Any]:
         {"metric": {"partition": k}, "values": [[t, str(v)] for t, v in points]}
         for k, points in series.items()
     ]
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def _synced(start: float, end: float, lag: float, hung_at: float | None = None) -> dict[str, Any]:
+    """One member's last-sync gauge over [start, end] at 1 s steps: `lag` seconds behind each
+    point, frozen from `hung_at` on (its loop hung while /metrics still answers)."""
+    points = []
+    t = start
+    while t <= end:
+        synced = t - lag if hung_at is None or t < hung_at else hung_at - lag
+        points.append([t, str(synced)])
+        t += 1
+    result = [{"metric": {"instance": "127.0.0.1:29211"}, "values": points}]
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 
 
@@ -195,3 +217,61 @@ def test_gauges_are_read_over_the_last_gauge_seconds_of_the_window() -> None:
     # the gauges: the last 5 s; the counters: the whole window
     assert spans["consumer_lag"] == spans["consumer_partitions"] == ("95.000", "100.000")
     assert spans["messages_consumed_total"] == ("40.000", "100.000")
+
+
+def hung_after(hung_at: float) -> Callable[[httpx.Request], httpx.Response]:
+    """A healthy-looking consumer (records, one partition, no lag) whose loop hung at
+    `hung_at`: its counters and gauges keep their last values."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        if "consumer_last_sync_timestamp_seconds" in query:
+            start, end = (float(request.url.params[k]) for k in ("start", "end"))
+            return httpx.Response(200, json=_synced(start, end, 0.5, hung_at))
+        if request.url.path.endswith("/query"):
+            return httpx.Response(200, json=_empty("vector"))
+        return only_gauges({"0": [(95.0, 0), (100.0, 0)]})(request)
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    ("hung_at", "failed"),
+    [
+        (None, False),
+        (95.0, False),  # 5.5 s ago: within the heartbeat TTL
+        (80.0, True),  # 20.5 s without a sync: the engine took it for dead
+    ],
+)
+def test_a_consumer_whose_last_sync_is_stale_is_an_error_measurement(
+    hung_at: float | None, failed: bool
+) -> None:
+    sample = provider(hung_after(hung_at) if hung_at else hung_after(1e12), 100.4, 5).sample(
+        GREEN, 30
+    )
+
+    assert sample.kind == "consumer"
+    if failed:
+        assert sample.error is not None
+        assert "consumer loop not syncing" in sample.error and "127.0.0.1:29211" in sample.error
+    else:
+        assert sample.error is None and sample.partitions == 1
+
+
+@pytest.mark.parametrize(
+    ("series", "stale"),
+    [
+        ({}, []),
+        ({"a": [(100.0, 99.5)]}, []),
+        ({"a": [(100.0, 90.0)]}, []),  # exactly the limit
+        ({"a": [(90.0, 70.0), (100.0, 99.0)]}, []),  # stale once, synced since
+        ({"a": [(100.0, 89.0)], "b": [(100.0, 99.0)]}, ["instance=a last synced 11s before 100"]),
+        ({"a": [(50.0, 10.0)]}, ["instance=a last synced 40s before 50"]),  # ended stale
+    ],
+)
+def test_stale_syncs_are_the_members_whose_last_value_is_older_than_the_limit(
+    series: dict[str, list[tuple[float, float]]], stale: list[str]
+) -> None:
+    labelled = {frozenset({("instance", k)}): points for k, points in series.items()}
+
+    assert stale_syncs(labelled, 10.0) == stale
