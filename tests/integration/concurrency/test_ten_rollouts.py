@@ -3,8 +3,9 @@ takes the stack's lock and proceeds; the nine others exit 4 (locked) naming the 
 pid, each in a few seconds even on a loaded machine (the time from spawn to exit is printed:
 the drills report the figure).
 
-The stack's servers are not started: the one that proceeds holds the lock while it retries
-the router, which is all this needs, and it is stopped (SIGTERM, its own pid) at the end.
+One private local stack that is up serves the module (a rollout reads the router before it
+takes the lock); the rollout that proceeds is stopped (SIGTERM, its own pid) once the nine
+have exited, and its release rolled back.
 
 The processes keep their bytecode (in a cache under the temp dir, not the tree), as an
 installed `runbook` does: with PYTHONDONTWRITEBYTECODE each would compile every module it
@@ -20,13 +21,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from runbooks.local.isolated import isolated_stack
 from runbooks.session import open_journal
 from stackspec.errors import ExitCode
+from tests.integration.engine.conftest import SHORT_POLICY
+from tests.integration.engine.harness import Stack, private_stack, settle
 
 RUNBOOK = Path(sys.executable).with_name("runbook")
 RUNS = 10
@@ -34,16 +37,16 @@ PYCACHE = Path(tempfile.gettempdir()) / "runbook-test-pycache"
 BOUND_SECONDS = 120.0  # CPU-bound: ~3 s alone, 20-90 s at load 20-30 on 2 cores (printed)
 
 
-def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """An isolated local stack (servers not started) for the runbook processes and this one."""
-    isolated_stack(tmp_path)
-    env = os.environ | {
-        "RUNBOOK_STACKS_DIR": str(tmp_path / "stacks"),
-        "RUNBOOK_STATE_DIR": str(tmp_path / "runbook"),
-        "PYTHONPYCACHEPREFIX": str(PYCACHE),
-    }
-    for key in ("RUNBOOK_JOURNAL_DSN", "PYTHONDONTWRITEBYTECODE"):
-        env.pop(key, None)
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with private_stack("ten-rollouts-it-", SHORT_POLICY) as up:
+        yield up
+
+
+def _environment(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The stack's environment for the runbook processes and this one, bytecode kept."""
+    env = stack.env | {"PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for key in ("RUNBOOK_STACKS_DIR", "RUNBOOK_STATE_DIR"):
         monkeypatch.setenv(key, env[key])
     monkeypatch.delenv("RUNBOOK_JOURNAL_DSN", raising=False)
@@ -59,9 +62,9 @@ def _rollout(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_ten_simultaneous_rollouts_one_proceeds_nine_are_locked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = _environment(tmp_path, monkeypatch)
+    env = _environment(stack, monkeypatch)
     started = time.monotonic()
     procs = [(time.monotonic(), _rollout(env)) for _ in range(RUNS)]
     ended: dict[int, float] = {}
@@ -79,7 +82,7 @@ def test_ten_simultaneous_rollouts_one_proceeds_nine_are_locked(
 
     locked = [proc for _, proc in procs if proc.returncode == ExitCode.LOCKED]
     proceeded = [proc for _, proc in procs if proc.returncode != ExitCode.LOCKED]
-    assert len(proceeded) == 1, {p.pid: (p.returncode, outputs[p.pid][1][-300:]) for p in procs}
+    assert len(proceeded) == 1, {p.pid: (p.returncode, outputs[p.pid][1][-300:]) for _, p in procs}
     assert len(locked) == RUNS - 1
     assert [p.pid for p in running] == [proceeded[0].pid]  # it held the lock to the end
     assert holder is not None and holder.pid == proceeded[0].pid
@@ -93,12 +96,13 @@ def test_ten_simultaneous_rollouts_one_proceeds_nine_are_locked(
         f"(load {os.getloadavg()[0]:.1f})"
     )
     assert seconds[-1] < BOUND_SECONDS
+    settle(stack)
 
 
 def test_one_rollout_on_a_locked_stack_alone_exits_4_fast(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = _environment(tmp_path, monkeypatch)
+    env = _environment(stack, monkeypatch)
     seconds = []
     with open_journal("local").acquire("local", "holder"):
         for _ in range(3):
