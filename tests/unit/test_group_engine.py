@@ -7,6 +7,8 @@ per service, so what each member's traffic ended on is read back from it.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -20,7 +22,9 @@ from runbooks.evidence.record import promoted_release
 from runbooks.journal.sqlite import SqliteJournal
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.performer import Backends, Performer
+from runbooks.release import revert_promoted
 from runbooks.routers.nop import NopRouter
+from runbooks.session import Session
 from runbooks.steps.base import StepContext
 from stackspec.errors import BadInput
 from stackspec.model import Color
@@ -137,3 +141,16 @@ def test_evidence_is_not_exported_for_one_service_of_a_release_of_several(
 
     with pytest.raises(BadInput, match=f"together with other services in release {release_id}"):
         promoted_release(journal, "local", FEED, "2.0.0")
+
+
+def test_a_promoted_release_of_several_is_not_reverted_by_one_of_its_services(
+    tmp_path: Path,
+) -> None:
+    journal, release_id, group = start(tmp_path)
+    engine = engine_for(journal, release_id, NopRouter(), FakeClock(), None)
+    assert engine.run(group) is Outcome.PROMOTED
+    session = cast(Session, SimpleNamespace(stack="local"))
+
+    with pytest.raises(BadInput, match="not rolled back by one service"):
+        revert_promoted(FEED, session, journal, force=False)
+    assert [r.id for r in journal.history("local")] == [release_id]  # nothing recorded
