@@ -2,7 +2,8 @@
 (runbooks.local.consumers): both colors of market-data in one offset group, the
 PartitionRouter moving partitions under a steady producer. Every test starts with every
 partition on blue and both colors running, and counts events produced against fills
-written (one per order id) and redeliveries (a write that found its fill already there)."""
+written (one per order id) and redeliveries (a write that found its fill already there),
+also with a faulty new color whose failed records are retried, not committed past."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from runbooks.core.model import Weights
 from runbooks.local.consumers import SERVICE, ConsumerRig, SteadyProducer, consumer_rig
 from runbooks.partition_store import HEARTBEAT_TTL
 from runbooks.partitions import Assignment
+from samples.options import Faults
 from stackspec.model import Color
 
 pytestmark = pytest.mark.integration
@@ -125,6 +127,37 @@ def test_given_a_dead_new_color_then_the_rollback_is_not_blocked(rig: ConsumerRi
     # Records green wrote without committing come again to blue: written once, none lost.
     written = rig.wait_written(producer.produced)
     assert len(written) == len(producer.produced)
+
+
+def test_given_a_faulty_new_color_then_its_failed_records_are_retried_none_lost(
+    rig: ConsumerRig,
+) -> None:
+    """Green fails 20% of its records (--error-rate 0.2, the injected processing fault):
+    failed records are not committed but retried, so after the rollback hands green's
+    partitions back, blue goes on from the committed offsets and every event is written."""
+    rig.start_color(GREEN, "1.1.0", Faults(error_rate=0.2))
+    try:
+        router = rig.router()
+        with SteadyProducer(rig.ends.bootstrap_servers, RATE) as producer:
+            router.set_weights(SERVICE, Weights.to_new(GREEN, 50))
+            _wait_for(lambda: rig.metric(GREEN, "consumer_errors_total") >= 5, "green to fail")
+            router.set_weights(SERVICE, Weights.all_on(BLUE))
+            rolled_back = len(producer.produced)
+            _wait_for(lambda: len(producer.produced) > rolled_back + RATE / 2, "more events")
+        assert rig.owned(BLUE) == ALL and rig.owned(GREEN) == []
+        written = rig.wait_written(producer.produced)
+        assert producer.failed == 0 and len(written) == len(producer.produced) > 0
+        assert rig.doubled(producer.produced) == 0
+    finally:
+        rig.start_color(GREEN)  # the next test's green is healthy
+
+
+def _wait_for(done: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"waited {timeout:g}s for {what}")
+        time.sleep(0.1)
 
 
 def _engine_script(rig: ConsumerRig, percent: int) -> str:
