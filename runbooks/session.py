@@ -18,7 +18,9 @@ from typing import Any
 from runbooks.drivers.base import StackDriver
 from runbooks.drivers.registry import open_driver
 from runbooks.journal.base import Journal, ReleaseRecord
+from runbooks.journal.lock import RuntimeLock, with_runtime_lock
 from runbooks.journal.registry import JOURNALS
+from runbooks.local.endpoints import state_dir_of
 from runbooks.metrics.registry import METRICS
 from runbooks.notifiers.registry import NOTIFIERS, notifier_name
 from runbooks.outputs import StackOutputs
@@ -26,8 +28,8 @@ from runbooks.performer import Backends
 from runbooks.routers.by_kind import ByKindRouter
 from runbooks.routers.registry import ROUTERS
 from runbooks.steps.registry import STEPS
-from stackspec.errors import BadInput, JournalError
-from stackspec.model import Service, StackSettings
+from stackspec.errors import BadInput, JournalError, RunbookError
+from stackspec.model import Service, StackSettings, Substrate
 from stackspec.names import service_name
 from stackspec.stackfile import PROJECT_ROOT, load_stack, stack_path
 
@@ -103,21 +105,38 @@ IDENTITY_FILE = "stack-file"
 
 
 def runbook_state_dir(stack: str) -> Path:
-    """Where the journal (and lock) of `stack` lives, keyed on the stack's identity: the
-    resolved path of its stack file plus its name.
+    """Where the journal (and lock) of `stack` lives.
+
+    A cloud stack's is `<base>/<stack>`, keyed on the name as the PostgreSQL journal keys its
+    lock: the name is the Pulumi stack, the one set of cloud resources every checkout of it
+    (whatever its path, on whichever host) changes, so every copy must meet at one lock.
+
+    A local stack's is keyed on its stack file's resolved path plus its name (below); what
+    guards its runtime is the runtime lock `open_journal` adds (`local.stateDir`, shared by
+    every stack file naming that runtime whatever their names and paths).
 
     Under the base (`$RUNBOOK_STATE_DIR`, else `.runbook/`) the folder `<stack>` belongs to
     the first stack file that claims it (its path is written in `<stack>/stack-file`); any
     other file of the same name gets `<stack>-<12 hex of sha256(path)>`. So two `local`
-    stacks sharing a state dir never block each other or show each other's release, and an
-    existing `<stack>` folder keeps working: it has no claim yet, the first run claims it.
-    (The PostgreSQL journal stays keyed on the name: it is shared across hosts, whose
-    checkouts differ in path, and its lock must hold across them.)
+    stacks with their own runtimes sharing a state dir never block each other or show each
+    other's release, and an existing `<stack>` folder keeps working: it has no claim yet,
+    the first run claims it.
     """
     base = Path(os.environ.get("RUNBOOK_STATE_DIR") or str(PROJECT_ROOT / ".runbook"))
+    declared = _declared(stack)
+    if declared is not None and declared.substrate is not Substrate.LOCAL:
+        return base / stack
     identity = str(stack_path(stack).resolve())
     hashed = f"{stack}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
     return base / (stack if _claimed_by(base / stack, identity) else hashed)
+
+
+def _declared(stack: str) -> StackSettings | None:
+    """The stack file's settings, or None when it cannot be loaded (the verb reports that)."""
+    try:
+        return load_stack(stack)
+    except RunbookError:
+        return None
 
 
 def _claimed_by(folder: Path, identity: str) -> bool:
@@ -148,7 +167,17 @@ def _claimed_by(folder: Path, identity: str) -> bool:
 
 
 def open_journal(stack: str) -> Journal:
-    """The journal of `stack`: PostgreSQL if RUNBOOK_JOURNAL_DSN is set, else SQLite."""
+    """The journal of `stack`: PostgreSQL if RUNBOOK_JOURNAL_DSN is set, else SQLite. For a
+    local stack its lock also takes the runtime's (`RuntimeLock` on `local.stateDir`): two
+    stack files driving one HAProxy never release at once, two runtimes never block."""
+    journal = _journal(stack)
+    declared = _declared(stack)
+    if declared is None or declared.substrate is not Substrate.LOCAL or declared.local is None:
+        return journal
+    return with_runtime_lock(journal, RuntimeLock(state_dir_of(declared)))
+
+
+def _journal(stack: str) -> Journal:
     dsn = os.environ.get("RUNBOOK_JOURNAL_DSN")
     if dsn:
         return JOURNALS.create("postgres", dsn=dsn)

@@ -9,18 +9,26 @@ A lock names its holder (user), host, pid and start time. Taking it over:
 - a backend that knows liveness itself (PostgreSQL: the holder's session holds an advisory
   lock, released by the server when the holder dies) passes `alive` and it wins over the
   host/pid check, on any host.
+
+A local stack's runtime (its servers and HAProxy admin socket under `local.stateDir`) has a
+lock of its own besides: `RuntimeLock`, shared by every stack file naming that runtime.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
+from typing import Any, cast
 
-from runbooks.journal.base import LockHolder
+from runbooks.journal.base import Journal, LockHolder
 from stackspec.errors import LockedError
 
 
@@ -106,3 +114,115 @@ class Lease:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+RUNTIME_LOCK_FILE = "release.lock"
+
+
+class RuntimeLock:
+    """The lock of one local runtime, whichever stack file (name, path) drives it.
+
+    An exclusive flock(2) on `<local.stateDir>/release.lock`, the file recording who holds
+    it (stack, holder, host, pid, since) for the message. The kernel drops the flock when its
+    process dies, so a lock found held always has a live holder: `--force` never takes it
+    over, and a dead holder's needs no `--force`. The descriptor is not inherited by child
+    processes (Python opens files non-inheritable), so servers a release starts do not keep it.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / RUNTIME_LOCK_FILE
+
+    def acquire(self, stack: str, holder: str) -> Lease:
+        """Take the runtime's lock for `stack`, or raise LockedError naming who has it."""
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise self._locked(stack) from None
+        owner = this_process(holder)
+        record = {"stack": stack, **asdict(owner)}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+        return Lease(stack, owner, lambda: os.close(fd))
+
+    def holder(self) -> tuple[str, LockHolder] | None:
+        """The stack and holder of the runtime's lock if a process holds it now, else None."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self._recorded()
+        finally:
+            os.close(fd)
+        return None
+
+    def _recorded(self, wait: float = 1.0) -> tuple[str, LockHolder]:
+        """Who the lock file names; a holder that has just taken the lock may not have
+        written itself yet, so this polls for up to `wait` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                owner = LockHolder(
+                    str(data["holder"]), str(data["host"]), int(data["pid"]), float(data["since"])
+                )
+                return str(data["stack"]), owner
+            except (OSError, ValueError, KeyError, TypeError):
+                if time.monotonic() > deadline:
+                    return "?", LockHolder("unknown", socket.gethostname(), 0, time.time())
+                time.sleep(0.02)
+
+    def _locked(self, stack: str) -> LockedError:
+        other, owner = self._recorded()
+        return LockedError(
+            f"{describe(other, owner)}, which drives the same local runtime "
+            f"({self.state_dir}) as stack '{stack}'",
+            hint=_hint(owner, True, False),
+        )
+
+
+class _RuntimeLocked:
+    """A journal whose `acquire` also takes a local runtime's lock (taken first, given back
+    last); everything else is the journal's own."""
+
+    def __init__(self, journal: Journal, runtime: RuntimeLock) -> None:
+        self._journal, self._runtime = journal, runtime
+
+    def acquire(self, stack: str, holder: str, force: bool = False) -> Lease:
+        outer = self._runtime.acquire(stack, holder)
+        try:
+            inner = self._journal.acquire(stack, holder, force)
+        except BaseException:
+            outer.release()
+            raise
+
+        def release() -> None:
+            try:
+                inner.release()
+            finally:
+                outer.release()
+
+        return Lease(stack, inner.owner, release)
+
+    def lock_holder(self, stack: str) -> LockHolder | None:
+        own = self._journal.lock_holder(stack)
+        if own is not None:
+            return own
+        held = self._runtime.holder()
+        return held[1] if held is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._journal, name)
+
+
+def with_runtime_lock(journal: Journal, runtime: RuntimeLock) -> Journal:
+    """`journal`, its lock taken together with `runtime`'s; `lock_holder` names the runtime's
+    holder when another stack file holds it. (A delegating wrapper: mypy cannot see
+    `__getattr__` satisfy the Journal protocol, hence the cast.)"""
+    return cast(Journal, _RuntimeLocked(journal, runtime))

@@ -1,10 +1,13 @@
-"""Locks and journals keyed on the stack's identity (its resolved stack file path and name):
-two `local` stacks sharing a state dir blocked each other and showed each other's release,
-as both were keyed on the name alone. An existing state dir keeps working (first claim)."""
+"""Journals keyed on the stack's identity (its resolved stack file path and name): two
+`local` stacks with their own runtimes sharing a state dir blocked each other and showed
+each other's release, as both were keyed on the name alone. An existing state dir keeps
+working (first claim). Stack files sharing one runtime: tests/unit/persistence/
+test_runtime_lock.py. A cloud stack stays keyed on its name."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from runbooks.cli.app import app
 from runbooks.journal.sqlite import SqliteJournal
 from runbooks.local.isolated import isolated_stack
 from runbooks.session import IDENTITY_FILE, holder, open_journal, runbook_state_dir
+from stackspec.errors import LockedError
 from stackspec.stackfile import PROJECT_ROOT
 
 STACK = "local"
@@ -87,14 +91,24 @@ def test_an_existing_state_dir_keeps_its_releases(
     assert claim.strip() == str((tmp_path / "stacks" / "Pulumi.local.yaml").resolve())
 
 
-def test_the_project_stack_keeps_its_folder(
+def test_a_cloud_stack_is_keyed_on_its_name_wherever_its_file_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A cloud stack's name is its Pulumi stack (one set of cloud resources): every copy of
+    its file meets at one journal and lock, as with the PostgreSQL journal."""
     monkeypatch.delenv("RUNBOOK_STACKS_DIR", raising=False)
-    monkeypatch.setenv("RUNBOOK_STATE_DIR", str(tmp_path))
-    assert runbook_state_dir("staging") == tmp_path / "staging"
-    claim = (tmp_path / "staging" / IDENTITY_FILE).read_text(encoding="utf-8").strip()
-    assert claim == str(PROJECT_ROOT / "stacks" / "Pulumi.staging.yaml")
+    monkeypatch.setenv("RUNBOOK_STATE_DIR", str(tmp_path / "state"))
+    project = runbook_state_dir("staging")
+    copy = tmp_path / "elsewhere"
+    copy.mkdir()
+    shutil.copy(PROJECT_ROOT / "stacks" / "Pulumi.staging.yaml", copy)
+    use(monkeypatch, copy)
+    assert runbook_state_dir("staging") == project == tmp_path / "state" / "staging"
+    lease = open_journal("staging").acquire("staging", holder())
+    monkeypatch.delenv("RUNBOOK_STACKS_DIR")
+    with pytest.raises(LockedError):
+        open_journal("staging").acquire("staging", holder())
+    lease.release()
 
 
 def test_journal_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
