@@ -28,8 +28,9 @@ Choices:
 - A member of a multi-service release (see `runbooks.core.group`) enters a step, or is
   promoted, only once the group's `step_gate` lets it; until then it is held with its
   `ready_for` set, its analysis still running. While rolling back, `undo_held` stops it after
-  its traffic is restored, until the members after it are undone. A single service has no
-  gate and is never held.
+  its traffic is restored, until the members after it are undone. Promoting, it ends
+  (PROMOTED) only once the gate reaches len(steps) + 1: every member kept its old color
+  warm and ran its contracts. A single service has no gate and is never held.
 - `promote` passes the manual gate, or ends the current step at once (skipping its bake and
   analysis: the operator's call). The gate sits between the last two steps, so a plan of
   one step has none.
@@ -79,6 +80,7 @@ P = ReleasePhase
 def decide(state: ReleaseState, observation: Observation, intents: Sequence[Intent]) -> Decision:
     """The next state and the actions that get there, from what was observed and asked."""
     now = observation.now
+    state = state.evolve(judged=()) if state.judged else state
     state, after_results = _absorb_results(state, observation.results, now)
     state = _absorb_samples(state, observation.samples, now)
     state, after_intents = _absorb_intents(state, intents, now)
@@ -168,6 +170,7 @@ def _absorb_samples(state: ReleaseState, samples: SamplePair | None, now: float)
     measurements = judge(baseline, samples.canary, thresholds, now, weights, live=live)
     return state.evolve(
         history=(*state.history, *measurements),
+        judged=tuple(measurements),
         baseline_reference=fresh if usable else reference,
     )
 
@@ -358,9 +361,14 @@ def _keep_warm(state: ReleaseState, now: float) -> Move:
             return state, (Wait(state.contract_at),)
         contracted = (*state.contracted_steps, pending[0])
         return state.evolve(contracted_steps=contracted), (ContractReleaseStep(pending[0]),)
+    # A group's members are promoted together, once every one is done here: until then a
+    # failure of one still rolls the others back (their old colors stay up while held).
+    finished = len(plan.steps) + 1
+    if not _gate_open(state, finished):
+        return _await_gate(state, finished, now)
     message = f"{plan.service} {plan.version} released on {plan.new_color}"
     message += f"; {state.reason}" if state.reason else ""
-    return state.evolve(phase=P.PROMOTED), (
+    return state.evolve(phase=P.PROMOTED, ready_for=None), (
         NotifyEvent(EventKind.FINISHED, message),
         Finish(Outcome.PROMOTED, message),
     )

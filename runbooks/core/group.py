@@ -9,11 +9,15 @@ abort and rollback apply to the whole release. Then the group's rules, in order:
 1. One fails, all roll back: when a member starts rolling back (a failed window, a failed
    action) or aborts, every member still going rolls back too, its reason naming the member
    that failed. Those are decided again from the state they came in with, so every member
-   puts its traffic back on the old color in the same turn.
+   puts its traffic back on the old color in the same turn. That includes a member still
+   promoting (rule 2 holds each there, old color warm, until all are done), but not one
+   whose contract already ran: it is aborted, on its new version, saying why.
 2. Lockstep: a member's `step_gate` is the highest step index it may enter (len(steps):
    promotion). It starts at -1, so no member takes traffic before every member is deployed
    and its release steps applied. When every member is held ready for step k (`ready_for`),
    the gate opens to k for all. A held member keeps analysing: protection never stops.
+   Promoting, each is held at len(steps) + 1 once its old color's warm time and its
+   contracts are over, so all become PROMOTED in the same turn.
 3. Newest change first: rolling back, a member waits after restoring its traffic
    (`undo_held`) until every member declared after it is rolled back; when one of those
    aborted (its undo failed), the waiting member aborts too, since the later change may
@@ -120,6 +124,7 @@ def decide_group(
     members = _held(list(group.members))
     decisions = [decide(m, o, intents) for m, o in zip(members, observations, strict=True)]
     decisions = _fail_together(members, observations, intents, decisions)
+    decisions = _past_no_return(members, decisions)
     decisions = _open_gate(decisions)
     decisions = _undo_in_order(decisions, now)
     states = tuple(d.state for d in decisions)
@@ -142,10 +147,35 @@ def _fail_together(
     reason = f"{cause.plan.service} failed: {cause.reason}"
     fresh = list(decisions)
     for i, decision in enumerate(decisions):
-        if decision.state.phase in STOPPING or decision.state.phase is P.PROMOTED:
+        # By the phase it came in with: one that just decided PROMOTED (its scaleDownDelay
+        # over) in the turn another failed is still promoting, its old color still up.
+        if decision.state.phase in STOPPING or members[i].phase in TERMINAL:
             continue
         # From the state it came in with: what it just decided (a new step) must not run.
         fresh[i] = decide(start_rollback(members[i], reason), observations[i], intents)
+    return fresh
+
+
+def _past_no_return(members: Sequence[ReleaseState], decisions: list[Decision]) -> list[Decision]:
+    """A member told to roll back after its contract ran is aborted instead: the contract
+    dropped what its old version needs, so sending traffic back would not be a rollback."""
+    fresh = list(decisions)
+    for i, decision in enumerate(decisions):
+        came, state = members[i], decision.state
+        if came.phase is not P.PROMOTING or not came.contracted_steps:
+            continue
+        if state.phase is not P.ROLLING_BACK:
+            continue
+        steps = ", ".join(came.contracted_steps)
+        reason = (
+            f"not rolled back ({state.reason}): the contract of {steps} already ran, so "
+            f"{came.plan.old_version} may no longer work; {came.plan.version} stays on "
+            f"{came.plan.new_color}"
+        )
+        fresh[i] = Decision(
+            came.evolve(phase=P.ABORTED, reason=reason, ready_for=None),
+            (NotifyEvent(EventKind.ABORTED, reason), Finish(Outcome.ABORTED, reason)),
+        )
     return fresh
 
 

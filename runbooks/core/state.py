@@ -273,9 +273,13 @@ class ReleaseState:
     contracted_steps: tuple[str, ...] = ()  # release steps whose contract ran (or is running)
     reason: str = ""  # why the release paused, rolled back or aborted
     # Multi-service releases only (None / False: a release of one service, never held):
-    step_gate: int | None = None  # highest step index it may enter; len(steps): promotion
+    step_gate: int | None = None  # highest step index it may enter; len(steps): promotion,
+    # len(steps) + 1: the end of promoting (PROMOTED)
     ready_for: int | None = None  # held before entering this step index (or promotion)
     undo_held: bool = False  # rolling back: later members' undo not done, so wait after traffic
+    # The measurements judged in this decision (none: no window came in). Journaled with it
+    # because the window that completes a step is cleared from `history` in the same turn.
+    judged: tuple[Measurement, ...] = ()
 
     @property
     def step(self) -> PlanStep:

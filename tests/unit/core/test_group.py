@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from runbooks.core.state import (
     Action,
     ActionResult,
     Analyse,
+    ContractReleaseStep,
     Finish,
     Intent,
     Observation,
@@ -33,6 +34,7 @@ from runbooks.core.state import (
     UndoReleaseStep,
     Verb,
     Wait,
+    WriteStackState,
 )
 from stackspec.errors import BadInput
 from stackspec.model import Color, StackSettings
@@ -288,3 +290,93 @@ def test_windows_slower_than_the_interval_still_end_the_step() -> None:
 
     # Then the step ends once a window after the bake proved it, not one window more each time
     assert entered_last_step
+
+
+def promoting_group(delay: float, contract_after: float | None) -> GroupState:
+    """The lead carries a db-migration; both keep the old color warm `delay` seconds."""
+    plans = [
+        replace(
+            build_plan(settings(), name, "2.0.0", steps),
+            scale_down_delay_seconds=delay,
+            contract_after_seconds=contract_after,
+        )
+        for name, steps in ((API, ("db-migration",)), (FEED, ()))
+    ]
+    return GroupState.of(plans)
+
+
+def promotion_of(member: int) -> Callable[[int, Action], bool]:
+    """Fails member `member`'s write of the promoted stack state (the new color active)."""
+
+    def fails(m: int, a: Action) -> bool:
+        return m == member and isinstance(a, WriteStackState) and a.active_color is Color.GREEN
+
+    return fails
+
+
+def test_a_member_failing_to_record_its_promotion_rolls_back_one_already_past_its_warm_time() -> (
+    None
+):
+    # Given no warm time: the lead would be done promoting in the turn the other fails
+    run = drive(promoting_group(delay=0, contract_after=None), healthy(), fails=promotion_of(1))
+
+    # Then the lead was never promoted and both are back on blue, the step undone
+    assert run.finish is not None and run.finish.outcome is Outcome.ROLLED_BACK
+    assert not any(s.members[0].phase is P.PROMOTED for s in run.states)
+    assert [m.phase for m in run.states[-1].members] == [P.ROLLED_BACK, P.ROLLED_BACK]
+    assert run.of(SetWeights, 0)[-1][2].weights == Weights.all_on(Color.BLUE)
+    assert [a.name for _, _, a in run.of(UndoReleaseStep, 0)] == ["db-migration"]
+
+
+def test_members_are_promoted_together_once_every_contract_ran() -> None:
+    run = drive(promoting_group(delay=10, contract_after=60), healthy())
+
+    assert run.finish is not None and run.finish.outcome is Outcome.PROMOTED
+    contract = run.of(ContractReleaseStep, 0)
+    assert len(contract) == 1
+    ended = [i for i, s in enumerate(run.states) if s.members[1].phase is P.PROMOTED]
+    # the second member (no contract, warm time long over) ends with the lead, not before
+    assert run.states[ended[0]].members[0].phase is P.PROMOTED
+
+
+def test_an_operator_rollback_while_the_lead_awaits_its_contract_rolls_both_back() -> None:
+    # Given the second member's warm time is over and the lead waits 60 s for its contract
+    start = drive(promoting_group(delay=10, contract_after=60), healthy(), turns=400)
+    promoted_at = min(
+        t for t, m, a in start.of(WriteStackState, 0) if a.active_color is Color.GREEN
+    )
+
+    def intents(now: float) -> list[Intent]:
+        return [Intent(1, Verb.ROLLBACK)] if now >= promoted_at + 30 else []
+
+    # When the operator rolls back 30 s after the promotion
+    run = drive(promoting_group(delay=10, contract_after=60), healthy(), intents=intents)
+
+    # Then neither stays promoted: both back on blue, the migration undone, never contracted
+    assert run.finish is not None and run.finish.outcome is Outcome.ROLLED_BACK
+    assert [m.phase for m in run.states[-1].members] == [P.ROLLED_BACK, P.ROLLED_BACK]
+    assert {m for _, m, a in run.of(SetWeights) if a.weights.blue == 100} == {0, 1}
+    assert not run.of(ContractReleaseStep)
+
+
+def test_a_member_whose_contract_ran_is_aborted_not_rolled_back() -> None:
+    # Given the lead contracted its migration, the other still promoting beside it
+    state = drive(promoting_group(delay=0, contract_after=0), healthy())
+    contracted = next(
+        s
+        for s in state.states
+        if s.members[0].contracted_steps and s.members[0].phase is P.PROMOTING
+    )
+    now = T0 + 1000
+
+    # When the operator rolls back
+    decision = decide_group(
+        contracted, [Observation(now) for _ in contracted.members], [Intent(1, Verb.ROLLBACK)]
+    )
+
+    # Then the lead is aborted saying why, its traffic left on green; the other rolls back
+    lead, other = decision.group.members
+    assert lead.phase is P.ABORTED and "contract of db-migration already ran" in lead.reason
+    assert not [a for a in decision.actions[0] if isinstance(a, SetWeights | UndoReleaseStep)]
+    assert other.phase is P.ROLLING_BACK
+    assert SetWeights(FEED, Weights.all_on(Color.BLUE)) in decision.actions[1]
