@@ -3,12 +3,16 @@ evidence, decision records and captured output.
 
 `stack_secrets(settings, outputs, env)` collects every secret value a stack uses:
 - the release webhook URL (`notifications.webhookUrl`: an `{env: VAR}` reference is read
-  from `env`; a `{secure: ...}` one through the stack's outputs, when they resolve it),
+  from `env`; a `{secure: ...}` one (SecretRef) through `outputs.secret`, when `outputs` is
+  the stack's StackOutputs and its driver resolves it), its path, its path and query
+  string together, and each query value on its own (`/hook?token=...`),
 - the evidence signing and verification keys (RUNBOOK_EVIDENCE_KEY / _VERIFY_KEY),
 - the database password and the cache (Redis AUTH) token: the password part of every
   connection string the stack's runs read (RUNBOOK_DATABASE_DSN, RUNBOOK_JOURNAL_DSN,
   RUNBOOK_REDIS_URL, the local outputs' DSN/URL, the samples' TRADING_POSTGRES_DSN /
-  TRADING_REDIS_URL and the files their `_FILE` variants name).
+  TRADING_REDIS_URL and the files their `_FILE` variants name): a URL's user-info password
+  (percent-decoded) and `?password=` value, a libpq keyword string's `password`, quoted or
+  not (parsed by psycopg's `conninfo_to_dict`, libpq's own rules).
 
 `scan(secrets, paths, texts)` looks for each value, as written, URL-encoded and
 JSON-escaped, in every file under `paths` (binary files such as the SQLite journal
@@ -23,9 +27,15 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from stackspec.model import EnvRef, StackSettings
+from psycopg import ProgrammingError
+from psycopg.conninfo import conninfo_to_dict
+
+from runbooks.drivers.base import WEBHOOK_KEY
+from runbooks.outputs import StackOutputs
+from stackspec.errors import RunbookError
+from stackspec.model import EnvRef, SecretRef, StackSettings
 
 MIN_LENGTH = 6
 EVIDENCE_KEYS = ("RUNBOOK_EVIDENCE_KEY", "RUNBOOK_EVIDENCE_VERIFY_KEY")
@@ -68,15 +78,16 @@ class Hit:
 
 def stack_secrets(
     settings: StackSettings,
-    outputs: Mapping[str, object] | None = None,
+    outputs: StackOutputs | Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[Secret]:
     """Every secret value `settings` (with its `outputs`, in `env`) uses; see the module."""
     env = os.environ if env is None else env
+    values = outputs.values if isinstance(outputs, StackOutputs) else (outputs or {})
     found: list[Secret] = []
-    ref = settings.notifications.webhook_url
-    if isinstance(ref, EnvRef) and env.get(ref.env):
-        found += _url_secrets("webhook URL", env[ref.env])
+    webhook = _webhook(settings, outputs, env)
+    if webhook:
+        found += _url_secrets("webhook URL", webhook)
     for name in EVIDENCE_KEYS:
         found += _key_secrets(name, env.get(name, ""))
     for name in CONNECTION_VARS:
@@ -84,10 +95,27 @@ def stack_secrets(
     for name in CONNECTION_FILES:
         found += _password(name, _read(env.get(name, "")))
     for key in CONNECTION_OUTPUTS:
-        value = (outputs or {}).get(key)
+        value = values.get(key)
         found += _password(key, value if isinstance(value, str) else "")
     unique = {(s.name, s.value): s for s in found if len(s.value) >= MIN_LENGTH}
     return list(unique.values())
+
+
+def _webhook(
+    settings: StackSettings,
+    outputs: StackOutputs | Mapping[str, object] | None,
+    env: Mapping[str, str],
+) -> str:
+    """The webhook URL's plaintext, or "" when it is unset or cannot be resolved here."""
+    ref = settings.notifications.webhook_url
+    if isinstance(ref, EnvRef):
+        return env.get(ref.env, "")
+    if isinstance(ref, SecretRef) and isinstance(outputs, StackOutputs):
+        try:
+            return outputs.secret(ref, WEBHOOK_KEY) or ""
+        except RunbookError:
+            return ""
+    return ""
 
 
 def scan(
@@ -115,11 +143,16 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def _url_secrets(name: str, url: str) -> list[Secret]:
-    """A URL whose whole is secret (a webhook), and its path and password on their own."""
+    """A URL whose whole is secret (a webhook), and on their own: its password, its path,
+    its path with the query string, and each query value."""
     parts = urlsplit(url)
+    path = parts.path.strip("/")
     found = [Secret(name, url), *_password(name, url)]
-    if len(parts.path.strip("/")) >= MIN_LENGTH:
-        found.append(Secret(f"{name} (path)", parts.path.strip("/")))
+    if len(path) >= MIN_LENGTH:
+        found.append(Secret(f"{name} (path)", path))
+    if parts.query:
+        found.append(Secret(f"{name} (path and query)", f"{path}?{parts.query}"))
+        found += [Secret(f"{name} (query {key})", value) for key, value in parse_qsl(parts.query)]
     return found
 
 
@@ -135,16 +168,21 @@ def _key_secrets(name: str, text: str) -> list[Secret]:
 
 
 def _password(name: str, connection: str) -> list[Secret]:
-    """The password of a connection URL (`scheme://user:password@host/...`), or of a
-    libpq keyword string (`password=...`)."""
+    """The password of a connection URL (`scheme://user:password@host/...?password=...`), or
+    of a libpq keyword string (`password=...`, `password='with spaces \\' quotes'`)."""
     connection = connection.strip()
     if not connection:
         return []
+    label = f"{name} password"
     if "://" in connection:
-        password = urlsplit(connection).password
-        return [Secret(f"{name} password", password)] if password else []
-    words = dict(w.split("=", 1) for w in connection.split() if "=" in w)
-    return [Secret(f"{name} password", words["password"])] if words.get("password") else []
+        parts = urlsplit(connection)
+        given = [parts.password or "", *(v for k, v in parse_qsl(parts.query) if k == "password")]
+        return [Secret(label, v) for p in given if p for v in {p, unquote(p)}]
+    try:
+        password = conninfo_to_dict(connection).get("password")
+    except ProgrammingError:  # not a connection string libpq reads: nothing of it is used
+        return []
+    return [Secret(label, str(password))] if password else []
 
 
 def _read(path: str) -> str:
