@@ -5,10 +5,13 @@
 
 Brings the local stack up, puts steady load on it through the edge and places orders
 through HAProxy, releases a healthy version (promoted, its migration contracted after the
-bake) and a faulty one (rolled back automatically, its migration's expand reverted),
-prints a summary and writes `reports/rehearsal.html` and `reports/rehearsal.json`.
-Exit 0 when the healthy version was promoted, the faulty one rolled back and every order
-the users were told was accepted is still in the database; else 1.
+bake) and a faulty one (rolled back automatically, its migration's expand reverted), then
+trading-api and market-data together twice: healthy (both promoted) and with a faulty
+market-data (both rolled back). Prints a summary and writes `reports/rehearsal.html` and
+`reports/rehearsal.json`. Exit 0 when each healthy release was promoted, each faulty one
+rolled back, every order the users were told was accepted is still in the database, and
+every order event published during the releases together has exactly one fill row
+(events produced vs rows written); else 1.
 
 With an aws stack (`--stack staging`, `--stack production`) the same two releases run with
 that stack's own wiring (aws-alb router, cloudwatch metrics, Pulumi driver deploying on
@@ -66,7 +69,8 @@ def rehearse(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rehearse a healthy release and an automatic rollback on the local stack.
+    """Rehearse a healthy release and an automatic rollback on the local stack, then
+    trading-api and market-data released together, healthy and with a faulty consumer.
 
     For an aws stack (staging, production) the releases run with that stack's own wiring
     against stand-ins: a moto server (ALB weights, CloudWatch, RDS snapshots, CloudFront), a
@@ -129,4 +133,15 @@ def _summary(result: Result) -> None:
             f"{r.failed_requests}/{r.requests} requests failed{detect}"
         )
         say(f"    verdicts: {'; '.join(r.verdicts) or 'none'}")
+        if r.active_after:
+            colors = ", ".join(f"{name} on {color}" for name, color in r.active_after.items())
+            say(f"    after: {colors}")
+        if r.events is not None:
+            e = r.events
+            verdict = (
+                "none lost, none doubled"
+                if e.exact
+                else f"[bold red]{e.lost} lost, {e.doubled} doubled[/bold red]"
+            )
+            say(f"    order events produced {e.produced}, fill rows written {e.written}: {verdict}")
     say(f"report: {result.html} (data: {result.json})")

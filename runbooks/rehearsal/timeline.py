@@ -75,8 +75,65 @@ class WriteSummary:
 
 
 @dataclass(frozen=True)
+class EventSummary:
+    """Order events produced during one release against the fills market-data wrote.
+
+    `produced`: orders acknowledged (201) while the release ran, each published by
+    trading-api to `order-events` before its 201 (so acknowledged by the broker);
+    `written`: `fills` rows of those orders; `lost` / `doubled`: orders with no row / with
+    more than one (targets: 0 and 0), the first of each in `lost_ids` / `doubled_ids`.
+    `caught_up_seconds`: from the release's end until every event had its row (None: not
+    within the deadline). `by_color`: how many of the rows each color of market-data wrote.
+    """
+
+    produced: int
+    written: int
+    lost: int
+    doubled: int
+    lost_ids: list[int]
+    doubled_ids: list[int]
+    by_color: dict[str, int]
+    caught_up_seconds: float | None
+
+    @property
+    def exact(self) -> bool:
+        """Every produced event has exactly one row."""
+        return self.lost == 0 and self.doubled == 0
+
+
+def event_summary(
+    produced: Sequence[int],
+    rows: Iterable[tuple[int, str]],
+    caught_up_seconds: float | None,
+    shown: int = 20,
+) -> EventSummary:
+    """`produced` order ids against the fill `rows` (order id, color) found for them."""
+    per_id: dict[int, int] = defaultdict(int)
+    by_color: dict[str, int] = defaultdict(int)
+    written = 0
+    for order_id, color in rows:
+        per_id[order_id] += 1
+        by_color[color] += 1
+        written += 1
+    wanted = sorted(set(produced))
+    lost = [i for i in wanted if per_id[i] == 0]
+    doubled = [i for i in wanted if per_id[i] > 1]
+    return EventSummary(
+        produced=len(produced),
+        written=written,
+        lost=len(lost),
+        doubled=len(doubled),
+        lost_ids=lost[:shown],
+        doubled_ids=doubled[:shown],
+        by_color=dict(sorted(by_color.items())),
+        caught_up_seconds=caught_up_seconds,
+    )
+
+
+@dataclass(frozen=True)
 class ReleaseSummary:
-    """The figures of one release of the rehearsal."""
+    """The figures of one release of the rehearsal (`service`: the journal's name, e.g.
+    `trading-api+market-data` for both released together; `version`: the first service's)."""
 
     release: str
     version: str
@@ -91,6 +148,10 @@ class ReleaseSummary:
     restored_after_seconds: float | None = None
     faulty_responses: int = 0
     writes: WriteSummary | None = None
+    service: str = ""
+    active_before: dict[str, str] = field(default_factory=dict)
+    active_after: dict[str, str] = field(default_factory=dict)
+    events: EventSummary | None = None
 
 
 @dataclass
@@ -129,11 +190,16 @@ def _p95_ms(hits: Sequence[Hit]) -> float | None:
     return 1000 * latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)]
 
 
-def weight_changes(events: Iterable[Mapping[str, Any]], start: float) -> list[WeightChange]:
-    """Verified weight changes from journal events (`action.done` of SetWeights)."""
+def weight_changes(
+    events: Iterable[Mapping[str, Any]], start: float, service: str | None = None
+) -> list[WeightChange]:
+    """Verified weight changes from journal events (`action.done` of SetWeights), of
+    `service` only when given (a multi-service release moves each member's own traffic)."""
     changes = []
     for event in events:
         action = event.get("action") or {}
+        if service is not None and action.get("service", service) != service:
+            continue
         if event.get("kind") == "action.done" and action.get("type") == "SetWeights":
             weights = action["weights"]
             changes.append(WeightChange(event["at"] - start, weights["blue"], weights["green"]))
