@@ -35,6 +35,7 @@ from runbooks.core.state import (
     Intent,
     Observation,
     Outcome,
+    ReleasePhase,
     ReleaseState,
     SamplePair,
     Verb,
@@ -103,8 +104,10 @@ class Engine:
         if len(group.members) != len(self.performers):
             raise ValueError(f"{len(group.members)} members, {len(self.performers)} performers")
         left = _per_member(pending, len(group.members))
+        # Resuming a rollback: newest change first, as the interrupted turn ran them.
+        rolling_back = any(m.phase is ReleasePhase.ROLLING_BACK for m in group.members)
         order = tuple(range(len(group.members)))
-        turns = self._perform(left, order)
+        turns = self._perform(left, order[::-1] if rolling_back else order)
         finish: Finish | None = None
         while finish is None:
             self._wait(group, turns)

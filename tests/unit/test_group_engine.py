@@ -12,6 +12,7 @@ from typing import cast
 
 import pytest
 
+from runbooks.core.decide import start_rollback
 from runbooks.core.group import GroupState
 from runbooks.core.model import Sample, Target, Weights
 from runbooks.core.plan import build_plan
@@ -154,3 +155,34 @@ def test_a_promoted_release_of_several_is_not_reverted_by_one_of_its_services(
     with pytest.raises(BadInput, match="not rolled back by one service"):
         revert_promoted(FEED, session, journal, force=False)
     assert [r.id for r in journal.history("local")] == [release_id]  # nothing recorded
+
+
+class RecordingRouter(NopRouter):
+    """Remembers the services whose weights were set, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    def set_weights(self, service: str, weights: Weights) -> None:
+        self.order.append(service)
+        super().set_weights(service, weights)
+
+
+def test_a_resumed_rollback_runs_the_pending_actions_newest_member_first(tmp_path: Path) -> None:
+    # Given a rollback interrupted before either member's traffic was put back on blue
+    journal, release_id, group = start(tmp_path)
+    states = [
+        start_rollback(m, "a failed window").evolve(weights_restored=True, undo_held=i == 0)
+        for i, m in enumerate(group.members)
+    ]
+    pendings = [[SetWeights(s, Weights.all_on(Color.BLUE))] for s in SERVICES]
+    router = RecordingRouter()
+
+    # When it is resumed
+    engine = engine_for(journal, release_id, router, FakeClock(), None)
+    outcome = engine.run(GroupState(tuple(states)), pendings)
+
+    # Then the member declared last gets its traffic back first
+    assert outcome is Outcome.ROLLED_BACK
+    assert router.order[:2] == [FEED, API]
