@@ -444,10 +444,10 @@ class ConsumerQueries(Model):
     - `lag`: a gauge, records behind, one series per partition the color owns; the provider
       takes each series' lowest value over the analysis interval, then the largest of those;
     - `partitions`: a gauge, partitions the color owns; the window's last value, summed;
-    - `last_sync`: a gauge, the unix time of each member's last good sync with its
-      assignment, one series per member; a series whose last value is older than the
-      heartbeat TTL at its point's time is a hung consumer loop and makes the sample an
-      ERROR measurement. Empty: not checked.
+    - `sync_age`: seconds from each member's last good sync with its assignment to the
+      scrape that saw it (the scrape's timestamp minus the gauge: no matter how often
+      Prometheus scrapes), one series per member; a last value above the heartbeat TTL is
+      a hung consumer loop and makes the sample an ERROR measurement. Empty: not checked.
     """
 
     processed: str = (
@@ -469,9 +469,11 @@ class ConsumerQueries(Model):
     partitions: str = (
         'sum(consumer_partitions{service="$service",color="$color",version="$version"})'
     )
-    last_sync: str = (
-        "max by (instance) (consumer_last_sync_timestamp_seconds"
+    sync_age: str = (
+        "max by (instance) (timestamp(consumer_last_sync_timestamp_seconds"
         '{service="$service",color="$color",version="$version"})'
+        ' - consumer_last_sync_timestamp_seconds{service="$service",color="$color",'
+        'version="$version"})'
     )
 
 

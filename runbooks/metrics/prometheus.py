@@ -40,9 +40,9 @@ more failed record here, so a faulty color's error rate shows even though nothin
 
 A hung consumer loop (its thread stuck or dead while its /metrics still answers) freezes
 its lag and partitions gauges at whatever they were, and every check above would pass. So
-`last_sync` (each member's last good sync, unix time) is read over the same interval: a
-series whose last value is older than `stale_sync_seconds` (the partition heartbeat TTL,
-after which the engine takes the member for dead) at that point's own time makes the
+`sync_age` (seconds from each member's last good sync to the scrape that saw it) is read
+over the same interval: a series whose last value is above `stale_sync_seconds` (the
+partition heartbeat TTL, after which the engine takes the member for dead) makes the
 whole sample an ERROR measurement (`Sample.failed`) naming the member.
 """
 
@@ -243,9 +243,9 @@ class PrometheusMetrics:
         recent = span
         if 0 < self._gauge_seconds < (span.end_ms - span.start_ms) / 1000:
             recent = Span.ending_at(span.end_ms / 1000, self._gauge_seconds, span.step_ms / 1000)
-        if queries.last_sync:
-            synced = self._gauge(client, queries.last_sync, fill, recent)
-            stale = stale_syncs(synced, self._stale_sync_seconds)
+        if queries.sync_age:
+            ages = self._gauge(client, queries.sync_age, fill, recent)
+            stale = stale_syncs(ages, self._stale_sync_seconds)
             if stale:
                 return Sample.failed(
                     target.color,
@@ -342,16 +342,16 @@ def stayed_behind(series: Mapping[Labels, list[Point]]) -> float | None:
 
 
 def stale_syncs(series: Mapping[Labels, list[Point]], limit: float) -> list[str]:
-    """The series (members) whose last value, a unix time, is more than `limit` seconds
-    before that point's own time, described ("instance=... last synced 42s before ...")."""
+    """The series (members) whose last value, seconds since a sync, is above `limit`,
+    described ("instance=... had not synced for 42s at 1795732567")."""
     stale = []
     for labels, points in sorted(series.items(), key=lambda item: sorted(item[0])):
         if not points:
             continue
-        at, synced = points[-1]
-        if at - synced > limit:
+        at, age = points[-1]
+        if age > limit:
             who = ", ".join(f"{k}={v}" for k, v in sorted(labels)) or "a member"
-            stale.append(f"{who} last synced {at - synced:.0f}s before {at:.0f}")
+            stale.append(f"{who} had not synced for {age:.0f}s at {at:.0f}")
     return stale
 
 

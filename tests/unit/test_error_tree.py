@@ -40,6 +40,7 @@ PRIVATE = {
     "QueryFailed": "runbooks.metrics.prometheus: becomes an Error measurement",
     "TargetGroupNotFound": "runbooks.metrics.cloudwatch: becomes an Error measurement",
     "StaleRecord": "runbooks.partition_store: the partition router raises a RouterError",
+    "Poison": "samples.market_data: the record is counted as a consumer error, committed past",
 }
 ROOTS = {"Exception", "BaseException", "RuntimeError", "ValueError", "OSError", "KeyError"}
 

@@ -78,8 +78,9 @@ def test_default_consumer_queries_read_the_consumers_metrics_per_color_and_versi
     )
     assert render(queries.lag, fill) == f"max by (topic, partition) (consumer_lag{labels})"
     assert render(queries.partitions, fill) == f"sum(consumer_partitions{labels})"
-    assert render(queries.last_sync, fill) == (
-        f"max by (instance) (consumer_last_sync_timestamp_seconds{labels})"
+    assert render(queries.sync_age, fill) == (
+        f"max by (instance) (timestamp(consumer_last_sync_timestamp_seconds{labels})"
+        f" - consumer_last_sync_timestamp_seconds{labels})"
     )
 
 
@@ -119,13 +120,13 @@ def _matrix(series: Mapping[str, list[tuple[float, float]]]) -> dict[str, Any]:
 
 
 def _synced(start: float, end: float, lag: float, hung_at: float | None = None) -> dict[str, Any]:
-    """One member's last-sync gauge over [start, end] at 1 s steps: `lag` seconds behind each
-    point, frozen from `hung_at` on (its loop hung while /metrics still answers)."""
+    """One member's sync age over [start, end] at 1 s steps: `lag` seconds, growing from
+    `hung_at` on (its loop hung while /metrics still answers)."""
     points = []
     t = start
     while t <= end:
-        synced = t - lag if hung_at is None or t < hung_at else hung_at - lag
-        points.append([t, str(synced)])
+        age = lag if hung_at is None or t < hung_at else t - hung_at + lag
+        points.append([t, str(age)])
         t += 1
     result = [{"metric": {"instance": "127.0.0.1:29211"}, "values": points}]
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
@@ -262,14 +263,14 @@ def test_a_consumer_whose_last_sync_is_stale_is_an_error_measurement(
     ("series", "stale"),
     [
         ({}, []),
-        ({"a": [(100.0, 99.5)]}, []),
-        ({"a": [(100.0, 90.0)]}, []),  # exactly the limit
-        ({"a": [(90.0, 70.0), (100.0, 99.0)]}, []),  # stale once, synced since
-        ({"a": [(100.0, 89.0)], "b": [(100.0, 99.0)]}, ["instance=a last synced 11s before 100"]),
-        ({"a": [(50.0, 10.0)]}, ["instance=a last synced 40s before 50"]),  # ended stale
+        ({"a": [(100.0, 0.5)]}, []),
+        ({"a": [(100.0, 10.0)]}, []),  # exactly the limit
+        ({"a": [(90.0, 20.0), (100.0, 1.0)]}, []),  # stale once, synced since
+        ({"a": [(100.0, 11.0)], "b": [(100.0, 1.0)]}, ["instance=a had not synced for 11s at 100"]),
+        ({"a": [(50.0, 40.0)]}, ["instance=a had not synced for 40s at 50"]),  # ended stale
     ],
 )
-def test_stale_syncs_are_the_members_whose_last_value_is_older_than_the_limit(
+def test_stale_syncs_are_the_members_whose_last_sync_age_is_above_the_limit(
     series: dict[str, list[tuple[float, float]]], stale: list[str]
 ) -> None:
     labelled = {frozenset({("instance", k)}): points for k, points in series.items()}
