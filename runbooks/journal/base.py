@@ -5,7 +5,8 @@ AFTER (`action.done` / `action.failed`), so a run killed at any point leaves a r
 what it was doing: the next run reads `events()` and resumes or rolls back.
 
 Contract shared by every backend (tested against SQLite and PostgreSQL alike):
-- `start_release` records the release and its first event, `release.started` (seq 1);
+- `start_release` records the release and its first event, `release.started` (seq 1; data:
+  {"version": ...}, and {"reverts": id} when the plan says the release reverts another);
   `finish` records `release.finished` (data: {"outcome": ...}) and closes the release.
 - `append` is its own committed transaction: once it returns, the event survives a kill -9;
   an event is never half-written. `seq` counts 1, 2, 3, ... per release.

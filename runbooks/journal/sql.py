@@ -78,7 +78,9 @@ class SqlJournal(ABC):
                 f"VALUES (?, ?, ?, ?, {self.JSON_PARAM}, ?, NULL, NULL)",
                 (release_id, stack, service, version, plan_json, now),
             )
-            self._next_event(conn, release_id, STARTED, rec.encode({"version": version}, STARTED))
+            self._next_event(
+                conn, release_id, STARTED, rec.encode(_started(version, plan), STARTED)
+            )
         return release_id
 
     def append(self, release_id: str, kind: str, data: Mapping[str, Any] | None = None) -> int:
@@ -246,3 +248,11 @@ def one_row(row: Sequence[Any] | None) -> Sequence[Any]:
     if row is None:
         raise JournalError("the database returned no row for an aggregate query")
     return row
+
+
+def _started(version: str, plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The data of `release.started`: the version, and the release a rollback reverts."""
+    started: dict[str, Any] = {"version": version}
+    if plan.get("reverts"):
+        started["reverts"] = str(plan["reverts"])
+    return started

@@ -12,11 +12,13 @@ from typing import cast
 
 import pytest
 
+from runbooks.cli.events import ReleaseStarted, StreamContext, events_of
+from runbooks.cli.status import history_rows
 from runbooks.core.decide import start_rollback
 from runbooks.core.group import GroupState
 from runbooks.core.model import Sample, Target, Weights
 from runbooks.core.plan import build_plan
-from runbooks.core.state import Outcome, SetWeights
+from runbooks.core.state import Outcome, ReleaseState, SetWeights
 from runbooks.drivers.nop import NopDriver
 from runbooks.engine import ACTION_STARTED, DECISION, Clock, Engine, snapshot
 from runbooks.evidence.record import promoted_release
@@ -186,3 +188,41 @@ def test_a_resumed_rollback_runs_the_pending_actions_newest_member_first(tmp_pat
     # Then the member declared last gets its traffic back first
     assert outcome is Outcome.ROLLED_BACK
     assert router.order[:2] == [FEED, API]
+
+
+def test_an_operators_rollback_of_a_promoted_release_is_journaled_as_a_rollback(
+    tmp_path: Path,
+) -> None:
+    # Given a promoted release of one service
+    clock = FakeClock()
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    plan = build_plan(settings(), API, "2.0.0")
+    state = ReleaseState(plan)
+    recorded = {"state": state.to_dict(), "faults": {}, "migration": None, "config_version": None}
+    promoted = journal.start_release("local", API, "2.0.0", recorded)
+    router = NopRouter()
+    backends = Backends(router, Traffic(clock, None), NopDriver(settings()), NopNotifier())
+    context = StepContext("local", API, "2.0.0", Color.BLUE, Color.GREEN)
+    engine = Engine(
+        journal,
+        promoted,
+        Performer(backends, context, lambda n: None),
+        Clock(clock.now, clock.sleep),
+    )
+    assert engine.run(state) is Outcome.PROMOTED
+
+    # When the operator rolls it back
+    session = cast(Session, SimpleNamespace(stack="local", backends=lambda steps: backends))
+    outcome, revert = revert_promoted(
+        API, session, journal, force=False, clock=Clock(clock.now, clock.sleep)
+    )
+
+    # Then its release.started names the release it reverts, and the stream says so
+    assert outcome is Outcome.ROLLED_BACK
+    assert journal.events(revert)[0].data == {"version": "1.0.0", "reverts": promoted}
+    started = [e for e in events_of(journal.events(revert), StreamContext("local"))]
+    assert isinstance(started[0], ReleaseStarted) and started[0].reverts == promoted
+    assert journal.events(promoted)[0].data == {"version": "2.0.0"}
+    # and history shows each for what it is
+    rows = {r["id"]: r for r in history_rows(journal, journal.history("local"))}
+    assert rows[revert]["reverts"] == promoted and rows[promoted]["reverted_by"] == revert
