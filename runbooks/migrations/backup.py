@@ -36,7 +36,7 @@ from runbooks.migrations.evidence import (
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DUMP_FILE = "database.dump"
 MANIFEST_FILE = "manifest.json"
-BACKUP_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+BACKUP_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")  # fullmatch: `$` lets a newline end one
 TOOL_TIMEOUT = 600.0
 KEEP_EVIDENCE = 5
 
@@ -139,7 +139,7 @@ def list_backups(backup_dir: Path) -> list[dict[str, Any]]:
     found = []
     for path in sorted(Path(backup_dir).iterdir()):
         manifest = path / MANIFEST_FILE
-        if BACKUP_ID.match(path.name) and manifest.is_file():
+        if BACKUP_ID.fullmatch(path.name) and manifest.is_file():
             found.append(json.loads(manifest.read_text()))
     return found
 
@@ -147,7 +147,7 @@ def list_backups(backup_dir: Path) -> list[dict[str, Any]]:
 def load_manifest(backup_dir: Path, backup_id: str) -> dict[str, Any] | None:
     """The manifest of backup `backup_id`, or None if there is no such complete backup."""
     path = Path(backup_dir) / backup_id / MANIFEST_FILE
-    if not BACKUP_ID.match(backup_id) or not path.is_file():
+    if not BACKUP_ID.fullmatch(backup_id) or not path.is_file():
         return None
     manifest: dict[str, Any] = json.loads(path.read_text())
     return manifest
