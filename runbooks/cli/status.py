@@ -203,14 +203,16 @@ def live_weights(stack: str, services: Sequence[str]) -> LiveWeights:
 
 
 def _read(router: TrafficRouter, services: Sequence[str]) -> LiveWeights:
-    try:
-        found = {}
-        for service in services:
+    found: dict[str, dict[str, int]] = {}
+    errors: list[str] = []
+    for service in services:
+        try:
             w = router.get_weights(service)
-            found[service] = {"blue": w.blue, "green": w.green}
-        return LiveWeights(found)
-    except Exception as err:  # any failure only makes the live weights unknown
-        return LiveWeights({}, _why(err))
+        except Exception as err:  # a failure only makes this service's live weights unknown
+            errors.append(_why(err))
+            continue
+        found[service] = {"blue": w.blue, "green": w.green}
+    return LiveWeights(found, errors[0] if errors else None)
 
 
 def _why(err: Exception) -> str:
