@@ -354,6 +354,10 @@ class Translator:
         fresh = _new_measurements(before, state)
         if fresh:
             yield self._window(at, state, fresh)
+        elif state.judged and before is not None:
+            # The window that ended a step: that decision cleared the step's history.
+            ended = before.evolve(history=(*before.history, *state.judged), next_analysis_at=None)
+            yield self._window(at, ended, list(state.judged))
         if before is None or before.phase is not state.phase:
             yield self._phase_change(at, state)
         if _step_began(before, state):

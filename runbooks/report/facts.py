@@ -229,14 +229,18 @@ def _steps(state: Mapping[str, Any] | None, finished: bool) -> tuple[StepLine, .
 def _windows(decisions: Sequence[Event], member: int) -> tuple[Window, ...]:
     """Every analysis window, once: the measurements of one step that share a time."""
     seen: dict[tuple[int, float], dict[str, Check]] = {}
+    step = 0
     for event in decisions:
         parts = _parts(event.data)
         if member >= len(parts):
             continue
         state = parts[member]["state"]
+        # What the decision judged is of the step it came in on: the window that ends a
+        # step is only there, the history already the next step's (empty).
+        judged = [(step, m) for m in state.get("judged") or ()]
         step = int(state.get("step_index", 0))
-        for m in state.get("history") or ():
-            checks = seen.setdefault((step, float(m["at"])), {})
+        for at_step, m in [*judged, *((step, m) for m in state.get("history") or ())]:
+            checks = seen.setdefault((at_step, float(m["at"])), {})
             checks[m["metric"]] = Check(
                 name=m["metric"],
                 verdict=m["phase"],

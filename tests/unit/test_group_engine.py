@@ -12,7 +12,13 @@ from typing import cast
 
 import pytest
 
-from runbooks.cli.events import ReleaseStarted, StreamContext, events_of
+from runbooks.cli.events import (
+    ReleaseStarted,
+    StepStarted,
+    StreamContext,
+    WindowJudged,
+    events_of,
+)
 from runbooks.cli.status import history_rows
 from runbooks.core.decide import start_rollback
 from runbooks.core.group import GroupState
@@ -26,6 +32,7 @@ from runbooks.journal.sqlite import SqliteJournal
 from runbooks.notifiers.nop import NopNotifier
 from runbooks.performer import Backends, Performer
 from runbooks.release import revert_promoted
+from runbooks.report.facts import read_facts
 from runbooks.routers.nop import NopRouter
 from runbooks.session import Session
 from runbooks.steps.base import StepContext
@@ -190,26 +197,26 @@ def test_a_resumed_rollback_runs_the_pending_actions_newest_member_first(tmp_pat
     assert router.order[:2] == [FEED, API]
 
 
+def promoted_single(tmp_path: Path, clock: FakeClock) -> tuple[SqliteJournal, str, Backends]:
+    """A promoted release of API alone (journaled as `rollout` records one service)."""
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    state = ReleaseState(build_plan(settings(), API, "2.0.0"))
+    recorded = {"state": state.to_dict(), "faults": {}, "migration": None, "config_version": None}
+    release_id = journal.start_release("local", API, "2.0.0", recorded)
+    backends = Backends(NopRouter(), Traffic(clock, None), NopDriver(settings()), NopNotifier())
+    context = StepContext("local", API, "2.0.0", Color.BLUE, Color.GREEN)
+    performer = Performer(backends, context, lambda n: None)
+    engine = Engine(journal, release_id, performer, Clock(clock.now, clock.sleep))
+    assert engine.run(state) is Outcome.PROMOTED
+    return journal, release_id, backends
+
+
 def test_an_operators_rollback_of_a_promoted_release_is_journaled_as_a_rollback(
     tmp_path: Path,
 ) -> None:
     # Given a promoted release of one service
     clock = FakeClock()
-    journal = SqliteJournal(tmp_path / "journal.sqlite3")
-    plan = build_plan(settings(), API, "2.0.0")
-    state = ReleaseState(plan)
-    recorded = {"state": state.to_dict(), "faults": {}, "migration": None, "config_version": None}
-    promoted = journal.start_release("local", API, "2.0.0", recorded)
-    router = NopRouter()
-    backends = Backends(router, Traffic(clock, None), NopDriver(settings()), NopNotifier())
-    context = StepContext("local", API, "2.0.0", Color.BLUE, Color.GREEN)
-    engine = Engine(
-        journal,
-        promoted,
-        Performer(backends, context, lambda n: None),
-        Clock(clock.now, clock.sleep),
-    )
-    assert engine.run(state) is Outcome.PROMOTED
+    journal, promoted, backends = promoted_single(tmp_path, clock)
 
     # When the operator rolls it back
     session = cast(Session, SimpleNamespace(stack="local", backends=lambda steps: backends))
@@ -226,3 +233,26 @@ def test_an_operators_rollback_of_a_promoted_release_is_journaled_as_a_rollback(
     # and history shows each for what it is
     rows = {r["id"]: r for r in history_rows(journal, journal.history("local"))}
     assert rows[revert]["reverts"] == promoted and rows[promoted]["reverted_by"] == revert
+
+
+def test_the_window_that_ends_each_step_reaches_the_event_stream_and_the_report(
+    tmp_path: Path,
+) -> None:
+    # Given a promoted release of one service: each step ends in the decision that judged
+    # the window proving it after its bake (no group gate to wait at)
+    journal, release_id, _ = promoted_single(tmp_path, FakeClock())
+    events = journal.events(release_id)
+    stream = events_of(events, StreamContext("local"))
+
+    # Then the report's windows of each step include one judged after its bake
+    facts = read_facts(journal.release(release_id), events)
+    steps = [e for e in stream if isinstance(e, StepStarted)]
+    assert [s.name for s in steps] == ["canary-20", "canary-100"]
+    for index, step in enumerate(steps):
+        assert step.bake_ends_at is not None
+        judged = [w for w in facts.windows if w.step == index]
+        assert any(w.at >= step.bake_ends_at for w in judged)
+        # and the event stream shows each of those windows, the last one successful
+        shown = [e for e in stream if isinstance(e, WindowJudged) and e.step == step.name]
+        assert len(shown) == len(judged)
+        assert shown[-1].verdict.lower() == "successful"
