@@ -14,6 +14,7 @@ from runbooks.local.endpoints import LocalEndpoints, endpoints, part_name, servi
 from runbooks.local.health import http_ok
 from runbooks.local.process import port_open, spawn, started_or_stopped
 from runbooks.local.servers import Server, wait_until
+from runbooks.local.warmup import WARM_UP_PATHS, warm_up
 from samples.options import Faults
 from stackspec.errors import BadInput, RouterError
 from stackspec.model import Color, StackSettings
@@ -95,7 +96,8 @@ def deploy_color(
 ) -> Server:
     """Replace the process of `color` of `service` with one at `version` with `faults`.
 
-    Its HAProxy server is drained first and set ready again once the new one answers, so
+    Its HAProxy server is drained first and set ready again once the new one answers and
+    has been warmed (runbooks.local.warmup: its first, slower requests are not users'), so
     its weight (likely 0 when deploying the idle color) is kept. Raises LaunchError (with
     the log's tail) when the new process does not come up.
     """
@@ -115,6 +117,7 @@ def deploy_color(
         record.save(ends.state_dir, parts)
     parts[name] = start_service(settings, ends, service, color, version, faults)
     record.save(ends.state_dir, parts)
+    warm_up(ends.service_url(service, color), WARM_UP_PATHS.get(service, ()))
     if routed:
         runtime.set_server_state(f"be_{service}", color.value, "ready")
         if not faults.fail_health:
