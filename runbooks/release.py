@@ -22,7 +22,6 @@ from runbooks.core.group import GroupState
 from runbooks.core.plan import ReleasePlan, build_plan
 from runbooks.core.state import Action, Deploy, Outcome, ReleaseState
 from runbooks.engine import Clock, Engine, applied_outcome, snapshot
-from runbooks.engine_metrics import with_textfile
 from runbooks.journal.base import Journal, LockLease, ReleaseRecord
 from runbooks.performer import Backends, Performer
 from runbooks.preflight import (
@@ -52,7 +51,7 @@ def rollout(
     together, as one release); returns the release id and its outcome.
 
     Checked before anything is recorded: the plans (BadInput for an unknown service or one
-    named twice), the backends, the lock, no unfinished release of any of the services, that
+    named twice), the lock, then the backends, no unfinished release of any of the services, that
     the router answers, and that the metrics measure each old color (whose request rate
     gives the detection budget, handed to `on_budget`).
     """
@@ -65,8 +64,9 @@ def rollout(
     ]
     group = GroupState.of(plans)
     check_migration(settings, lead)
-    backends = session.backends(lead.steps)
+    # The lock first: a rollout refused for it (exit 4) builds no client and reads nothing.
     with journal.acquire(lead.stack, holder(), force=force):
+        backends = session.backends(lead.steps)
         for one in requests:
             nothing_unfinished(journal, one)
             backends.router.get_weights(one.service)  # reachable, before anything is recorded
@@ -187,8 +187,8 @@ def revert_promoted(
     reason = f"rollback of promoted release {latest.id} requested by {holder()}"
     state = ReleaseState.reverting(plan, reason)
     request = Request.of_record(stack, journal.release(latest.id), plan.release_steps)
-    backends = session.backends(request.steps)
     with journal.acquire(stack, holder(), force=force):
+        backends = session.backends(request.steps)
         recorded = {
             "state": state.to_dict(),
             "reverts": latest.id,
@@ -229,6 +229,8 @@ def _engine(
         )
         versions = {plan.old_color: plan.old_version, plan.new_color: plan.version}
         performers.append(Performer(backends, context, applied, versions, request.faults))
+    from runbooks.engine_metrics import with_textfile  # prometheus_client: once locked
+
     started = journal.release(release_id).started_at
     on_turn = with_textfile(on_turn, runbook_state_dir(lead.stack), lead.stack, release_id, started)
     return Engine(journal, release_id, performers, clock, on_turn)

@@ -28,9 +28,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from stackspec import capacity
+from stackspec.names import DNS_LABEL, VERSION
 
-DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
-VERSION = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$"
 
 Port = Annotated[int, Field(ge=1, le=65535)]

@@ -15,8 +15,12 @@ import re
 from dataclasses import dataclass
 
 from stackspec.errors import BadInput
-from stackspec.model import DNS_LABEL, VERSION
 from stackspec.safeload import shorten
+
+# Defined here, not in the settings model (which uses them): checking a name on the
+# command line must not import pydantic.
+DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+VERSION = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from stackspec.model import KeyedError, StackSettings
 from stackspec.safeload import Problem, StackFileError, parse_yaml, problems_message, read_text
+
+if TYPE_CHECKING:  # the settings model (pydantic) loads once a file is read: a missing
+    from stackspec.model import StackSettings  # stack is refused without it
 
 __all__ = ["Problem", "StackFileError", "problems_message"]  # re-exported: where they began
 
@@ -52,6 +52,13 @@ def load_stack(stack: str, stacks_dir: Path | None = None) -> StackSettings:
 
 def load_stack_file(path: Path) -> StackSettings:
     """Load and validate one stack file. Raises StackFileError."""
+    return settings_from_config(read_config(path), path)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The project's keys of one stack file, read but not yet validated (no settings model
+    loaded: a CLI refusal that needs only a name in it answers without pydantic).
+    StackFileError when the file is missing or not a stack document."""
     try:
         text = read_text(path, StackFileError.kind)
     except FileNotFoundError:
@@ -60,7 +67,7 @@ def load_stack_file(path: Path) -> StackSettings:
             path, [Problem("(file)", "missing", f"existing stack files: {known}")]
         ) from None
     document = parse_yaml(text, path, StackFileError.kind)
-    return settings_from_config(config_section(path, document), path)
+    return config_section(path, document)
 
 
 def config_section(path: Path | str, document: object) -> dict[str, Any]:
@@ -86,6 +93,10 @@ def config_section(path: Path | str, document: object) -> dict[str, Any]:
 
 def settings_from_config(section: Mapping[str, Any], path: Path | str) -> StackSettings:
     """Validate the project's config keys (namespace stripped) as `StackSettings`."""
+    from pydantic import ValidationError
+
+    from stackspec.model import StackSettings
+
     try:
         # JSON mode: strict types, yet YAML lists may fill tuples and strings may fill enums.
         return StackSettings.model_validate_json(json.dumps(section, default=str))
@@ -94,6 +105,8 @@ def settings_from_config(section: Mapping[str, Any], path: Path | str) -> StackS
 
 
 def _problem(error: Any) -> Problem:
+    from stackspec.model import KeyedError
+
     loc = [part for part in error["loc"] if not _is_union_tag(part)]
     value = error.get("input")
     cause = (error.get("ctx") or {}).get("error")

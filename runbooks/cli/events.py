@@ -35,9 +35,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from runbooks.cli.public import iso, verdict_name
 from runbooks.core.analysis import assess
 from runbooks.core.model import Measurement
 from runbooks.core.state import ReleasePhase, ReleaseState
@@ -100,14 +100,6 @@ CHECK_UNITS = {
     "availability": ("%", ""),
 }
 TOO_LITTLE_TRAFFIC = "too little traffic"
-
-
-def iso(at: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 in UTC with milliseconds (`2026-11-26T22:18:11.042Z`)."""
-    if at is None:
-        return None
-    stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
 
 
 def public_action(type_name: str) -> str:
@@ -364,7 +356,7 @@ class Translator:
             yield self._step_started(at, state, before)
 
     def _window(self, at: float, state: ReleaseState, fresh: list[Measurement]) -> WindowJudged:
-        verdict = assess(state.history, state.plan.limits).phase.value.lower()
+        verdict = verdict_name(assess(state.history, state.plan.limits).phase.value)
         checks = tuple(check_of(m) for m in fresh)
         service, step, due = state.plan.service, state.step.name, state.next_analysis_at
         return WindowJudged(at, self.release, service, step, verdict, checks, due)

@@ -20,10 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Annotated
 
-import typer
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.table import Table
@@ -43,14 +40,13 @@ from runbooks.cli.events import (
     WeightsSet,
     WindowJudged,
 )
+from runbooks.cli.public import MARKS, Output, OutputOption, output_of
 from runbooks.cli.view import PlainLog, step_change_line, weights_line
 from runbooks.core.state import Action, ReleaseState
 from runbooks.journal.base import Journal
-from stackspec.errors import BadInput
 
 __all__ = ["Follower", "LiveModel", "Output", "OutputOption", "follow", "output_of"]
 
-MARKS = {"done": "✓", "current": "▶", "pending": "·", "abandoned": "✗"}
 VERDICT_STYLE = {
     "successful": "green",
     "failed": "red",
@@ -59,33 +55,6 @@ VERDICT_STYLE = {
     "running": "cyan",
 }
 REFRESHES_PER_SECOND = 4
-
-
-class Output(StrEnum):
-    """How a verb that runs the engine shows the release."""
-
-    TEXT = "text"
-    JSON = "json"
-    JSONL = "jsonl"
-
-
-OutputOption = Annotated[
-    Output | None,
-    typer.Option(
-        "--output",
-        "-o",
-        help="text (a live view on a terminal, else a plain log), json (one document at the "
-        "end) or jsonl (one event a line as it runs). --json is --output json.",
-    ),
-]
-
-
-def output_of(output: Output | None, as_json: bool) -> Output:
-    """The output asked for; `--json` is an alias of `--output json` (BadInput if both
-    are given and disagree)."""
-    if as_json and output not in (None, Output.JSON):
-        raise BadInput(f"--json and --output {output} disagree", hint="give one of them")
-    return Output.JSON if as_json else output or Output.TEXT
 
 
 class Follower:

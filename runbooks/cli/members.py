@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from runbooks.session import require_service
 from stackspec.errors import BadInput
-from stackspec.model import StackSettings
+
+if TYPE_CHECKING:  # rollout's --help reads ServicesOption without the settings model
+    from stackspec.model import StackSettings
 
 FORM = "NAME=VERSION, e.g. --service trading-api=1.2.0"
 ServicesOption = Annotated[
@@ -51,6 +52,8 @@ def parse_members(
     parse_faults: Callable[[Sequence[str]], dict[str, Any]],
 ) -> list[Member]:
     """The services asked for, in the order given, each with its faults."""
+    from runbooks.session import require_service
+
     pairs = [_pair(item, version) for item in items]
     if len(pairs) > 1 and any(v is None for _, v in pairs):
         raise BadInput("several services need a version each", hint=f"give each as {FORM}")

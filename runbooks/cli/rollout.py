@@ -41,32 +41,29 @@ from runbooks.cli.common import (
     JsonOption,
     StackOption,
     emit_json,
-    errors,
     exits_cleanly,
     say,
 )
-from runbooks.cli.events import StreamContext
-from runbooks.cli.live import Follower, Output, OutputOption, follow, output_of
-from runbooks.cli.members import ServicesOption, parse_members
-from runbooks.cli.view import state_dict
-from runbooks.core.budget import StepBudget
-from runbooks.core.state import Action, Outcome, ReleaseState
-from runbooks.engine import member_decisions
-from runbooks.evidence.identity import actor
-from runbooks.evidence.record import ORIGIN
-from runbooks.faults import parse_faults
-from runbooks.journal.base import Journal
-from runbooks.session import Request, Session, current_settings, open_journal
+from runbooks.cli.members import ServicesOption
+from runbooks.cli.public import Output, OutputOption, output_of
 from stackspec.errors import BadInput, ExitCode
-from stackspec.model import StackSettings, Substrate
 
-if TYPE_CHECKING:  # evidence signing and the engine's metrics: once the input is checked
+# The engine, the live view (rich), the settings model (pydantic) and evidence signing are
+# imported once the input is checked: `--help` and a refusal answer without them.
+if TYPE_CHECKING:
+    from runbooks.cli.events import StreamContext
+    from runbooks.cli.live import Follower
+    from runbooks.core.budget import StepBudget
+    from runbooks.core.state import Action, Outcome, ReleaseState
+    from runbooks.journal.base import Journal
     from runbooks.promotion import Admission
+    from stackspec.model import StackSettings
 
-EXIT_FOR = {
-    Outcome.PROMOTED: ExitCode.OK,
-    Outcome.ROLLED_BACK: ExitCode.ROLLED_BACK,
-    Outcome.ABORTED: ExitCode.FAILED,
+# Keyed by Outcome's values (a StrEnum: Outcome.PROMOTED finds "promoted").
+EXIT_FOR: dict[str, ExitCode] = {
+    "promoted": ExitCode.OK,
+    "rolled-back": ExitCode.ROLLED_BACK,
+    "aborted": ExitCode.FAILED,
 }
 
 
@@ -137,10 +134,18 @@ def rollout(
     """Release VERSION of SERVICE: phased traffic, analysis, promotion or automatic rollback."""
     with exits_cleanly():
         shown = output_of(output, as_json)
+        refuse_early(stack, service, version, fault or [])
+        from runbooks.cli.members import parse_members
+        from runbooks.faults import parse_faults
+        from runbooks.session import current_settings
+
         settings = current_settings(stack)
         members = parse_members(service, version, fault or [], settings, parse_faults)
+        from runbooks.cli.live import follow
         from runbooks.promotion import decision_record, requirement, write_decision
         from runbooks.release import rollout as run_rollout
+        from runbooks.session import Request, Session, open_journal
+        from stackspec.model import Substrate
 
         lead = members[0].service
         if any(m.faults for m in members) and settings.substrate is not Substrate.LOCAL:
@@ -204,9 +209,46 @@ def rollout(
     raise typer.Exit(code=EXIT_FOR[outcome])
 
 
+def refuse_early(
+    stack: str, services: Sequence[str], version: str | None, faults: Sequence[str]
+) -> None:
+    """The refusals that need only names: a bad version or fault, a missing stack file, a
+    service its file does not declare (as runbooks.session.require_service words it). They
+    read the file as YAML, without the settings model, so they answer at once; anything
+    else (a file the model refuses, a fault for a service not released) is left to the
+    full check that follows."""
+    from runbooks.faults import parse_faults
+    from stackspec.names import service_name
+    from stackspec.names import version as check_version
+    from stackspec.stackfile import read_config, stack_path
+
+    if version is not None:
+        check_version(version)
+    for item in faults:  # each alone: SERVICE:fault or fault
+        parse_faults([item.partition(":")[2] or item])
+    section = read_config(stack_path(stack))
+    declared = section.get("services")
+    if not isinstance(declared, list) or not all(
+        isinstance(s, Mapping) and isinstance(s.get("name"), str) for s in declared
+    ):
+        return  # the model names what is wrong with the file
+    known = [s["name"] for s in declared]
+    for item in services:
+        name, _, given = item.partition("=")
+        service_name(name)
+        if given:
+            check_version(given)
+        if name not in known:
+            hint = f"services: {', '.join(known)}"
+            raise BadInput(f"no service '{name}' in this stack", hint=hint)
+
+
 def stream_context(settings: StackSettings, stack: str) -> StreamContext:
     """What the release's events need from the stack: its name, each service's kind, local,
     and each consumer's topics with their partition counts."""
+    from runbooks.cli.events import StreamContext
+    from stackspec.model import Substrate
+
     kinds = {s.name: s.kind for s in settings.services}
     counts = {t.name: t.partitions for t in settings.streaming.topics}
     partitions = {
@@ -237,6 +279,8 @@ def _promotion(
     admission = admit(stack, service, source, evidence, version)
     if not admission.ok:
         if record_to is not None:
+            from runbooks.cli.common import errors
+
             where = write_decision(decision_record(admission, None, "refused"), record_to, stack)
             errors.print(f"decision record: {where}", markup=False)
         raise admission.refusal()
@@ -264,11 +308,15 @@ class OriginRecorder:
             self.recorded = True
             current = self.journal.current(self.stack, self.service)
             if current is not None:
+                from runbooks.evidence.record import ORIGIN
+
                 self.journal.append(current.id, ORIGIN, self._origin())
         if self.inner is not None:
             self.inner(state, actions)
 
     def _origin(self) -> dict[str, Any]:
+        from runbooks.evidence.identity import actor
+
         origin = actor()
         if self.admission is not None:
             origin["promotion"] = {
@@ -289,6 +337,9 @@ def _report(
 ) -> None:
     """The end of a rollout: json's one document, or what the events did not say (the
     outcome itself was the last event of the log, the view and the jsonl stream)."""
+    from runbooks.cli.view import state_dict
+    from runbooks.core.state import ReleaseState
+
     decisions = [e for e in events if e.kind == "decision"]
     last = ReleaseState.from_dict(dict(decisions[-1].data["state"])) if decisions else None
     members = _members(decisions[-1].data) if decisions else []
@@ -308,6 +359,8 @@ def _report(
         return
     lines = [_member_line(m) for m in members] if len(members) > 1 else []
     lines += [f"{name.replace('_', ' ')}: {value}" for name, value in (extra or {}).items()]
+    from runbooks.cli.common import errors  # rich's console, made when first asked for
+
     for line in lines:
         # jsonl's last line is the outcome event: what it does not carry goes to stderr.
         if shown is Output.TEXT:
@@ -318,6 +371,9 @@ def _report(
 
 def _members(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each member of the release as its last decision left it (one for a single service)."""
+    from runbooks.core.state import ReleaseState
+    from runbooks.engine import member_decisions
+
     found = []
     for part in member_decisions(decision):
         state = ReleaseState.from_dict(dict(part["state"]))

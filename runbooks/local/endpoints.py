@@ -64,10 +64,13 @@ class LocalEndpoints:
         return self.services[service][color]
 
 
+def postgres_dsn(port: int, dbname: str = "trading") -> str:
+    """The DSN of the local PostgreSQL on `port` (trust auth, user postgres)."""
+    return f"postgresql://postgres@127.0.0.1:{port}/{dbname}"
+
+
 def endpoints(settings: StackSettings, state_dir: Path | None = None) -> LocalEndpoints:
     """Every address of the local stack of `settings` (state dir default: `state_dir_of`)."""
-    from runbooks.local.servers import postgres_dsn  # the servers' clients: not for a state dir
-
     ports = local_section(settings).ports
     state = state_dir or state_dir_of(settings)
     return LocalEndpoints(

@@ -20,6 +20,7 @@ import psycopg
 import redis
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from runbooks.local.endpoints import postgres_dsn  # re-exported: where it began
 from runbooks.local.process import (
     LaunchError,
     Server,
@@ -53,11 +54,6 @@ START_TIMEOUT = 30.0
 def _server_user() -> str | None:
     """PostgreSQL refuses to run as root: switch to `postgres` when we are root."""
     return "postgres" if os.geteuid() == 0 else None
-
-
-def postgres_dsn(port: int, dbname: str = "trading") -> str:
-    """The DSN of the local PostgreSQL on `port` (trust auth, user postgres)."""
-    return f"postgresql://postgres@127.0.0.1:{port}/{dbname}"
 
 
 def start_postgres(state_dir: Path, port: int, database: str = "trading") -> Server:

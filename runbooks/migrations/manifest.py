@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from stackspec.errors import BadInput
-from stackspec.model import VERSION
+from stackspec.names import VERSION
 from stackspec.safeload import load_yaml, read_text
 
 MANIFEST = "migration.yaml"

@@ -73,11 +73,15 @@ def test_the_verb_table_is_what_the_modules_register() -> None:
 
 
 def _run(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    watch: tuple[str, ...] = HEAVY,
 ) -> tuple[int, str, list[str]]:
+    """Exit status, output and which modules of `watch` the console script imported."""
     out = tmp_path / "heavy.json"
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(HEAVY), str(out), *args],
+        [sys.executable, "-c", PROBE, json.dumps(watch), str(out), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -111,6 +115,51 @@ def test_help_and_refusals_import_no_heavy_library(
     assert (returncode, heavy) == (code, []), output
     assert said in output
     assert "Traceback" not in output
+
+
+# What rollout's help and its refusals must not load either: the live view (rich), the
+# settings model, the engine, the session (its backends' registries).
+ROLLOUT_LATER = (
+    "rich",
+    "stackspec.model",
+    "runbooks.engine",
+    "runbooks.session",
+    "runbooks.cli.events",
+    "runbooks.core.state",
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("rollout", "--help"), "--service"),
+        (("rollout", "-s", "nosuch", "--service", "x", "--version", "1.0"), "nosuch"),
+        (("rollout", "-s", "local", "--service", "nosuch", "--version", "1.0"), "market-data"),
+        (("rollout", "-s", "local", "--service", "trading-api", "--version", "../1"), "--version"),
+        (("rollout", "-s", "local", "--service", "trading-api=1", "--service", "x=2"), "'x'"),
+        (
+            (
+                "rollout",
+                "-s",
+                "local",
+                "--service",
+                "trading-api",
+                "--version",
+                "1",
+                "--fault",
+                "x=1",
+            ),
+            "error-rate",
+        ),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
+)
+def test_rollout_help_and_refusals_load_no_model_engine_or_view(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    returncode, output, loaded = _run(tmp_path, *args, watch=ROLLOUT_LATER)
+    assert (returncode, loaded) == (0 if "--help" in args else 2, []), output
+    assert said in output and "Traceback" not in output
 
 
 def test_the_stack_comes_from_runbook_stack(tmp_path: Path) -> None:
