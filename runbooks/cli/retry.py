@@ -49,7 +49,8 @@ def retry(
 
 def rollout_argv(stack: str, service: str) -> list[str]:
     """The `runbook rollout` arguments that start the service's latest release again;
-    BadInput when it is running, promoted, aborted, or there is none."""
+    BadInput when it is running, promoted, aborted, the rollback of a promoted release
+    (naming the rollout of the version it reverted), or there is none."""
     from runbooks.core.state import Outcome, ReleaseState
     from runbooks.session import current_settings, open_journal, require_service
 
@@ -67,6 +68,14 @@ def rollout_argv(stack: str, service: str) -> list[str]:
         raise BadInput(
             f"{service} has no release on {stack} to retry",
             hint=f"`runbook rollout {at} --version VERSION` starts one",
+        )
+    reverted = record.plan.get("reverts")
+    if reverted:  # its version is the old one: starting it again would deploy that
+        was = journal.release(str(reverted)).version
+        raise BadInput(
+            f"release {record.id} of {service} rolled back promoted release {reverted} "
+            f"({was}): nothing to retry",
+            hint=f"`runbook rollout {at} --version {was}` releases {was} again",
         )
     if record.outcome == Outcome.PROMOTED:
         raise BadInput(

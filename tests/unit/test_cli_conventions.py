@@ -145,6 +145,19 @@ def test_retry_refuses_what_is_not_a_rolled_back_release(
     assert "runbook " in refused.value.hint  # the next command to run
 
 
+def test_retry_refuses_the_rollback_of_a_promoted_release_naming_its_version(
+    stack_env: Path,
+) -> None:
+    promoted = _start("3.8.0")
+    open_journal("local").finish(promoted, Outcome.PROMOTED.value)
+    revert = _start("3.7.0", reverts=promoted)
+    open_journal("local").finish(revert, Outcome.ROLLED_BACK.value)
+
+    with pytest.raises(BadInput, match=f"rolled back promoted release {promoted}") as refused:
+        rollout_argv("local", SERVICE)
+    assert "--version 3.8.0" in refused.value.hint
+
+
 def test_retry_without_any_release_names_rollout(stack_env: Path) -> None:
     result = CliRunner().invoke(app, ["retry", "-s", "local", "--service", SERVICE])
 
