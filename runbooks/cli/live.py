@@ -41,7 +41,7 @@ from runbooks.cli.events import (
     WindowJudged,
 )
 from runbooks.cli.public import MARKS, Output, OutputOption, output_of
-from runbooks.cli.view import PlainLog, step_change_line, weights_line
+from runbooks.cli.view import PlainLog, next_lines, step_change_line, weights_line
 from runbooks.core.state import Action, ReleaseState
 from runbooks.journal.base import Journal
 
@@ -275,7 +275,7 @@ class ServiceView:
         if self.reason:
             lines.append(Text(f"{self.phase}: {self.reason}", style=_phase_style(self.phase)))
         if self.next:
-            lines.append(Text("next: " + "\n   or ".join(self.next)))
+            lines.append(Text("\n".join(next_lines(self.next))))
         return lines
 
 

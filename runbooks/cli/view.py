@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 from runbooks.cli.events import (
@@ -164,8 +165,17 @@ def decision_lines(event: Decision) -> list[str]:
     reason = f": {event.reason}" if event.reason else ""
     lines = [f"{event.phase}{reason}"]
     if event.next:
-        lines.append("  next: " + event.next[0])
-        lines.extend("     or " + command for command in event.next[1:])
+        lines.extend("  " + line for line in next_lines(event.next))
+    return lines
+
+
+def next_lines(commands: Sequence[str]) -> list[str]:
+    """`next: A`, then each other command on its line: `then` after one put in the
+    background (`... &`, run first), else `or` (alternatives)."""
+    lines = ["next: " + commands[0]]
+    for before, command in pairwise(commands):
+        joint = "then" if before.rstrip().endswith("&") else "  or"
+        lines.append(f"{joint} {command}")
     return lines
 
 

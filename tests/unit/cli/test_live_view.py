@@ -161,6 +161,18 @@ def test_a_pause_for_too_little_traffic_ends_with_the_exact_next_commands() -> N
     assert not any("local load" in c for c in remote)
 
 
+def test_the_load_put_in_the_background_is_followed_by_then_not_or() -> None:
+    from runbooks.cli.view import next_lines
+
+    lines = next_lines(("runbook local load --rate 150 &", "runbook resume", "runbook rollback"))
+
+    assert lines == [
+        "next: runbook local load --rate 150 &",
+        "then runbook resume",
+        "  or runbook rollback",
+    ]
+
+
 def test_the_step_line_of_a_rolled_back_release_names_the_old_colors_traffic() -> None:
     plan = build_plan(make_settings(), "trading-api", "2.0.0")
     state = ReleaseState(plan, phase=ReleasePhase.ROLLED_BACK, step_index=len(plan.steps) - 1)
