@@ -115,7 +115,8 @@ def load(
     as_json: JsonOption = False,
 ) -> None:
     """Put steady HTTP traffic on the stack through HAProxy (what a rollout's analysis needs);
-    print the rate achieved and the errors when done (--for, Ctrl-C or SIGTERM)."""
+    print the rate achieved and the errors when done (--for, Ctrl-C or SIGTERM). Exit 1
+    when every request failed (the stack is not up), naming `runbook local up`."""
     from runbooks.local.endpoints import endpoints
     from runbooks.local.load import run_load
 
@@ -131,6 +132,14 @@ def load(
         typer.echo(json.dumps({"url": url, "rate": round(done.rate, 2)} | vars(done)))
     else:
         typer.echo(f"load: {done.line()}")
+    if done.requests and done.failed == done.requests:  # nothing answered: the stack is down
+        typer.echo(
+            f"error: every request to {url} failed\n"
+            f"  hint: is the stack up? `runbook local up -s {stack_name}` starts it; "
+            f"`runbook local status -s {stack_name}` shows its parts",
+            err=True,
+        )
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _settings(stack_name: str) -> StackSettings:
