@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from runbooks.core.state import Outcome, ReleaseState
+from runbooks.engine import member_decisions
 from runbooks.journal.base import Journal
 from runbooks.local import stack as local_stack
 from runbooks.local.endpoints import endpoints, state_dir_of
@@ -290,6 +291,7 @@ def _summary(
     record = journal.release(release_id)
     decisions = [e for e in events if e["kind"] == "decision"]
     final = ReleaseState.from_dict(dict(decisions[-1]["state"])) if decisions else None
+    verdicts = _verdicts(decisions[-1]) if decisions else []
     onset = first_fault(hits, request.version)
     decided, restored = rollback_times(events)
     return ReleaseSummary(
@@ -298,7 +300,7 @@ def _summary(
         version=request.version,
         outcome=record.outcome or "running",
         steps=[s.weight for s in final.plan.steps] if final else [],
-        verdicts=[f"{m.metric}: {m.phase.value}" for m in (final.history[-3:] if final else ())],
+        verdicts=verdicts,
         requests=len(hits),
         failed_requests=sum(1 for h in hits if h.failed),
         seconds=(record.finished_at or time.time()) - record.started_at,
@@ -307,6 +309,20 @@ def _summary(
         restored_after_seconds=None if onset is None or restored is None else restored - onset,
         faulty_responses=sum(1 for h in hits if h.version == request.version and h.failed),
     )
+
+
+def _verdicts(decision: Mapping[str, Any]) -> list[str]:
+    """The last window's verdicts of each member (named when several were released)."""
+    parts = member_decisions(decision)
+    found = []
+    for part in parts:
+        state = ReleaseState.from_dict(dict(part["state"]))
+        if not state.history:
+            continue
+        last = [m for m in state.history if m.at == state.history[-1].at]
+        named = f"{state.plan.service} " if len(parts) > 1 else ""
+        found += [f"{named}{m.metric}: {m.phase.value}" for m in last]
+    return found
 
 
 def _with_writes(

@@ -2,8 +2,11 @@
 
 Given a private copy of the local stack on free ports with short bake times, when
 `runbook rehearse` runs, then the healthy version ends active with all traffic, the faulty
-one is rolled back with all traffic on the old color, every order accepted during either
-release is still in the database, the report holds the timeline and the orders, and
+one is rolled back with all traffic on the old color, trading-api and market-data released
+together are promoted together when healthy and rolled back together (each on its old
+color) with a faulty market-data, every order accepted during any release is still in the
+database, every order event published during the releases together has exactly one fill
+row (produced == written), the report holds the timeline, the orders and the events, and
 nothing of the stack is left running or listening.
 """
 
@@ -35,8 +38,15 @@ SHORT_POLICY = {
     ],
     "analysisIntervalSeconds": 2,
     "scaleDownDelaySeconds": 1,
+    # The faults here are errors, not latency. On this shared 2-core box (load 40-50) a
+    # healthy market-data's processing p95 read 16.7 ms against 3.2 ms on its old color and
+    # was rolled back under the local stack's 10 ms floor: tails under 50 ms are noise here
+    # (as in tests/integration/judge/test_consumer_judge.py).
+    "thresholds": {"minRequests": 20, "p95LatencyFloorMs": 50, "p95LatencyIncreasePercent": 100},
 }
 RUNBOOK = Path(sys.executable).with_name("runbook")
+API, FEED = "trading-api", "market-data"
+OTHER = {"blue": "green", "green": "blue"}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +71,7 @@ def rehearsal(base_dir: Path) -> tuple[StackSettings, subprocess.CompletedProces
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=540,  # ~4 min at a load of 45 on 2 cores (four releases)
         check=False,
     )
     return settings, done, reports
@@ -73,7 +83,7 @@ def test_healthy_version_is_promoted_and_faulty_one_rolled_back(
     _, done, _ = rehearsal
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
-    healthy, faulty = result["releases"]
+    healthy, faulty, _, _ = result["releases"]
     assert healthy["outcome"] == "promoted"
     assert healthy["failed_requests"] == 0
     assert faulty["outcome"] == "rolled-back"
@@ -105,7 +115,7 @@ def test_writers_latency_is_reported_for_each_migration(
     rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
 ) -> None:
     _, done, reports = rehearsal
-    healthy, faulty = json.loads(done.stdout)["releases"]
+    healthy, faulty, _, _ = json.loads(done.stdout)["releases"]
     assert healthy["writes"]["p99_apply_ms"] is not None
     assert healthy["writes"]["p99_revert_ms"] is None  # promoted: nothing was undone
     assert faulty["writes"]["p99_apply_ms"] is not None
@@ -122,11 +132,55 @@ def test_traffic_ends_fully_on_the_healthy_version(
     weights = result["weights"]
     # The healthy release's first step sends the first step's weight to its (new) color.
     promoted_to = "blue" if weights[0]["blue"] == FIRST_STEP_WEIGHT else "green"
-    assert weights[-1][promoted_to] == 100, weights
-    # After the rollback finished, users were served by the promoted color only.
+    assert weights[0][promoted_to] == FIRST_STEP_WEIGHT, weights
+    healthy, _, together, _ = result["releases"]
+    assert healthy["active_after"] == {API: promoted_to}
+    # The healthy pair moved trading-api to its other color; the faulty pair left it there.
+    last = together["active_after"][API]
+    assert weights[-1][last] == 100, weights
+    # After the last rollback finished, users were served by that color only.
     tail = [p for p in result["points"] if p["t"] >= weights[-1]["t"] + 1]
     assert tail, "traffic was recorded after the rollback"
-    assert {p["color"] for p in tail} == {promoted_to}, tail
+    assert {p["color"] for p in tail} == {last}, tail
+
+
+def test_services_released_together_move_and_fail_together(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
+) -> None:
+    # Given trading-api and market-data released together twice, when both are healthy,
+    # then both are promoted (each now on its other color); when market-data is faulty,
+    # then the judge rolls both back, each service back on the color it had before.
+    _, done, _ = rehearsal
+    _, _, healthy, faulty = json.loads(done.stdout)["releases"]
+    for release in (healthy, faulty):
+        assert release["service"] == f"{API}+{FEED}", release
+        assert set(release["active_before"]) == {API, FEED}, release
+    assert healthy["outcome"] == "promoted", healthy["verdicts"]
+    assert healthy["active_after"] == {
+        name: OTHER[color] for name, color in healthy["active_before"].items()
+    }
+    assert faulty["outcome"] == "rolled-back", faulty["verdicts"]
+    assert faulty["active_before"] == healthy["active_after"]
+    assert faulty["active_after"] == faulty["active_before"]
+
+
+def test_every_order_event_has_exactly_one_fill(
+    rehearsal: tuple[StackSettings, subprocess.CompletedProcess[str], Path],
+) -> None:
+    # Given writers placing orders (trading-api publishes one order event each) during the
+    # releases together, when each release settles, then every event produced has exactly
+    # one fill row: none lost across the rollback's hand-back, none applied twice.
+    _, done, _ = rehearsal
+    _, _, healthy, faulty = json.loads(done.stdout)["releases"]
+    for release in (healthy, faulty):
+        events = release["events"]
+        assert events["produced"] > 0, release
+        assert events["written"] == events["produced"], (release["outcome"], events)
+        assert (events["lost"], events["doubled"]) == (0, 0), events
+        assert events["caught_up_seconds"] is not None, events
+    # Both colors of market-data wrote fills in each: the new color took partitions.
+    assert len(healthy["events"]["by_color"]) == 2, healthy["events"]
+    assert len(faulty["events"]["by_color"]) == 2, faulty["events"]
 
 
 def test_report_holds_the_timeline(
@@ -136,6 +190,7 @@ def test_report_holds_the_timeline(
     html = (reports / "rehearsal.html").read_text()
     data = json.loads((reports / "rehearsal.json").read_text())
     assert "<svg" in html and "<polyline" in html
+    assert "Order events" in html and "events produced" in html
     for release in data["releases"]:
         assert release["release"] in html
     kinds = {m["kind"] for m in data["markers"]}
