@@ -2,8 +2,10 @@
 
 Given a private copy of the local stack (the project's own rollout policy, free ports, not
 yet up), when the commands of the README's "A local rollout" block run in a shell, in
-order, as a user would paste them (`local up`, `local load ... &`, the rollout), then the
-rollout promotes, the load reports what it sent, and the release is live on the new color.
+order, as a user would paste them (`local up`, `local load ... &`, the rollout, stopping
+the load), then the rollout promotes, the load reports what it sent with no failed request,
+and the release is live on the new color. (It rolled back in 6 of 7 runs while the new
+color was given traffic cold: see runbooks/local/warmup.py.)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADING = "### A local rollout"
-TIMEOUT = 360
+TIMEOUT = 600  # at load average 60 on 2 cores the block took 5.5 min
 
 
 def readme_block() -> str:
@@ -55,16 +57,9 @@ def base() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-# Known failure, kept visible: run this way (the stack up through `runbook local up`, the
-# load from `runbook local load`), the new color's p95 reads 1.3-2.3x the old one's in the
-# first window, which comes ~20-28 s into the step, and the release rolls back (5 of 5 runs
-# on 2026-11-26, load average 9-28, with the project's policy and with 4 s bakes alike),
-# while tests/integration/engine's healthy rollouts (stack up in-process, in-process load)
-# promote on the same machine. Not strict: it passes once the cause is fixed.
-@pytest.mark.xfail(reason="new color's p95 judged slower in the README flow", strict=False)
 def test_the_readmes_local_rollout_run_as_written_promotes(base: Path) -> None:
     block = readme_block()
-    assert "runbook local load --rate" in block and " &\n" in block
+    assert "runbook local load --rate" in block and " &\n" in block and "kill $!" in block
     env = os.environ | {
         "RUNBOOK_STACKS_DIR": str(base / "stacks"),
         "RUNBOOK_STATE_DIR": str(base / "runbook"),
@@ -89,7 +84,8 @@ def test_the_readmes_local_rollout_run_as_written_promotes(base: Path) -> None:
     out = log.read_text(encoding="utf-8")
 
     assert shell.returncode == 0, out[-4000:]
-    assert re.search(r"load: 150 requests/s to http://127\.0\.0\.1:\d+/orders for 120s", out)
+    assert re.search(r"load: 150 requests/s to http://127\.0\.0\.1:\d+/orders until stopped", out)
+    assert re.search(r"load: \d+ requests in [\d.]+s \([\d.]+/s\), 0 failed", out), out[-4000:]
     assert re.search(r"release \S+ promoted after", out), out[-4000:]
     settings = current_settings("local", base / "stacks")
     service = settings.service("trading-api")
