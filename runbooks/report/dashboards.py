@@ -32,6 +32,8 @@ from stackspec.model import Service, StackSettings
 
 RATE_WINDOW = "5m"
 PAUSED_FOR = "30m"
+ENDED_SHOWN_SECONDS = 3600  # a rolled-back or aborted release alerts for an hour after its
+# last turn: the textfile keeps the phase after the release ends, so without it they fire forever
 SILENT_SECONDS = 300  # an engine decides at least every analysis interval; 5 min is dead
 
 
@@ -178,10 +180,11 @@ def alert_rules(stack: str, settings: StackSettings) -> dict[str, Any]:
 def _engine_rules(stack: str) -> list[dict[str, Any]]:
     sel = f'stack="{stack}"'
     terminal = "|".join(TERMINAL_PHASES)
+    recent = f" and on (stack, service) (time() - {LAST_TURN}{{{sel}}} < {ENDED_SHOWN_SECONDS})"
     return [
         _alert(
             "RunbookReleaseRolledBack",
-            f'{PHASE}{{{sel},phase="rolled-back"}} == 1',
+            f'({PHASE}{{{sel},phase="rolled-back"}} == 1)' + recent,
             "warning",
             "{{ $labels.service }}: the release was rolled back",
             "See `runbook status -s " + stack + " --service {{ $labels.service }}` and "
@@ -189,7 +192,7 @@ def _engine_rules(stack: str) -> list[dict[str, Any]]:
         ),
         _alert(
             "RunbookReleaseAborted",
-            f'{PHASE}{{{sel},phase="aborted"}} == 1',
+            f'({PHASE}{{{sel},phase="aborted"}} == 1)' + recent,
             "critical",
             "{{ $labels.service }}: a rollback failed and the release needs a person",
             "`runbook status -s " + stack + " --service {{ $labels.service }}`, then "

@@ -91,3 +91,56 @@ def test_the_name_check_would_catch_an_unknown_metric() -> None:
         "runbook_release_phase"
     }
     assert not metric_names("http_requests_total{a='b'}") <= set(EXPORTED)
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool comes with Debian's prometheus (setup)")
+def test_a_rolled_back_release_alerts_for_an_hour_after_its_last_turn_not_forever(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    export("alerts", "-s", "local", "--out", str(rules))
+    at = 'stack="local",service="trading-api"'
+    labels = {"stack": "local", "service": "trading-api", "severity": "warning"}
+    rule = next(
+        r
+        for g in yaml.safe_load(rules.read_text())["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "RunbookReleaseRolledBack"
+    )
+    said = {
+        k: v.replace("{{ $labels.service }}", "trading-api") for k, v in rule["annotations"].items()
+    }
+    fired = {"exp_labels": {**labels, "phase": "rolled-back"}, "exp_annotations": said}
+    cases = [("10m", [fired]), ("2h", [])]
+    suite = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    # the release ended at time 0; the textfile keeps its phase after that
+                    {
+                        "series": f'runbook_release_phase{{{at},phase="rolled-back"}}',
+                        "values": "1x200",
+                    },
+                    {
+                        "series": f"runbook_release_last_turn_timestamp_seconds{{{at}}}",
+                        "values": "0x200",
+                    },
+                ],
+                "alert_rule_test": [
+                    {"eval_time": when, "alertname": "RunbookReleaseRolledBack", "exp_alerts": exp}
+                    for when, exp in cases
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "test.yaml"
+    path.write_text(yaml.safe_dump(suite))
+
+    tested = subprocess.run(
+        [str(PROMTOOL), "test", "rules", str(path)], capture_output=True, text=True
+    )
+
+    assert tested.returncode == 0, tested.stdout + tested.stderr
