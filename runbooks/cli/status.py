@@ -20,23 +20,22 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from runbooks.cli.app import app
 from runbooks.cli.common import JsonOption, StackOption, emit_json, exits_cleanly, one_line, say
+from runbooks.cli.public import MARKS, Output, iso, output_of, verdict_name
 from runbooks.journal.base import Journal, LockHolder, ReleaseRecord
 from runbooks.journal.lock import holder_alive
 from runbooks.report.facts import (
     ReleaseFacts,
     Window,
-    iso,
     read_facts,
 )
 from runbooks.session import current_settings, open_journal, require_service
-from stackspec.errors import RunbookError
+from stackspec.errors import BadInput, RunbookError
 from stackspec.model import StackSettings
 
 
@@ -55,16 +54,9 @@ OptionalService = Annotated[
 ]
 
 
-class Output(StrEnum):
-    """How status and history print."""
-
-    TEXT = "text"
-    JSON = "json"
-
-
 OutputOption = Annotated[
     Output | None,
-    typer.Option("--output", "-o", help="text (a tree for people) or json (for tools)."),
+    typer.Option("--output", "-o", help="text (a tree for people) or json (for tools); not jsonl."),
 ]
 WatchOption = Annotated[
     bool,
@@ -75,15 +67,19 @@ WatchOption = Annotated[
 WATCH_SECONDS = 1.0
 LIVE_READ_SECONDS = 2.0
 WINDOWS_SHOWN = 5
-MARKS = {"done": "✔", "current": "◌", "pending": " ", "failed": "✖"}
-VERDICT_MARKS = {"Successful": "✔", "Failed": "✖", "Error": "⚠", "Inconclusive": "?"}
-VERDICT_STYLE = {"Successful": "green", "Failed": "red", "Error": "red", "Inconclusive": "yellow"}
+# The step a rollback gave up is `failed` in the document and marked as every view marks it.
+STEP_MARKS = {**MARKS, "failed": MARKS["abandoned"]}
+VERDICT_MARKS = {"successful": "✔", "failed": "✖", "error": "⚠", "inconclusive": "?"}
+VERDICT_STYLE = {"successful": "green", "failed": "red", "error": "red", "inconclusive": "yellow"}
 PHASE_STYLE = {"promoted": "green", "rolled-back": "red", "aborted": "red", "paused": "yellow"}
 
 
 def chosen(output: Output | None, as_json: bool) -> Output:
-    """`--output`, with `--json` as an alias of `--output json`."""
-    return Output.JSON if as_json else (output or Output.TEXT)
+    """`--output` (text or json: status and history are no stream), with `--json` as an
+    alias of `--output json`; BadInput for jsonl or a contradiction."""
+    if output is Output.JSONL:
+        raise BadInput("--output jsonl is for verbs that run a release", hint="text or json")
+    return output_of(output, as_json)
 
 
 # -- status ------------------------------------------------------------------------------
@@ -106,8 +102,8 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Show each service's release in progress (or its latest) as a tree, with live weights."""
-    mode = chosen(output, as_json)
     with exits_cleanly():
+        mode = chosen(output, as_json)
         settings = current_settings(stack)
         names = (
             [require_service(settings, service).name]
@@ -332,11 +328,11 @@ def window_dict(window: Window) -> dict[str, Any]:
     return {
         "at": iso(window.at),
         "step": window.step + 1,
-        "verdict": window.verdict,
+        "verdict": verdict_name(window.verdict),
         "checks": [
             {
                 "name": c.name,
-                "verdict": c.verdict,
+                "verdict": verdict_name(c.verdict),
                 "value": c.value,
                 "baseline": c.baseline,
                 "threshold": c.threshold,
@@ -409,12 +405,12 @@ def status_lines(document: Mapping[str, Any]) -> list[str]:
     )
     lines = [f"stack {document['stack']}: {where}"]
     for row in document["services"]:
-        lines.extend(service_lines(row))
+        lines.extend(service_lines(row, document["stack"]))
     return lines
 
 
-def service_lines(row: Mapping[str, Any]) -> list[str]:
-    """One service's tree."""
+def service_lines(row: Mapping[str, Any], stack: str = "STACK") -> list[str]:
+    """One service's tree; the commands it names carry `-s stack --service NAME`."""
     release = row["release"]
     if release is None:
         return [f"{row['service']}: no release yet"]
@@ -450,9 +446,11 @@ def service_lines(row: Mapping[str, Any]) -> list[str]:
         lines.append(f"  {branch} {rev['color']:<5} {rev['version'] or '?':<12} {tags}{weight}")
     if release["running"] and not row["engine_alive"]:
         pending = escape("; ".join(row["interrupted"]) or "its next decision")
+        target = f"-s {stack} --service {row['service']}"
         lines.append(
             f"  [red]no engine is running this release[/red]; interrupted before: {pending}. "
-            f"Run `runbook resume` or `runbook rollback` (with --force if the lock is stale)."
+            f"Run `runbook resume {target}` or `runbook rollback {target}` (with --force if "
+            "the lock is stale)."
         )
     return lines
 
@@ -479,7 +477,7 @@ def _step_lines(row: Mapping[str, Any]) -> list[str]:
     for i, step in enumerate(steps):
         last = i == len(steps) - 1
         branch, stem = ("└──", "   ") if last else ("├──", "│  ")
-        mark = MARKS.get(step["mark"], " ")
+        mark = STEP_MARKS.get(step["mark"], " ")
         lines.append(
             f"  {branch}{mark} {step['name']:<16} {step['weight']:>3}%"
             f"  bake {step['bake_seconds']:g}s  {step['mark']}"
@@ -618,8 +616,8 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """List the stack's releases, newest first: versions, duration, outcome, reason, who."""
-    mode = chosen(output, as_json)
     with exits_cleanly():
+        mode = chosen(output, as_json)
         settings = current_settings(stack)
         if service:
             require_service(settings, service)

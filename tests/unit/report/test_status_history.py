@@ -21,7 +21,7 @@ from runbooks.engine import ACTION_STARTED
 from runbooks.journal.sqlite import SqliteJournal
 from tests.unit.report.releases import SERVICE, journal_in, run_release
 
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # as every output writes it
 MARKUP = re.compile(r"\[/?(red|green|yellow|cyan|bold)[^\]]*\]")
 
 
@@ -89,10 +89,10 @@ def test_status_of_a_killed_release_is_a_tree_with_marks_windows_and_revisions(
     assert f"release {release_id}" in told
     assert "strategy   canary" in told and "status     progressing" in told
     assert "step       2/3 canary-50 (50% to green)" in told
-    assert re.search(r"├──✔ canary-10 +10%.*done", told)
-    assert re.search(r"├──◌ canary-50 +50%.*current", told)
-    assert re.search(r"└── {2}canary-100 +100%.*pending", told)
-    windows = re.findall(r"window \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  Successful", told)
+    assert re.search(r"├──✓ canary-10 +10%.*done", told)  # the marks of the live view
+    assert re.search(r"├──▶ canary-50 +50%.*current", told)
+    assert re.search(r"└──· canary-100 +100%.*pending", told)
+    windows = re.findall(r"window \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z  successful", told)
     assert len(windows) == 2, told  # the current step's windows only
     assert "✔ error-rate" in told and "✔ availability" in told
     assert re.search(r"├── blue +1\.0\.0 +stable, active +weight 50%", told)
@@ -100,7 +100,15 @@ def test_status_of_a_killed_release_is_a_tree_with_marks_windows_and_revisions(
     assert "started by alice" in told.replace("    ", " ") or "by alice" in told
     assert "weights    blue 50% / green 50% (live, from the router)" in told
     assert "no engine is running this release" in told
+    assert f"`runbook resume -s local --service {SERVICE}`" in told  # the exact command
     assert "[red]" not in told
+
+
+def test_status_refuses_output_jsonl_naming_text_or_json(journal: SqliteJournal) -> None:
+    result = CliRunner().invoke(app, ["status", "-s", "local", "--output", "jsonl"])
+
+    assert result.exit_code == 2 and "text or json" in result.output, result.output
+    assert "Traceback" not in result.output
 
 
 def test_status_json_has_no_markup_iso_times_and_public_names(
@@ -118,7 +126,7 @@ def test_status_json_has_no_markup_iso_times_and_public_names(
     assert ISO.match(release["started_at"]) and release["finished_at"] is None
     assert all(ISO.match(w["at"]) for w in row["windows"])
     assert [s["mark"] for s in row["steps"]] == ["done", "current", "pending"]
-    assert {c["verdict"] for w in row["windows"] for c in w["checks"]} == {"Successful"}
+    assert {c["verdict"] for w in row["windows"] for c in w["checks"]} == {"successful"}
     assert row["weights"] == {"blue": 50, "green": 50} == row["journal_weights"]
     assert row["weights_source"] == "router" and row["weights_mismatch"] is None
     assert row["engine_alive"] is False
@@ -215,9 +223,10 @@ def test_watch_when_piped_prints_a_line_per_change_and_ends_with_the_release(
     lines = told.strip().splitlines()
     assert len(lines) == 1, told  # ended: one state, printed once, then the watch returns
     assert re.match(
-        rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ {SERVICE} {release_id}: rolled-back", lines[0]
+        rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z {SERVICE} {release_id}: rolled-back",
+        lines[0],
     )
-    assert "last window Failed" in lines[0] and "finished rolled-back" in lines[0]
+    assert "last window failed" in lines[0] and "finished rolled-back" in lines[0]
 
 
 def test_watch_when_piped_prints_only_changes_until_the_release_ends(
