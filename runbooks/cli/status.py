@@ -559,8 +559,11 @@ def _watch_live(read: Callable[[], dict[str, Any]]) -> None:
 
 
 def any_running(document: Mapping[str, Any]) -> bool:
-    """Whether a shown release is still running."""
-    return any((r["release"] or {}).get("running") for r in document["services"])
+    """Whether a shown release is still running with an engine driving it: one whose
+    engine died changes no more until someone resumes it, so a watch ends there."""
+    return any(
+        (r["release"] or {}).get("running") and r.get("engine_alive") for r in document["services"]
+    )
 
 
 def change_key(document: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -575,6 +578,7 @@ def change_key(document: Mapping[str, Any]) -> tuple[Any, ...]:
             len(r.get("windows") or ()),
             r.get("weights_mismatch"),
             (r["release"] or {}).get("outcome"),
+            r.get("engine_alive"),
         )
         for r in document["services"]
     )
@@ -593,6 +597,9 @@ def change_lines(document: Mapping[str, Any]) -> list[str]:
         windows = row["windows"]
         verdict = f", last window {windows[-1]['verdict']}" if windows else ""
         ended = "" if release["running"] else f", finished {release['outcome']}"
+        if release["running"] and not row.get("engine_alive"):
+            target = f"-s {document['stack']} --service {row['service']}"
+            ended = f", interrupted (no engine): `runbook resume {target}`"
         lines.append(
             f"{document['at']} {row['service']} {release['id']}: {state['phase']}, "
             f"step {step['number']}/{step['of']} {step['name']}, {weights}{verdict}{ended}"

@@ -243,13 +243,29 @@ def test_watch_when_piped_prints_only_changes_until_the_release_ends(
 
     monkeypatch.setattr(status_module.time, "sleep", sleep)
 
-    told = cli("status", "-s", "local", "--service", SERVICE, "--watch")
+    with journal.acquire("local", "tester"):  # an engine (this process) holds the lock
+        told = cli("status", "-s", "local", "--service", SERVICE, "--watch")
 
     lines = told.strip().splitlines()
     assert len(polls) == 3
     assert len(lines) == 2, told  # unchanged polls print nothing
     assert "progressing, step 2/3 canary-50" in lines[0]
     assert "finished rolled-back" in lines[1]
+
+
+def test_watch_of_a_release_whose_engine_died_says_interrupted_and_ends(
+    journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_release(journal, "9.8.2", kill_on_step=1)  # killed: running, no lock holder
+    live_router(monkeypatch, Weights(blue=50, green=50))
+    polls: list[float] = []
+    monkeypatch.setattr(status_module.time, "sleep", polls.append)
+
+    told = cli("status", "-s", "local", "--service", SERVICE, "--watch")
+
+    assert polls == [], told  # nothing will change until someone resumes it: no waiting
+    assert "interrupted (no engine)" in told
+    assert f"`runbook resume -s local --service {SERVICE}`" in told
 
 
 def test_the_phase_names_status_spells_are_the_cores() -> None:
