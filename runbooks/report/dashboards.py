@@ -203,7 +203,8 @@ def _engine_rules(stack: str) -> list[dict[str, Any]]:
             f'{PHASE}{{{sel},phase="paused"}} == 1',
             "warning",
             "{{ $labels.service }}: the release has been paused for " + PAUSED_FOR,
-            "Resume, promote or roll it back (`runbook status` says why it paused).",
+            "Resume, promote or roll it back (`runbook status -s " + stack + " --service "
+            "{{ $labels.service }}` says why it paused).",
             duration=PAUSED_FOR,
         ),
         _alert(
@@ -231,7 +232,8 @@ def _service_rules(stack: str, service: Service, settings: StackSettings) -> lis
             f"(1 - {_error_ratio(sel)}) * 100 < {t.availability_percent:g}",
             "critical",
             f"{service.name}: availability under the policy's {t.availability_percent:g}%",
-            f"Over the last {RATE_WINDOW}; `runbook status` shows any release in progress.",
+            f"Over the last {RATE_WINDOW}; `runbook status -s {stack} --service {service.name}` "
+            "shows any release in progress.",
             labels=labels,
         )
     ]
