@@ -34,9 +34,7 @@ from runbooks.report.facts import (
     Window,
     read_facts,
 )
-from runbooks.session import current_settings, open_journal, require_service
 from stackspec.errors import BadInput, RunbookError
-from stackspec.model import StackSettings
 
 
 def escape(text: str) -> str:
@@ -46,8 +44,9 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the session (settings model, backends' registries): once a verb runs
     from runbooks.routers.base import TrafficRouter
+    from stackspec.model import StackSettings
 
 OptionalService = Annotated[
     str | None, typer.Option("--service", help="One service (default: every service).")
@@ -82,6 +81,14 @@ def chosen(output: Output | None, as_json: bool) -> Output:
     return output_of(output, as_json)
 
 
+def refuse_missing_stack(stack: str) -> None:
+    """StackFileError (exit 2, naming the stack files there are) for a stack without a
+    file, read as YAML before the session and its settings model are imported."""
+    from stackspec.stackfile import read_config, stack_path
+
+    read_config(stack_path(stack))
+
+
 # -- status ------------------------------------------------------------------------------
 
 
@@ -104,6 +111,9 @@ def status(
     """Show each service's release in progress (or its latest) as a tree, with live weights."""
     with exits_cleanly():
         mode = chosen(output, as_json)
+        refuse_missing_stack(stack)
+        from runbooks.session import current_settings, open_journal, require_service
+
         settings = current_settings(stack)
         names = (
             [require_service(settings, service).name]
@@ -625,6 +635,9 @@ def history(
     """List the stack's releases, newest first: versions, duration, outcome, reason, who."""
     with exits_cleanly():
         mode = chosen(output, as_json)
+        refuse_missing_stack(stack)
+        from runbooks.session import current_settings, open_journal, require_service
+
         settings = current_settings(stack)
         if service:
             require_service(settings, service)

@@ -134,6 +134,7 @@ ROLLOUT_LATER = (
     [
         (("rollout", "--help"), "--service"),
         (("rollout", "-s", "nosuch", "--service", "x", "--version", "1.0"), "nosuch"),
+        (("status", "-s", "nosuch"), "nosuch"),
         (("rollout", "-s", "local", "--service", "nosuch", "--version", "1.0"), "market-data"),
         (("rollout", "-s", "local", "--service", "trading-api", "--version", "../1"), "--version"),
         (("rollout", "-s", "local", "--service", "trading-api=1", "--service", "x=2"), "'x'"),
