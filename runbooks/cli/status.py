@@ -70,6 +70,7 @@ WINDOWS_SHOWN = 5
 STEP_MARKS = {**MARKS, "failed": MARKS["abandoned"]}
 VERDICT_MARKS = {"successful": "✔", "failed": "✖", "error": "⚠", "inconclusive": "?"}
 VERDICT_STYLE = {"successful": "green", "failed": "red", "error": "red", "inconclusive": "yellow"}
+ROLLED_BACK_PHASES = ("rolling-back", "rolled-back", "aborted")
 PHASE_STYLE = {"promoted": "green", "rolled-back": "red", "aborted": "red", "paused": "yellow"}
 
 
@@ -428,17 +429,17 @@ def service_lines(row: Mapping[str, Any], stack: str = "STACK") -> list[str]:
     phase = state["phase"]
     style = PHASE_STYLE.get(phase, "cyan")
     step = state["step"]
+    took = duration_text(release["duration_seconds"])
     lines = [
         f"{row['service']}  release {release['id']}" + _together(row["service"], release),
         f"  strategy   {release['strategy']}",
         f"  status     [{style}]{phase}[/{style}]"
         + ("" if release["running"] else f" (finished {release['outcome']})"),
-        f"  step       {step['number']}/{step['of']} {step['name']}"
-        f" ({step['weight']}% to {state['new_color']})",
+        f"  step       {step_text(state)}",
         f"  versions   {release['from_version']} → {release['to_version']}"
         + (f" (rollback of promoted release {release['reverts']})" if release["reverts"] else ""),
         f"  started    {release['started_at']} by {release['started_by'] or 'unknown'}"
-        f" (age {duration_text(release['duration_seconds'])})",
+        f" ({'age' if release['running'] else 'took'} {took})",
     ]
     lines.extend(_weight_lines(row))
     if release["running"] and step["seconds_to_bake_end"] is not None and row["engine_alive"]:
@@ -479,6 +480,19 @@ def _weight_lines(row: Mapping[str, Any]) -> list[str]:
     if row["weights_mismatch"]:
         lines.append(f"  [red]mismatch[/red]   {escape(row['weights_mismatch'])}")
     return lines
+
+
+def step_text(state: Mapping[str, Any]) -> str:
+    """`2/3 canary-50 (50% to green)`; once rolling back, where the release came from and
+    where all traffic is (never a step's weights beside a rollback's). The wording of
+    runbooks.cli.view.step_summary, from the status document's plain fields."""
+    step, phase = state["step"], state["phase"]
+    where = f"{step['number']}/{step['of']} {step['name']}"
+    if phase in ROLLED_BACK_PHASES:
+        return f"{phase} from {where}; all traffic to {state['old_color']}"
+    if phase in ("promoting", "promoted"):
+        return f"{phase}: all traffic to {state['new_color']}"
+    return f"{where} ({step['weight']}% to {state['new_color']})"
 
 
 def _step_lines(row: Mapping[str, Any]) -> list[str]:

@@ -200,6 +200,20 @@ def test_history_names_the_right_versions_after_a_promoted_release_is_rolled_bac
     assert re.search(rf"1\.0\.0 → 9\.5\.0 .* promoted, rolled back by {reverted}", row_of[promoted])
 
 
+def test_status_of_a_rolled_back_release_says_where_traffic_is_and_how_long_it_took(
+    journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, outcome = run_release(journal, "9.6.1", error_rate=0.3)
+    assert outcome is not None and outcome.value == "rolled-back"
+    live_router(monkeypatch, Weights(blue=100, green=0))
+
+    told = cli("status", "-s", "local", "--service", SERVICE)
+
+    assert re.search(r"step +rolled-back from \d/3 canary-\d+; all traffic to blue", told), told
+    assert "% to green)" not in told  # never a step's weights beside the old color's
+    assert "(took " in told and "(age " not in told
+
+
 def test_history_of_a_rolled_back_release_gives_a_short_reason(journal: SqliteJournal) -> None:
     release_id, outcome = run_release(journal, "9.6.0", error_rate=0.3)
     assert outcome is not None and outcome.value == "rolled-back"
