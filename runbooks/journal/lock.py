@@ -180,9 +180,9 @@ class RuntimeLock:
 
     def _locked(self, stack: str) -> LockedError:
         other, owner = self._recorded()
+        shared = f", which drives the same local runtime ({self.state_dir})"
         return LockedError(
-            f"{describe(other, owner)}, which drives the same local runtime "
-            f"({self.state_dir}) as stack '{stack}'",
+            describe(other, owner) + ("" if other == stack else f"{shared} as stack '{stack}'"),
             hint=_hint(owner, True, False),
         )
 
