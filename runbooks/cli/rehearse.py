@@ -69,8 +69,10 @@ def rehearse(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rehearse a healthy release and an automatic rollback on the local stack, then
-    trading-api and market-data released together, healthy and with a faulty consumer.
+    """Rehearse a healthy release and an automatic rollback on the local stack.
+
+    Then trading-api and market-data are released together, healthy and with a faulty
+    consumer, and every order event is checked to have exactly one fill row.
 
     For an aws stack (staging, production) the releases run with that stack's own wiring
     against stand-ins: a moto server (ALB weights, CloudWatch, RDS snapshots, CloudFront), a
