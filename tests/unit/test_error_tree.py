@@ -191,7 +191,7 @@ def test_a_library_error_escaping_a_verb_is_one_masked_line(
     def down(_stack: str) -> None:
         raise psycopg.OperationalError(f"connection to postgresql://u:{DSN_PASSWORD}@db/j failed")
 
-    monkeypatch.setattr("runbooks.cli.status.open_journal", down)
+    monkeypatch.setattr("runbooks.session.open_journal", down)  # status imports it when it runs
     result = CliRunner().invoke(app, ["status", "--stack", "local"])
     assert result.exit_code == ExitCode.FAILED
     assert result.output.startswith("error: PostgreSQL: OperationalError: connection to")
@@ -203,7 +203,7 @@ def test_a_bug_escaping_a_verb_keeps_its_traceback(monkeypatch: pytest.MonkeyPat
     def broken(_stack: str) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("runbooks.cli.status.open_journal", broken)
+    monkeypatch.setattr("runbooks.session.open_journal", broken)
     result = CliRunner().invoke(app, ["status", "--stack", "local"])
     assert isinstance(result.exception, ZeroDivisionError)
 
