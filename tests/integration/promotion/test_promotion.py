@@ -69,7 +69,8 @@ def test_refused_without_evidence(pair: Pair, tmp_path: Path) -> None:
 
 def test_refused_with_a_tampered_record(pair: Pair, good_evidence: Path, tmp_path: Path) -> None:
     document = json.loads(good_evidence.read_text())
-    document["evidence"]["windows"][0]["value"] = 0.0
+    window = document["evidence"]["windows"][0]
+    window["value"] = (window.get("value") or 0.0) + 1.5  # a change, whatever it was
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(document))
     code, output = _promote(pair, "--evidence", str(tampered))
