@@ -7,7 +7,6 @@ its registry's `from_stack(settings, outputs)`: nothing here asks which substrat
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import uuid
@@ -19,6 +18,7 @@ from runbooks.drivers.base import StackDriver
 from runbooks.drivers.registry import open_driver
 from runbooks.journal.base import Journal, ReleaseRecord
 from runbooks.journal.lock import RuntimeLock, with_runtime_lock
+from runbooks.journal.lock import holder as holder  # who runs this engine: re-exported
 from runbooks.journal.registry import JOURNALS
 from runbooks.local.endpoints import state_dir_of
 from runbooks.metrics.registry import METRICS
@@ -200,11 +200,3 @@ def require_service(settings: StackSettings, name: str) -> Service:
     except KeyError:
         known = ", ".join(s.name for s in settings.services)
         raise BadInput(f"no service '{name}' in this stack", hint=f"services: {known}") from None
-
-
-def holder() -> str:
-    """Who runs this engine, for the lock and the journal."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid-{os.getuid()}"

@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from stackspec import capacity
 from stackspec.names import DNS_LABEL, VERSION
+from stackspec.stackfile import LOCAL_STATE_DIR
 
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$"
 
@@ -804,7 +805,7 @@ class LocalPorts(Model):
 class Local(Model):
     """The local rehearsal substrate: real servers as processes on loopback."""
 
-    state_dir: str = ".local-stack"
+    state_dir: str = LOCAL_STATE_DIR
     ports: LocalPorts = LocalPorts()
 
     @model_validator(mode="after")

@@ -32,6 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_MASK = "[secret]"
 # The policy pack's config of each stack, `<stack>.json` (infra.policies.config).
 PACK_CONFIG_DIR = PROJECT_ROOT / "policy" / "config"
+LOCAL_STATE_DIR = ".local-stack"  # `local.stateDir` when the stack file does not say
 
 
 def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:
@@ -68,6 +69,17 @@ def read_config(path: Path) -> dict[str, Any]:
         ) from None
     document = parse_yaml(text, path, StackFileError.kind)
     return config_section(path, document)
+
+
+def local_runtime_dir(section: Mapping[str, Any], root: Path = PROJECT_ROOT) -> Path | None:
+    """The resolved `local.stateDir` of a local stack's raw section (as `read_config` gives
+    it), or None when the section is not a local stack's or does not say it plainly (the
+    settings model then judges the file)."""
+    local = section.get("local", {})
+    if section.get("substrate") != "local" or not isinstance(local, Mapping):
+        return None
+    state_dir = local.get("stateDir", LOCAL_STATE_DIR)
+    return (root / state_dir).resolve() if isinstance(state_dir, str) and state_dir else None
 
 
 def config_section(path: Path | str, document: object) -> dict[str, Any]:

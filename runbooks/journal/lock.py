@@ -17,11 +17,14 @@ lock of its own besides: `RuntimeLock`, shared by every stack file naming that r
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +33,14 @@ from typing import Any, cast
 
 from runbooks.journal.base import Journal, LockHolder
 from stackspec.errors import LockedError
+
+
+def holder() -> str:
+    """Who runs this engine, for the lock and the journal."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
 
 
 def this_process(holder: str) -> LockHolder:
@@ -118,6 +129,11 @@ class Lease:
 
 RUNTIME_LOCK_FILE = "release.lock"
 
+# Runtime locks a verb took before its heavy imports (`RuntimeLock.held_for_verb`), by lock
+# file, with the thread that took each: that thread's engine adopts the lease instead of
+# taking the lock a second time (a second flock on a new descriptor would refuse itself).
+_VERB_LEASES: dict[Path, tuple[int, Lease]] = {}
+
 
 class RuntimeLock:
     """The lock of one local runtime, whichever stack file (name, path) drives it.
@@ -134,7 +150,13 @@ class RuntimeLock:
         self.path = state_dir / RUNTIME_LOCK_FILE
 
     def acquire(self, stack: str, holder: str) -> Lease:
-        """Take the runtime's lock for `stack`, or raise LockedError naming who has it."""
+        """Take the runtime's lock for `stack`, or raise LockedError naming who has it.
+
+        Inside `held_for_verb` on the same thread, the verb's lease is adopted: the lease
+        returned gives nothing back (the verb does, when it ends)."""
+        taken = _VERB_LEASES.get(self.path)
+        if taken is not None and taken[0] == threading.get_ident() and taken[1].held:
+            return Lease(stack, taken[1].owner, lambda: None)
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -147,6 +169,19 @@ class RuntimeLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
         return Lease(stack, owner, lambda: os.close(fd))
+
+    @contextmanager
+    def held_for_verb(self, stack: str, holder: str) -> Iterator[Lease]:
+        """The runtime's lock, taken at a verb's start and held until it ends (LockedError at
+        once if another process has it): ten rollouts started together are refused before
+        nine of them import the engine. The engine's own `acquire` on this thread adopts it."""
+        lease = self.acquire(stack, holder)
+        _VERB_LEASES[self.path] = (threading.get_ident(), lease)
+        try:
+            yield lease
+        finally:
+            del _VERB_LEASES[self.path]
+            lease.release()
 
     def holder(self) -> tuple[str, LockHolder] | None:
         """The stack and holder of the runtime's lock if a process holds it now, else None."""
