@@ -2,9 +2,9 @@
 
 Every case of `benchmarks.drills.corpus` (stack files, CLI arguments, migration folders,
 evidence records, provider and router responses) is fed once; the CLI cases run the
-installed `runbook` against the drill stack. Around each case the stack's journal (its
-newest release and event count), HAProxy's real weights, the cache key version and the
-database's migration state are read: a refused input must change none of them.
+installed `runbook` against the drill stack. Around each case the stack is read (`_snapshot`:
+its lock, every service's newest release, events, intents, colors and HAProxy weights, the
+cache key version, the migration state): a refused input must change none of them.
 Figures: cases refused as expected with a message naming what and where / all cases
 (target all, at least 60); the slowest answer (target <= 1 s); cases that changed the
 stack (target 0).
@@ -17,7 +17,10 @@ from typing import Any
 
 from benchmarks.drills.harness import DrillStack
 from benchmarks.drills.result import Measure, at_most
-from benchmarks.stack import SERVICE, STACK
+from benchmarks.stack import STACK
+from runbooks.routers.haproxy import HaproxyRouter
+from runbooks.session import current_settings
+from stackspec.errors import RouterError
 
 MIN_CASES = 60
 MAX_SECONDS = 1.0
@@ -79,17 +82,38 @@ def _chosen(cases: Sequence[Any], short: bool) -> list[Any]:
 
 
 def _snapshot(stack: DrillStack) -> tuple[Any, ...]:
-    """What a refused input must not change: journal, router, cache, database."""
+    """What a refused input must not change: the stack's lock, every service's newest
+    release with its event count and pending intents, every service's colors and versions,
+    HAProxy's real weights of every HTTP service, the cache key version and the database's
+    migration state. A read that fails gives a value equal to nothing, so the case counts as
+    one that changed the stack rather than passing unseen."""
     journal = stack.journal()
-    latest = journal.latest(STACK, SERVICE)
-    events = len(journal.events(latest.id)) if latest else 0
+    settings = current_settings(STACK)
+    releases = []
+    for service in settings.services:
+        latest = journal.latest(STACK, service.name)
+        pending = len(journal.pending_intents(latest.id)) if latest else 0
+        events = len(journal.events(latest.id)) if latest else 0
+        releases.append((service.name, latest.id if latest else None, events, pending))
+    states = [
+        (s.name, s.active_color, s.versions.blue, s.versions.green) for s in settings.services
+    ]
     return (
-        latest.id if latest else None,
-        events,
-        stack.live_weights(),
+        journal.lock_holder(STACK),
+        tuple(releases),
+        tuple(states),
+        tuple(_live(stack, s.name) for s in settings.services if s.kind == "http"),
         stack.cache_version(),
         stack.migrated(),
     )
+
+
+def _live(stack: DrillStack, service: str) -> object:
+    """HAProxy's real weights of `service`, or a fresh object (unequal to any) if unread."""
+    try:
+        return HaproxyRouter(stack.proxy.real, retry_budget_seconds=0).get_weights(service)
+    except RouterError:
+        return object()
 
 
 def _by_area(results: Sequence[Any]) -> dict[str, str]:

@@ -13,7 +13,9 @@ Right after the kill, `runbook status --json` must report the router's real weig
 past the proxy). Then `resume --force` (even points) or `rollback --force` (odd) runs to
 its end, and the ending must be consistent (`consistency.ending_problems`). Between points
 the migration is reverted out of band when a point promoted it, so each starts unmigrated.
-Figure: consistent endings / points; also statuses matching the router / points.
+Figure: consistent endings / points (a point counts only if the engine was killed there);
+also statuses matching the router / points. Points meant to land inside a journalled action
+say where the kill landed ("inside", or "after" when the action was done first).
 """
 
 from __future__ import annotations
@@ -70,6 +72,22 @@ class OnJournal:
     def fired(self, events: list[Event]) -> bool:
         """Whether the nth matching event is in `events`."""
         return sum(1 for e in events if self._matches(e)) >= self.nth
+
+    def landed(self, events: list[Event]) -> str | None:
+        """For an `action.started` trigger, where the kill landed, from the journal read
+        after it: "inside" (that action has no `action.done`) or "after" (it finished before
+        the kill); None for other triggers or when the trigger never fired."""
+        if self.kind != "action.started":
+            return None
+        started = [i for i, e in enumerate(events) if self._matches(e)]
+        if len(started) < self.nth:
+            return None
+        action = events[started[self.nth - 1]].data.get("action")
+        done = any(
+            e.kind == "action.done" and e.data.get("action") == action
+            for e in events[started[self.nth - 1] + 1 :]
+        )
+        return "after" if done else "inside"
 
     def _matches(self, event: Event) -> bool:
         if event.kind != self.kind:
@@ -133,13 +151,22 @@ def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, A
             records.append(_point(stack, name, trigger, verb, next(fresh)))
             say(f"  crash {index + 1}/{len(chosen)} {name}: {_summary(records[-1])}")
             _reset_migration(stack)
-    consistent = sum(1 for r in records if not r["problems"])
+    # A point counts only if the engine was killed there: a rollout that ended first, or a
+    # trigger that never fired, proved nothing about recovering from a crash.
+    consistent = sum(1 for r in records if r["killed"] and not r["problems"])
     truthful = sum(1 for r in records if r["killed"] and not r["status_problems"])
+    aimed_inside = [r for r in records if r.get("landed") is not None]
     figures = {
         "consistent_endings": all_of(consistent, len(records), "points"),
         "status_matches_router_after_kill": all_of(truthful, len(records), "points"),
     }
-    return figures, {"points": records}
+    details = {
+        "points": records,
+        # kills meant to land inside a journalled action (polled every 20 ms): how many did
+        "inside_actions_landed_inside": f"{sum(r['landed'] == 'inside' for r in aimed_inside)}"
+        f"/{len(aimed_inside)}",
+    }
+    return figures, details
 
 
 def _point(
@@ -170,6 +197,8 @@ def _point(
 def _summary(record: dict[str, Any]) -> str:
     """One line for the progress log: killed or not, the outcome and any problem."""
     killed = "killed" if record.get("killed") else f"NOT killed ({record.get('error', '')!r})"
+    if record.get("landed"):
+        killed += f" ({record['landed']} the action)"
     problems = "; ".join(record.get("problems", []) + record.get("status_problems", []))
     return f"{killed}, {record.get('recovery')} -> {record.get('outcome')}; {problems or 'ok'}"
 
@@ -192,11 +221,14 @@ def _kill_at(
         code, _, err = finish(proc, timeout=60)
     release_id = stack.newest_release()
     release_id = release_id if release_id != before else None
+    events = stack.events(release_id) if release_id else []
+    landed = trigger.landed(events) if isinstance(trigger, OnJournal) else None
     return {
         "killed": code == -signal.SIGKILL,
         "exit": code,
         "error": "" if code == -signal.SIGKILL else tail(err, 400),
-        "killed_after": kinds(stack.events(release_id))[-2:] if release_id else [],
+        "killed_after": kinds(events)[-2:],
+        "landed": landed,
     }, release_id
 
 

@@ -70,10 +70,12 @@ class DrillStack:
     def env(self) -> dict[str, str]:
         """The CLI's environment: this process's, which `bench_stack` pointed at the stack."""
         env = dict(os.environ) | {"NO_COLOR": "1"} | self.extra_env
-        # Bytecode cached (outside the tree) as an installed runbook has it: compiling every
-        # module at each start takes tens of seconds on a loaded box.
+        # Bytecode used and kept as an installed runbook has it (scripts/setup compiles it):
+        # compiling every module at each start takes tens of seconds on a loaded box, and
+        # ten processes started together would each compile the same modules.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        return env | {"PYTHONPYCACHEPREFIX": str(self.bench.base_dir / "pycache")}
+        env.pop("PYTHONPYCACHEPREFIX", None)
+        return env
 
     @property
     def load_url(self) -> str:

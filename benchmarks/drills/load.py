@@ -28,10 +28,10 @@ def run(stack: DrillStack, short: bool) -> tuple[dict[str, Measure], dict[str, A
     fresh = versions()
     capacity = flat_out(stack.load_url, SHORT_CAPACITY_SECONDS if short else CAPACITY_SECONDS)
     with running(stack.load_url) as during_release:
-        released = release_with(stack, next(fresh), lambda ev: False, lambda: None)
+        released = release_with(stack, next(fresh), lambda ev: False, lambda running: None)
     with running(stack.load_url) as during_rollback:
         rolled = release_with(
-            stack, next(fresh), lambda ev: weights_set(ev) >= 2, lambda: _rollback(stack)
+            stack, next(fresh), lambda ev: weights_set(ev) >= 2, lambda running: _rollback(stack)
         )
     release, rollback = during_release[0], during_rollback[0]
     figures = {

@@ -44,16 +44,17 @@ def release_with(
     stack: DrillStack,
     version: str,
     ready: Callable[[list[Event]], bool],
-    inject: Callable[[], None],
+    inject: Callable[[Callable[[], bool]], None],
 ) -> Released:
-    """Roll `version` out; call `inject()` once the release's journal satisfies `ready`
-    (or at once if it never does before the rollout ends); wait for the rollout's end."""
+    """Roll `version` out; call `inject(running)` once the release's journal satisfies
+    `ready` (or at once if it never does before the rollout ends), `running()` saying
+    whether the rollout still runs; wait for the rollout's end."""
     stack.settle()
     before = stack.newest_release()
     proc = stack.start(*rollout_args(version))
     try:
         _await(stack, proc, before, ready)
-        inject()
+        inject(lambda: proc.poll() is None)
     finally:
         code, _, err = finish(proc)
     release_id = stack.newest_release()
@@ -86,6 +87,12 @@ def weights_set(events: list[Event]) -> int:
         for e in events
         if e.kind == "action.done" and (e.data.get("action") or {}).get("type") == "SetWeights"
     )
+
+
+def analysis_ended_at(events: list[Event]) -> float | None:
+    """When the release first decided to promote or roll back (epoch), or None."""
+    ends = [first_decision_at(events, phase) for phase in ("promoting", "rolling-back")]
+    return min((at for at in ends if at is not None), default=None)
 
 
 def first_decision_at(events: list[Event], phase: str) -> float | None:

@@ -51,7 +51,7 @@ def _one(stack: DrillStack, version: str, seconds: float) -> dict[str, Any]:
     command = f"set server be_{SERVICE}/{old.other.value} weight 50"
     blips_before = len(stack.proxy.blips)
     stack.proxy.blip_on(lambda line: line == command, seconds)
-    released = release_with(stack, version, lambda ev: weights_set(ev) >= 2, lambda: None)
+    released = release_with(stack, version, lambda ev: weights_set(ev) >= 2, lambda running: None)
     stack.proxy.blip_on(lambda line: False, 0)  # disarmed if the release never got there
     stack.proxy.restore()
     live = stack.live_weights()

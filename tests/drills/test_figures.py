@@ -8,8 +8,11 @@ from dataclasses import replace
 import pytest
 
 from benchmarks.drills.consistency import Ending, ending_problems, status_problems
+from benchmarks.drills.crash import OnJournal
+from benchmarks.drills.outages import analysis_ended_at
 from benchmarks.drills.result import DrillResult, Measure, all_of, at_most
 from benchmarks.drills.wrk import parse
+from runbooks.journal.base import Event
 
 ROLLED_BACK = Ending(
     outcome="rolled-back",
@@ -99,3 +102,43 @@ def test_a_drill_passes_only_when_every_figure_does() -> None:
     assert line.as_json()["load_average"] == [1.0, 2.0, 3.0]
     assert Measure(0, "x", "t", False).as_json()["pass"] is False
     assert not all_of(0, 0, "points").passed
+
+
+def _event(seq: int, kind: str, at: float = 0.0, **data: object) -> Event:
+    return Event(seq, "r1", at or float(seq), kind, data)
+
+
+DEPLOY = {"type": "Deploy", "color": "green"}
+CACHE = {"type": "ApplyReleaseStep", "name": "cache-bump"}
+
+
+def test_a_kill_lands_inside_an_action_that_has_no_done_event() -> None:
+    """Found: kills aimed inside fast actions were counted as inside though the action had
+    finished first; the journal read after the kill says which."""
+    started = [_event(1, "action.started", action=DEPLOY)]
+    finished = [*started, _event(2, "action.done", action=DEPLOY)]
+    trigger = OnJournal("action.started", action="Deploy")
+    assert trigger.landed(started) == "inside"
+    assert trigger.landed(finished) == "after"
+    assert trigger.landed([]) is None  # never fired
+    assert OnJournal("action.done", action="Deploy").landed(finished) is None  # not aimed inside
+
+
+def test_where_a_kill_landed_follows_the_nth_matching_action() -> None:
+    events = [
+        _event(1, "action.started", action=CACHE),
+        _event(2, "action.done", action=CACHE),
+        _event(3, "action.started", action=CACHE),
+    ]
+    assert OnJournal("action.started", 1, step="cache-bump").landed(events) == "after"
+    assert OnJournal("action.started", 2, step="cache-bump").landed(events) == "inside"
+
+
+def test_the_analysis_ends_at_the_first_promote_or_rollback_decision() -> None:
+    def decision(seq: int, phase: str) -> Event:
+        return _event(seq, "decision", at=100.0 + seq, state={"phase": phase})
+
+    assert analysis_ended_at([decision(1, "progressing")]) is None
+    assert analysis_ended_at([decision(1, "progressing"), decision(2, "promoting")]) == 102.0
+    events = [decision(3, "rolling-back"), decision(4, "rolled-back")]
+    assert analysis_ended_at(events) == 103.0
