@@ -11,7 +11,8 @@ Every series carries `stack` and `service`:
 - `runbook_release_phase{phase}`: 1 for the release's phase, 0 for every other;
 - `runbook_release_step` (1-based) and `runbook_release_steps` (how many);
 - `runbook_release_weight_percent{color}`: the split the engine last set;
-- `runbook_release_check_verdict{check, verdict}`: 1 for each check's latest verdict in the
+- `runbook_release_check_verdict{check, verdict}`: 1 for each check's latest verdict (spelt
+  as every output spells it: successful, failed, inconclusive, error) in the
   current step, 0 for the others; `runbook_release_check_value{check}` and
   `runbook_release_check_threshold{check}` beside it (absent while a check has no value);
 - `runbook_release_started_timestamp_seconds`, `runbook_release_last_turn_timestamp_seconds`.
@@ -168,7 +169,7 @@ class TextfileWriter:
         latest = {m.metric: m for m in state.history}
         for check, measured in latest.items():
             for phase in Phase:
-                verdict.labels(**base, check=check, verdict=phase.value).set(
+                verdict.labels(**base, check=check, verdict=phase.value.lower()).set(
                     1 if phase is measured.phase else 0
                 )
             if measured.value is not None:

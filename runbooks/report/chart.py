@@ -33,10 +33,10 @@ MARKER_HEX = {
     "ignored": "#94a3b8",
 }
 VERDICT_HEX = {
-    "Successful": "#16a34a",
-    "Failed": "#dc2626",
-    "Error": "#7f1d1d",
-    "Inconclusive": "#ca8a04",
+    "successful": "#16a34a",
+    "failed": "#dc2626",
+    "error": "#7f1d1d",
+    "inconclusive": "#ca8a04",
 }
 
 

@@ -2,8 +2,9 @@
 the report alike (so the three cannot disagree).
 
 Pure: built from a `ReleaseRecord` and its events. Only public words leave this module:
-step marks (done, current, pending, failed), check verdicts as the analysis names them
-(Successful, Failed, Inconclusive, Error), and decision markers named for what happened.
+step marks (done, current, pending, failed), check verdicts spelt as every output spells
+them (successful, failed, inconclusive, error), and decision markers named for what
+happened.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from runbooks.cli.public import verdict_name
 from runbooks.journal.base import Event, ReleaseRecord
 
 DECISION = "decision"
@@ -26,7 +28,7 @@ PENDING, AWAITING_PROMOTION, ABORTED = "pending", "awaiting-promotion", "aborted
 ROLLING = frozenset({"rolling-back", "rolled-back"})
 OVER = frozenset({"promoting", "promoted"})
 BEFORE_TRAFFIC = frozenset({PENDING, "deploying", "applying-steps"})
-VERDICT_RANK = {"Successful": 0, "Inconclusive": 1, "Error": 2, "Failed": 3}
+VERDICT_RANK = {"successful": 0, "inconclusive": 1, "error": 2, "failed": 3}
 
 
 def iso(epoch: float | None) -> str | None:
@@ -243,7 +245,7 @@ def _windows(decisions: Sequence[Event], member: int) -> tuple[Window, ...]:
             checks = seen.setdefault((at_step, float(m["at"])), {})
             checks[m["metric"]] = Check(
                 name=m["metric"],
-                verdict=m["phase"],
+                verdict=verdict_name(m["phase"]),
                 value=m.get("value"),
                 baseline=m.get("baseline"),
                 threshold=m.get("threshold"),

@@ -86,7 +86,7 @@ def test_every_turn_writes_the_phase_step_weights_and_verdicts(tmp_path: Path) -
         for sample in middle
         for (name, labels), value in sample.items()
         if name == "runbook_release_check_verdict"
-        and dict(labels)["verdict"] == "Successful"
+        and dict(labels)["verdict"] == "successful"
         and value == 1
     }
     assert verdicts == {"error-rate", "p95-latency", "availability"}
@@ -103,7 +103,7 @@ def test_a_failed_check_is_written_before_the_rollback(tmp_path: Path) -> None:
             ("stack", "local"),
             ("service", "trading-api"),
             ("check", "error-rate"),
-            ("verdict", "Failed"),
+            ("verdict", "failed"),
         }
     )
     failed = [
