@@ -43,6 +43,7 @@ from runbooks.core.state import (
     action_from_dict,
     action_to_dict,
 )
+from runbooks.failpoints import hold
 from runbooks.journal.base import Event, Journal
 from runbooks.performer import Performer, outcome_from_dict
 from runbooks.steps.base import StepOutcome
@@ -86,8 +87,10 @@ class Engine:
         performer: Performer | Sequence[Performer],
         clock: Clock | None = None,
         on_turn: OnTurn | None = None,
+        holds: Mapping[str, float] | None = None,
     ) -> None:
         self.journal = journal
+        self.holds = holds or {}  # failpoints (runbooks.failpoints): drills only
         self.release_id = release_id
         self.performers = [performer] if isinstance(performer, Performer) else list(performer)
         self.clock = clock or Clock()
@@ -160,6 +163,7 @@ class Engine:
                 record["member"] = member
             self.journal.append(self.release_id, ACTION_STARTED, record)
             performed = self.performers[member].perform(action)
+            hold(self.holds, record["action"]["type"], record["action"].get("name"))
             result = performed.result
             record |= {"message": result.message, "step": performed.step_data}
             self.journal.append(

@@ -13,10 +13,11 @@ moves, undone last). See `runbooks.core.group` for how the members move and fail
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from runbooks import failpoints
 from runbooks.core.budget import StepBudget, detection_budget
 from runbooks.core.group import GroupState
 from runbooks.core.plan import ReleasePlan, build_plan
@@ -64,6 +65,7 @@ def rollout(
     ]
     group = GroupState.of(plans)
     check_migration(settings, lead)
+    holds = failpoints.from_environment()  # a malformed one is refused before anything
     # The lock first: a rollout refused for it (exit 4) builds no client and reads nothing.
     with journal.acquire(lead.stack, holder(), force=force):
         backends = session.backends(lead.steps)
@@ -78,7 +80,9 @@ def rollout(
         release_id = journal.start_release(
             lead.stack, group.name, group.version, _recorded(group, requests)
         )
-        engine = _engine(backends, journal, release_id, requests, plans, clock, on_turn)
+        engine = _engine(
+            backends, journal, release_id, requests, plans, clock, on_turn, holds=holds
+        )
         return release_id, engine.run(group)
 
 
@@ -211,6 +215,7 @@ def _engine(
     clock: Clock | None,
     on_turn: OnTurn | None,
     applied_from: str | None = None,
+    holds: Mapping[str, float] | None = None,
 ) -> Engine:
     """The engine of a release, with one performer per member (each with its own service,
     colors, versions and faults; the release steps' options from the first request)."""
@@ -233,4 +238,5 @@ def _engine(
 
     started = journal.release(release_id).started_at
     on_turn = with_textfile(on_turn, runbook_state_dir(lead.stack), lead.stack, release_id, started)
-    return Engine(journal, release_id, performers, clock, on_turn)
+    holds = failpoints.from_environment() if holds is None else holds
+    return Engine(journal, release_id, performers, clock, on_turn, holds)

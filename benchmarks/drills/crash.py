@@ -5,7 +5,9 @@ cache-key bump (`cache-bump`) under steady load, and kills the engine (SIGKILL t
 `runbook rollout` process) when its trigger fires:
 - a journal trigger: the release's journal gets the nth `decision`, or the nth
   `action.started` / `action.done` of an action type (and release step), polled every
-  20 ms, so the kill lands inside that action or just after it;
+  20 ms, so the kill lands inside that action or just after it; an action quicker than
+  that (the cache bump, the stack-state write, the contract) is held by a failpoint after
+  its effect and before its `action.done` (`runbooks.failpoints`), and the kill lands there;
 - a router trigger: the admin-socket proxy holds the nth matching HAProxy command (one of
   the four of a weight change), so the kill lands inside the weight change, with part of
   it applied to HAProxy and part not.
@@ -42,6 +44,7 @@ from benchmarks.drills.harness import (
 )
 from benchmarks.drills.result import Measure, all_of
 from benchmarks.stack import SERVICE, STACK
+from runbooks import failpoints
 from runbooks.journal.base import Event
 from runbooks.local.load import steady_load
 from stackspec.model import Color
@@ -50,6 +53,7 @@ MIGRATION = "1.2.0"
 STEPS = ("--step", "db-migration", "--step", "cache-bump", "--migration", MIGRATION)
 LOAD_RATE = 150.0  # enough requests for the judge's minimum sample in a short bake
 TRIGGER_TIMEOUT = 90.0
+HOLD_SECONDS = 5.0  # a failpoint's hold: the kill (polled every 20 ms) lands well inside it
 RECOVERY_TIMEOUT = 600.0  # a resume runs the rest of the release: minutes on a loaded box
 REVERT = (
     "DROP INDEX CONCURRENTLY IF EXISTS public.orders_client_ref_idx",
@@ -68,6 +72,9 @@ class OnJournal:
     action: str | None = None
     step: str | None = None
     step_index: int | None = None  # decisions: taken while on this step (0-based)
+    # An action too quick to kill inside from outside is held after its effect, before its
+    # `action.done` (runbooks.failpoints): the kill then lands between the two.
+    failpoint: str | None = None
 
     def fired(self, events: list[Event]) -> bool:
         """Whether the nth matching event is in `events`."""
@@ -121,7 +128,10 @@ POINTS: tuple[tuple[str, Trigger], ...] = (
     ("after the deploy", OnJournal("action.done", action="Deploy")),
     ("inside the migration", OnJournal("action.started", step="db-migration")),
     ("after the migration", OnJournal("action.done", step="db-migration")),
-    ("inside the cache bump", OnJournal("action.started", step="cache-bump")),
+    (
+        "inside the cache bump",
+        OnJournal("action.started", step="cache-bump", failpoint="ApplyReleaseStep:cache-bump"),
+    ),
     ("inside weights 10%, nothing applied", OnRouter("new", "weight 10")),
     ("inside weights 10%, new color up, old not", OnRouter("old", "weight 90")),
     ("after weights 10%", OnJournal("action.done", action="SetWeights")),
@@ -133,9 +143,15 @@ POINTS: tuple[tuple[str, Trigger], ...] = (
     ("inside weights 100%, old color draining", OnRouter("old", "state drain")),
     ("inside weights 100%, old drained, weight left", OnRouter("old", "weight 0")),
     ("after weights 100%", OnJournal("action.done", 3, action="SetWeights")),
-    ("inside the promotion's stack-state write", OnJournal("action.started", 2, "WriteStackState")),
+    (
+        "inside the promotion's stack-state write",
+        OnJournal("action.started", 2, "WriteStackState", failpoint="WriteStackState"),
+    ),
     ("after the promotion's stack-state write", OnJournal("action.done", 2, "WriteStackState")),
-    ("inside the migration's contract", OnJournal("action.started", action="ContractReleaseStep")),
+    (
+        "inside the migration's contract",
+        OnJournal("action.started", action="ContractReleaseStep", failpoint="ContractReleaseStep"),
+    ),
 )
 SHORT_POINTS = (3, 11, 14)  # inside the migration, inside weights 50% and 100%
 
@@ -208,7 +224,9 @@ def _kill_at(
 ) -> tuple[dict[str, Any], str | None]:
     """Start the rollout and SIGKILL it when `trigger` fires: what happened, the release id."""
     before = stack.newest_release()
-    proc = stack.start(*rollout_args(version, *STEPS))
+    held = trigger.failpoint if isinstance(trigger, OnJournal) else None
+    env = {failpoints.ENV: f"{held}={HOLD_SECONDS:g}"} if held else {}
+    proc = stack.start(*rollout_args(version, *STEPS), env=env)
     if isinstance(trigger, OnRouter):
         command = trigger.command(old)
         stack.proxy.hold(lambda line: line == command, on_hold=lambda: _kill(proc))

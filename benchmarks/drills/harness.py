@@ -101,11 +101,11 @@ class DrillStack:
         self.transcript[label] = done.stdout + done.stderr
         return done
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """`runbook ARGS` started, not awaited."""
+    def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+        """`runbook ARGS` started, not awaited (with `env` added to the CLI's environment)."""
         return subprocess.Popen(
             [str(RUNBOOK), *args],
-            env=self.env,
+            env=self.env | dict(env or {}),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
