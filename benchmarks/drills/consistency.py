@@ -13,6 +13,7 @@ from typing import Any
 
 PROMOTED = "promoted"
 ROLLED_BACK = "rolled-back"
+ABORTED = "aborted"
 Split = Mapping[str, int]
 
 
@@ -43,6 +44,10 @@ class Ending:
     migrated: bool  # the migration's column exists
     cache_version: int | None  # the cache key version now
     cache_before: int | None  # ... and before the release
+    # The release had run its migration's contract when the rollback was asked: the engine
+    # refuses it (the old version may need what the contract dropped) and ends the release
+    # aborted on its new version, which must then stand exactly as a promotion leaves it.
+    past_contract: bool = False
 
 
 def ending_problems(end: Ending) -> list[str]:
@@ -53,15 +58,16 @@ def ending_problems(end: Ending) -> list[str]:
         problems.append("a release is still in progress")
     if end.locked:
         problems.append("the stack lock is still held")
-    if end.outcome not in (PROMOTED, ROLLED_BACK):
+    kept_new = end.past_contract and end.outcome == ABORTED
+    if end.outcome not in (PROMOTED, ROLLED_BACK) and not kept_new:
         problems.append(f"the release ended {end.outcome!r}, neither promoted nor rolled back")
     if end.live is None or sorted(end.live.values()) != [0, 100]:
         problems.append(f"traffic is not all on one color: {end.live}")
     elif end.live.get(end.active) != 100:
         problems.append(f"traffic is on the other color than the active {end.active}")
     new = "green" if end.old == "blue" else "blue"
-    if end.outcome in (PROMOTED, ROLLED_BACK):
-        problems += _as_outcome_says(end, promoted=end.outcome == PROMOTED, new=new)
+    if end.outcome in (PROMOTED, ROLLED_BACK) or kept_new:
+        problems += _as_outcome_says(end, promoted=end.outcome != ROLLED_BACK, new=new)
     return problems
 
 

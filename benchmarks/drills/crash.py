@@ -277,7 +277,10 @@ def _await(
 
 def _ending(stack: DrillStack, release_id: str, old: Color, cache_before: int | None) -> Ending:
     journal = stack.journal()
+    decisions = [e for e in journal.events(release_id) if e.kind == "decision"]
+    last = decisions[-1].data.get("state", {}) if decisions else {}
     return Ending(
+        past_contract=bool(last.get("contracted_steps")),
         outcome=journal.release(release_id).outcome,
         running=journal.current(STACK, SERVICE) is not None,
         locked=journal.lock_holder(STACK) is not None,

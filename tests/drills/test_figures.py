@@ -142,3 +142,17 @@ def test_the_analysis_ends_at_the_first_promote_or_rollback_decision() -> None:
     assert analysis_ended_at([decision(1, "progressing"), decision(2, "promoting")]) == 102.0
     events = [decision(3, "rolling-back"), decision(4, "rolled-back")]
     assert analysis_ended_at(events) == 103.0
+
+
+def test_a_rollback_refused_past_the_contract_is_consistent_only_as_a_promotion() -> None:
+    """Found: the crash point inside the contract, recovered with `rollback`, counted as
+    inconsistent: the engine rightly refuses to send traffic back to a version whose columns
+    the contract may have dropped, and ends the release aborted on its new version."""
+    kept = replace(PROMOTED, outcome="aborted", past_contract=True)
+    assert ending_problems(kept) == []
+    assert ending_problems(replace(kept, past_contract=False)) == [
+        "the release ended 'aborted', neither promoted nor rolled back"
+    ]
+    assert "migration is not applied" in " ".join(ending_problems(replace(kept, migrated=False)))
+    moved_back = replace(kept, live={"blue": 100, "green": 0}, active="blue")
+    assert ending_problems(moved_back)  # aborted past the contract, yet on the old color
