@@ -231,6 +231,7 @@ def _engine(
             old_color=plan.old_color,
             new_color=plan.new_color,
             options=options,
+            release=release_id,
         )
         versions = {plan.old_color: plan.old_version, plan.new_color: plan.version}
         performers.append(Performer(backends, context, applied, versions, request.faults))

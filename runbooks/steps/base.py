@@ -40,6 +40,9 @@ class StepContext:
     old_color: Color
     new_color: Color
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The release's id: a step whose effect must be found again after a crash (applied, but
+    # the engine killed before it journaled the outcome) records it under this id.
+    release: str = ""
 
     def option(self, key: str, default: Any = None) -> Any:
         """`options[key]`, or `default` when it is absent or None."""
