@@ -7,9 +7,10 @@ CockroachDB's testing knobs do, the engine can be told to hold there:
 
     RUNBOOK_FAILPOINTS="ApplyReleaseStep:cache-bump=5,WriteStackState=5"
 
-makes it sleep 5 s after performing an action whose type (or `type:name`, for release
-steps) is named, before journaling its end. Unset, as in every normal run, nothing holds.
-A malformed value is refused (BadInput) before the release starts.
+makes `runbook rollout` sleep 5 s after performing an action whose type (or `type:name`,
+for release steps) is named, before journaling its end (resume and rollback never hold).
+Unset, as in every normal run, nothing holds. A malformed value, or one set for a stack
+that is not local, is refused (BadInput) before the release starts.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def parse(text: str) -> dict[str, float]:
     """`{"Type" or "Type:name": seconds}` from the variable's text; BadInput naming it."""
     holds: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
+        key, sep, value = (part.strip() for part in item.partition("="))
         try:
             seconds = float(value)
         except ValueError:
@@ -43,9 +44,13 @@ def parse(text: str) -> dict[str, float]:
     return holds
 
 
-def from_environment(env: Mapping[str, str] | None = None) -> dict[str, float]:
-    """The failpoints `RUNBOOK_FAILPOINTS` sets (none when unset or empty)."""
-    return parse((os.environ if env is None else env).get(ENV, ""))
+def from_environment(env: Mapping[str, str] | None = None, local: bool = True) -> dict[str, float]:
+    """The failpoints `RUNBOOK_FAILPOINTS` sets (none when unset or empty); BadInput when
+    any is set for a stack that is not `local` (a drill knob never holds a real release)."""
+    holds = parse((os.environ if env is None else env).get(ENV, ""))
+    if holds and not local:
+        raise BadInput(f"{ENV} is for drills on the local stack only", hint=f"unset {ENV}")
+    return holds
 
 
 def hold(holds: Mapping[str, float], action_type: str, name: str | None) -> None:

@@ -35,6 +35,7 @@ from runbooks.preflight import (
 from runbooks.session import Request, Session, holder, runbook_state_dir
 from runbooks.steps.base import StepContext
 from stackspec.errors import BadInput
+from stackspec.model import Substrate
 
 OnTurn = Callable[[ReleaseState, Sequence[Action]], None]
 
@@ -65,7 +66,8 @@ def rollout(
     ]
     group = GroupState.of(plans)
     check_migration(settings, lead)
-    holds = failpoints.from_environment()  # a malformed one is refused before anything
+    # Drills only: a malformed one, or one on another stack than local, is refused here.
+    holds = failpoints.from_environment(local=settings.substrate is Substrate.LOCAL)
     # The lock first: a rollout refused for it (exit 4) builds no client and reads nothing.
     with journal.acquire(lead.stack, holder(), force=force):
         backends = session.backends(lead.steps)
@@ -239,5 +241,4 @@ def _engine(
 
     started = journal.release(release_id).started_at
     on_turn = with_textfile(on_turn, runbook_state_dir(lead.stack), lead.stack, release_id, started)
-    holds = failpoints.from_environment() if holds is None else holds
     return Engine(journal, release_id, performers, clock, on_turn, holds)

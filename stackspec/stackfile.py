@@ -78,7 +78,7 @@ def local_runtime_dir(section: Mapping[str, Any], root: Path = PROJECT_ROOT) -> 
     local = section.get("local", {})
     if section.get("substrate") != "local" or not isinstance(local, Mapping):
         return None
-    state_dir = local.get("stateDir", LOCAL_STATE_DIR)
+    state_dir = local.get("stateDir", local.get("state_dir", LOCAL_STATE_DIR))
     return (root / state_dir).resolve() if isinstance(state_dir, str) and state_dir else None
 
 

@@ -227,13 +227,14 @@ def _kill_at(
     held = trigger.failpoint if isinstance(trigger, OnJournal) else None
     env = {failpoints.ENV: f"{held}={HOLD_SECONDS:g}"} if held else {}
     proc = stack.start(*rollout_args(version, *STEPS), env=env)
+    sent: list[bool] = []  # set when the drill itself kills the rollout
     if isinstance(trigger, OnRouter):
         command = trigger.command(old)
-        stack.proxy.hold(lambda line: line == command, on_hold=lambda: _kill(proc))
+        stack.proxy.hold(lambda line: line == command, on_hold=lambda: _kill(proc, sent))
     try:
         fired = _await(stack, trigger, proc, before)
         if fired:
-            _kill(proc)
+            _kill(proc, sent)
     finally:
         stack.proxy.release()
         code, _, err = finish(proc, timeout=60)
@@ -242,7 +243,8 @@ def _kill_at(
     events = stack.events(release_id) if release_id else []
     landed = trigger.landed(events) if isinstance(trigger, OnJournal) else None
     return {
-        "killed": code == -signal.SIGKILL,
+        # killed by the drill at the point: `finish` also SIGKILLs a rollout that overran
+        "killed": bool(sent) and code == -signal.SIGKILL,
         "exit": code,
         "error": "" if code == -signal.SIGKILL else tail(err, 400),
         "killed_after": kinds(events)[-2:],
@@ -250,9 +252,11 @@ def _kill_at(
     }, release_id
 
 
-def _kill(proc: subprocess.Popen[str]) -> None:
+def _kill(proc: subprocess.Popen[str], sent: list[bool]) -> None:
+    """SIGKILL `proc` if it still runs, noting in `sent` that the drill did it."""
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
+        sent.append(True)
 
 
 def _await(

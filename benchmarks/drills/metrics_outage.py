@@ -76,7 +76,8 @@ def _one(stack: DrillStack, version: str, delay: float) -> dict[str, Any]:
         "delay_seconds": round(delay, 2),
         "stopped_at": at,
         # the outage began while the release was still being judged
-        "judged_during_the_outage": at is not None and (ended is None or ended > at),
+        # (a release that never decided, e.g. the engine crashed, was not judged at all)
+        "judged_during_the_outage": at is not None and ended is not None and ended > at,
         "promoted_on_missing_data": at is not None and promoting is not None and promoting > at,
         "stop_to_rollback_seconds": (
             round(rolling_back - at, 2) if at is not None and rolling_back is not None else None

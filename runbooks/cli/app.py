@@ -119,9 +119,10 @@ class GuardedGroup(TyperGroup):
         # rollout refused for the lock answers without paying for that.
         held = ExitStack()
         if not ctx.resilient_parsing:
-            verb = next((a for a in args if not a.startswith("-")), "")
+            at = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+            verb, rest = (args[at], args[at + 1 :]) if at < len(args) else ("", [])
             with exits_cleanly():
-                held.enter_context(runtime_lock_for(verb, args, STACK_ENV))
+                held.enter_context(runtime_lock_for(verb, rest, STACK_ENV))
         try:
             rest = super().parse_args(ctx, args)
         except BaseException:

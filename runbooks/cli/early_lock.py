@@ -7,59 +7,124 @@ group, before it parses its own options, takes the runtime lock of the stack nam
 command line (reading the stack file as plain YAML), for the verbs that start a release,
 and holds it until the verb ends; the engine adopts it (`RuntimeLock.held_for_verb`).
 
-Anything this cannot read plainly (no stack given, a file that is missing or not YAML, a
-cloud stack, `--help`) takes nothing here: the verb's own checks answer as before. A
+Anything this cannot read plainly (no stack given, an option it does not know, a file that
+is missing or not YAML, a cloud stack, `--help`, a bad version or an unknown service, which
+are bad input: exit 2) takes nothing here: the verb's own checks answer as before. A
 cloud stack's lock is its journal's (PostgreSQL, SQLite), taken by the engine.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from stackspec.errors import RunbookError
 
-# The verbs that start a release on a stack (resume and rollback take an existing one over,
-# with messages of their own about it).
-RELEASING_VERBS = frozenset({"rollout", "retry"})
-HELP_FLAGS = frozenset({"--help", "-h"})
+# The verb that starts a release on a stack, with its options: those that take a value and
+# the flags (tests/unit/cli/test_early_lock.py checks them against the command). `retry`,
+# `resume` and `rollback` answer a held lock with messages of their own.
+RELEASING_VERB = "rollout"
+VALUE_OPTIONS = frozenset(
+    {
+        "-s",
+        "--stack",
+        "--service",
+        "--version",
+        "--step",
+        "--fault",
+        "--migration",
+        "--config-version",
+        "--from",
+        "--evidence",
+        "--decision-record",
+        "--output",
+        "-o",
+    }
+)
+FLAGS = frozenset({"--force", "--json"})
+
+
+def parsed_options(args: Sequence[str]) -> dict[str, list[str]] | None:
+    """The verb's options as {name: [values]} ("-s" filed as "--stack", "-sX" and
+    "--name=X" understood), or None for anything this does not read as click would (an
+    unknown option, a missing value, a positional argument, `--`, `--help`): the verb's own
+    parsing then answers."""
+    found: dict[str, list[str]] = {}
+    items = iter(args)
+    for arg in items:
+        name, given, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if arg.startswith("-s") and len(arg) > 2 and not arg.startswith("--"):
+            name, given, value = "-s", "=", arg[2:]
+        if name in FLAGS and not given:
+            found.setdefault(name, []).append("")
+            continue
+        if name not in VALUE_OPTIONS:
+            return None
+        if not given:
+            value = next(items, None) or ""
+            if not value:
+                return None
+        found.setdefault("--stack" if name == "-s" else name, []).append(value)
+    return found
 
 
 def stack_named(args: Sequence[str], env_var: str) -> str | None:
-    """The value of the last `-s`/`--stack` among a verb's `args` (`-s X`, `-sX`,
-    `--stack X`, `--stack=X`; none after `--`), else `$env_var`, else None."""
-    found: str | None = None
-    items = iter(args)
-    for arg in items:
-        if arg == "--":
-            break
-        if arg in ("-s", "--stack"):
-            found = next(items, None)
-        elif arg.startswith("--stack="):
-            found = arg.split("=", 1)[1]
-        elif arg.startswith("-s") and not arg.startswith("--"):
-            found = arg[2:]
-    return found if found is not None else os.environ.get(env_var) or None
+    """The stack the verb's `args` name (the last `-s`/`--stack`), else `$env_var`; None
+    when the arguments are not plainly readable (see `parsed_options`)."""
+    options = parsed_options(args)
+    if options is None:
+        return None
+    named = options.get("--stack")
+    return named[-1] if named else os.environ.get(env_var) or None
 
 
-def runtime_dir(stack: str) -> Path | None:
-    """The runtime dir of a local `stack` read plainly from its file, else None."""
+def names_are_plain(section: Mapping[str, Any], args: Sequence[str]) -> bool:
+    """Whether the version and every `--service NAME[=VERSION]` in `args` pass the checks
+    of names a bad input gets exit 2 for (a valid version, a declared service): only then
+    may a held lock answer first."""
+    from stackspec.names import service_name, version
+
+    options = parsed_options(args) or {}
+    declared = section.get("services")
+    if not isinstance(declared, list):
+        return False
+    known = {s.get("name") for s in declared if isinstance(s, Mapping)}
+    try:
+        for given in options.get("--version", []):
+            version(given)
+        for item in options.get("--service", []):
+            name, _, pinned = item.partition("=")
+            service_name(name)
+            if pinned:
+                version(pinned)
+            if name not in known:
+                return False
+    except RunbookError:
+        return False
+    return True
+
+
+def runtime_dir(stack: str, args: Sequence[str] = ()) -> Path | None:
+    """The runtime dir of a local `stack` read plainly from its file, else None (also when
+    `args` name a bad version or an unknown service: the verb refuses them, exit 2)."""
     from stackspec.stackfile import local_runtime_dir, read_config, stack_path
 
     try:
-        return local_runtime_dir(read_config(stack_path(stack)))
+        section = read_config(stack_path(stack))
     except RunbookError:  # a bad name or file: the verb's own checks say what is wrong
         return None
+    return local_runtime_dir(section) if names_are_plain(section, args) else None
 
 
 @contextmanager
 def runtime_lock_for(verb: str, args: Sequence[str], env_var: str) -> Iterator[None]:
     """Hold the runtime lock of the local stack `verb` releases on, for the block, when
     `verb` starts releases; LockedError (exit 4) at once if another process holds it."""
-    stack = stack_named(args, env_var) if verb in RELEASING_VERBS else None
-    state_dir = runtime_dir(stack) if stack and not HELP_FLAGS.intersection(args) else None
+    stack = stack_named(args, env_var) if verb == RELEASING_VERB else None
+    state_dir = runtime_dir(stack, args) if stack else None
     if stack is None or state_dir is None:
         yield
         return

@@ -27,7 +27,8 @@ from runbooks.cli.events import (
     WindowJudged,
     check_text,
 )
-from runbooks.core.model import Measurement, Phase
+from runbooks.cli.public import verdict_name
+from runbooks.core.model import Measurement
 from runbooks.core.plan import ReleasePlan
 from runbooks.core.state import TERMINAL, Action, ReleasePhase, ReleaseState, SetWeights
 from runbooks.journal.base import Event as JournalEvent
@@ -37,13 +38,6 @@ ROLLED_BACK_PHASES = (ReleasePhase.ROLLING_BACK, ReleasePhase.ROLLED_BACK, Relea
 # Phase changes the plain log leaves to other lines (the step, the release steps, the end).
 QUIET_ACTIONS = frozenset({"start step", "apply release steps", "finish"})
 
-PHASE_STYLE = {
-    Phase.SUCCESSFUL: "green",
-    Phase.FAILED: "red",
-    Phase.ERROR: "red",
-    Phase.INCONCLUSIVE: "yellow",
-}
-
 
 def latest_measurements(state: ReleaseState) -> list[Measurement]:
     """The newest measurement of each metric of the current step."""
@@ -51,12 +45,6 @@ def latest_measurements(state: ReleaseState) -> list[Measurement]:
     for measurement in state.history:
         latest[measurement.metric] = measurement
     return list(latest.values())
-
-
-def measurement_line(m: Measurement) -> str:
-    """One metric against its threshold, colored by phase (rich markup)."""
-    style = PHASE_STYLE.get(m.phase, "white")
-    return f"[{style}]{m.phase.value:<12}[/{style}] {m.metric:<13} {m.message}"
 
 
 def plain_measurement_line(m: Measurement) -> str:
@@ -245,7 +233,7 @@ def state_dict(state: ReleaseState, now: float) -> dict[str, Any]:
         "measurements": [
             {
                 "metric": m.metric,
-                "phase": m.phase.value,
+                "phase": verdict_name(m.phase.value),
                 "value": m.value,
                 "threshold": m.threshold,
                 "message": m.message,

@@ -154,9 +154,9 @@ class RuntimeLock:
 
         Inside `held_for_verb` on the same thread, the verb's lease is adopted: the lease
         returned gives nothing back (the verb does, when it ends)."""
-        taken = _VERB_LEASES.get(self.path)
-        if taken is not None and taken[0] == threading.get_ident() and taken[1].held:
-            return Lease(stack, taken[1].owner, lambda: None)
+        taken = self._verb_lease()
+        if taken is not None:
+            return Lease(stack, taken.owner, lambda: None)
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -170,18 +170,31 @@ class RuntimeLock:
         os.pwrite(fd, json.dumps(record).encode(), 0)
         return Lease(stack, owner, lambda: os.close(fd))
 
+    def _verb_lease(self) -> Lease | None:
+        """The lease a verb on this thread holds on this runtime, if any."""
+        taken = _VERB_LEASES.get(self.path)
+        if taken is not None and taken[0] == threading.get_ident() and taken[1].held:
+            return taken[1]
+        return None
+
     @contextmanager
     def held_for_verb(self, stack: str, holder: str) -> Iterator[Lease]:
         """The runtime's lock, taken at a verb's start and held until it ends (LockedError at
         once if another process has it): ten rollouts started together are refused before
         nine of them import the engine. The engine's own `acquire` on this thread adopts it."""
+        nested = self._verb_lease() is not None
         lease = self.acquire(stack, holder)
+        if nested:
+            yield lease  # adopted: the outer verb gives it back
+            return
         _VERB_LEASES[self.path] = (threading.get_ident(), lease)
         try:
             yield lease
         finally:
-            del _VERB_LEASES[self.path]
-            lease.release()
+            try:
+                _VERB_LEASES.pop(self.path, None)
+            finally:
+                lease.release()
 
     def holder(self) -> tuple[str, LockHolder] | None:
         """The stack and holder of the runtime's lock if a process holds it now, else None."""

@@ -81,3 +81,11 @@ def test_the_engine_holds_after_the_effect_and_before_the_journal_says_done(
     assert last_kind == ACTION_STARTED  # the journal does not say done yet ...
     assert (weights.blue, weights.green) == (0, 100)  # ... the router has the new split
     assert ACTION_DONE in [e.kind for e in journal.events(release_id)]
+
+
+def test_failpoints_are_refused_for_a_stack_that_is_not_local() -> None:
+    env = {failpoints.ENV: "Deploy=5"}
+    assert failpoints.from_environment(env, local=True) == {"Deploy": 5.0}
+    with pytest.raises(BadInput, match="local stack only"):
+        failpoints.from_environment(env, local=False)
+    assert failpoints.from_environment({}, local=False) == {}

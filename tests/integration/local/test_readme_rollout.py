@@ -56,14 +56,11 @@ def base() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-# Known flaky, kept visible (not strict: XPASS when it promotes). Before the new color was
-# warmed (runbooks/local/warmup.py) it rolled back in 6 of 7 runs (load average 20-48): a
-# cold trading-api's first 30 GET /orders read 1.05-1.76x the old color's median. Warmed, it
-# promoted in 4 of 6 runs (load 17-61). Still failing: a sustained x1.72 over an 80 s first
-# window at 10% (load 35), and x2.77 in the 3 s first window of the 50% step (load 18), when
-# the new color's traffic jumps 5x (HAProxy opens new connections to it: one new thread each
-# in the sample server) -- not explained yet.
-@pytest.mark.xfail(reason="the new color's p95 is sometimes judged slower", strict=False)
+# Measured: it promoted in every run on this machine at load 0.3-2.6 (3 of 3 on 2026-11-27,
+# and the full CI run at 00:35; the new color is warmed, runbooks/local/warmup.py). Under
+# heavy load (17-61, six or more other jobs on 2 cores) it rolled back in 2 of 6 runs: the
+# new color's p95 really read 1.7-2.8x the old one's there (CPU starvation of a process that
+# has just been given 5x its traffic), which the policy's 10% limit exists to catch.
 def test_the_readmes_local_rollout_run_as_written_promotes(base: Path) -> None:
     block = readme_block()
     assert "runbook local load --rate" in block and " &\n" in block and "kill $!" in block

@@ -14,8 +14,17 @@ import threading
 from pathlib import Path
 
 import pytest
+import typer
+from typer._click.core import Context
 
-from runbooks.cli.early_lock import runtime_dir, runtime_lock_for, stack_named
+from runbooks.cli.app import app
+from runbooks.cli.early_lock import (
+    FLAGS,
+    VALUE_OPTIONS,
+    runtime_dir,
+    runtime_lock_for,
+    stack_named,
+)
 from runbooks.journal.lock import RuntimeLock, holder
 from runbooks.local.isolated import isolated_stack
 from stackspec.errors import ExitCode, LockedError
@@ -32,8 +41,12 @@ ENV = "RUNBOOK_STACK"
         (["--stack=staging"], "staging"),
         (["-sproduction"], "production"),
         (["-s", "a", "-s", "b"], "b"),  # the last one wins, as in click
-        (["--", "-s", "local"], None),
+        (["--service", "-sdev", "-s", "local"], "local"),  # -sdev is the service's value
         (["--service", "trading-api"], None),
+        (["-s"], None),  # no value: click refuses it
+        (["--", "-s", "local"], None),  # not read plainly: the verb's parsing answers
+        (["--bogus", "-s", "local"], None),
+        (["-s", "local", "--help"], None),
     ],
 )
 def test_the_stack_is_read_from_the_verbs_arguments(
@@ -41,6 +54,17 @@ def test_the_stack_is_read_from_the_verbs_arguments(
 ) -> None:
     monkeypatch.delenv(ENV, raising=False)
     assert stack_named(args, ENV) == expected
+
+
+def test_the_options_read_are_the_rollout_commands() -> None:
+    """The table of options must follow the command's: a new option unknown here would
+    only lose the early answer (the verb parses it), a wrong one would misread a stack."""
+    command = typer.main.get_group(app).get_command(Context(typer.main.get_group(app)), "rollout")
+    assert command is not None
+    declared = {name for param in command.params for name in param.opts}
+    flags = {name for param in command.params if param.is_flag for name in param.opts}  # type: ignore[attr-defined]
+    assert flags == FLAGS  # --help is click's own, not a parameter
+    assert declared - flags == VALUE_OPTIONS
 
 
 def test_without_an_argument_the_stack_comes_from_the_environment(
@@ -90,10 +114,24 @@ def test_the_engine_adopts_the_verbs_lock_and_other_threads_are_refused(local: P
     assert RuntimeLock(local).holder() is None  # given back when the verb ended
 
 
-def test_verbs_that_start_no_release_and_help_take_nothing(local: Path) -> None:
-    for verb, args in [("status", ["-s", "local"]), ("rollout", ["-s", "local", "--help"])]:
-        with runtime_lock_for(verb, args, ENV):
-            assert RuntimeLock(local).holder() is None
+@pytest.mark.parametrize(
+    ("verb", "args"),
+    [
+        ("status", ["-s", "local"]),
+        ("retry", ["-s", "local", "--service", "trading-api"]),  # says "resume it" itself
+        ("rollout", ["-s", "local", "--help"]),
+        ("rollout", ["-s", "local", "--service", "trading-api", "--version", "bad version!"]),
+        ("rollout", ["-s", "local", "--service", "nosuch", "--version", "1.0.0"]),
+        ("rollout", ["-s", "local", "--service", "trading-api=bad!"]),
+    ],
+)
+def test_no_early_lock_where_the_verb_answers_otherwise(
+    local: Path, verb: str, args: list[str]
+) -> None:
+    """Bad input is exit 2 whether or not the stack is locked; other verbs keep their own
+    answers to a held lock."""
+    with runtime_lock_for(verb, args, ENV):
+        assert RuntimeLock(local).holder() is None
 
 
 # Run in a child: which modules the refused process imported.
@@ -123,3 +161,13 @@ def test_a_locked_rollout_is_refused_before_options_and_engine_are_loaded(local:
     assert child.returncode == ExitCode.LOCKED, child.stderr
     assert "locked by someone-else" in child.stderr and "Traceback" not in child.stderr
     assert "imported: \n" in child.stderr  # none of them
+
+
+def test_a_nested_verb_lock_is_given_back_once_by_the_outer_verb(local: Path) -> None:
+    """Found in review: a nested hold on one thread deleted the outer's record, whose exit
+    then failed with KeyError before releasing the flock."""
+    with RuntimeLock(local).held_for_verb("local", "a"):
+        with RuntimeLock(local).held_for_verb("local", "a"):
+            pass
+        assert RuntimeLock(local).holder() is not None  # the outer still holds it
+    assert RuntimeLock(local).holder() is None
