@@ -14,7 +14,6 @@ table against the commands the modules really register.
 from __future__ import annotations
 
 import importlib
-from contextlib import ExitStack
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Annotated, Any
@@ -27,8 +26,7 @@ from typer._click.shell_completion import CompletionItem
 from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
-from runbooks.cli.common import NO_STACK, STACK_ENV, exits_cleanly
-from runbooks.cli.early_lock import runtime_lock_for
+from runbooks.cli.common import NO_STACK, exits_cleanly
 from stackspec.errors import ExitCode
 
 PACKAGE = "trading-platform"  # the distribution whose version `--version` prints
@@ -113,23 +111,6 @@ EXIT_CODES = exit_codes_help()  # for sub-apps whose help shows the table too
 class GuardedGroup(TyperGroup):
     """The root command group: loads a verb's module when the verb is asked for, and runs
     whichever verb was asked inside `exits_cleanly`."""
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        # Before the root's own options are coerced (typer does it through pydantic): a
-        # rollout refused for the lock answers without paying for that.
-        held = ExitStack()
-        if not ctx.resilient_parsing:
-            at = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
-            verb, rest = (args[at], args[at + 1 :]) if at < len(args) else ("", [])
-            with exits_cleanly():
-                held.enter_context(runtime_lock_for(verb, rest, STACK_ENV))
-        try:
-            rest = super().parse_args(ctx, args)
-        except BaseException:
-            held.close()  # the context is never closed when its parsing fails
-            raise
-        ctx.call_on_close(held.close)
-        return rest
 
     def invoke(self, ctx: Context) -> Any:
         try:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     console: Console  # made on first use (module __getattr__): rich costs ~80 ms to import
     errors: Console
 
-STACK_ENV = "RUNBOOK_STACK"  # the stack a verb works on when -s/--stack is not given
+from runbooks.cli.early_lock import STACK_ENV as STACK_ENV  # -s/--stack when not given
+
 StackOption = Annotated[
     str,
     typer.Option(

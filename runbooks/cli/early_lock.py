@@ -2,10 +2,11 @@
 
 Ten `runbook rollout` started together on one stack must see nine refused (exit 4) within
 a second each. Parsing a verb's options costs typer's pydantic coercion and the verb its
-engine imports; on a 2-core machine ten of those together take seconds. So the root
-group, before it parses its own options, takes the runtime lock of the stack named on the
-command line (reading the stack file as plain YAML), for the verbs that start a release,
-and holds it until the verb ends; the engine adopts it (`RuntimeLock.held_for_verb`).
+engine imports; on a 2-core machine ten of those together take seconds. So `main`,
+before it loads typer, takes the runtime lock of the stack named on the command line
+(reading the stack file as plain YAML), for the verb that starts a release, and holds it
+until the verb ends; the engine adopts it (`RuntimeLock.held_for_verb`). Nothing here
+imports typer or pydantic.
 
 Anything this cannot read plainly (no stack given, an option it does not know, a file that
 is missing or not YAML, a cloud stack, `--help`, a bad version or an unknown service, which
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from stackspec.errors import RunbookError
+
+STACK_ENV = "RUNBOOK_STACK"  # the stack a verb works on when -s/--stack is not given
 
 # The verb that starts a release on a stack, with its options: those that take a value and
 # the flags (tests/unit/cli/test_early_lock.py checks them against the command). `retry`,
@@ -117,6 +120,15 @@ def runtime_dir(stack: str, args: Sequence[str] = ()) -> Path | None:
     except RunbookError:  # a bad name or file: the verb's own checks say what is wrong
         return None
     return local_runtime_dir(section) if names_are_plain(section, args) else None
+
+
+def runtime_lock_for_argv(argv: Sequence[str], env_var: str) -> AbstractContextManager[None]:
+    """`runtime_lock_for` the verb of a `runbook` command line (its first word that is not
+    an option: the root's options take no value) and the arguments after it."""
+    at = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+    if at == len(argv):
+        return nullcontext()
+    return runtime_lock_for(argv[at], argv[at + 1 :], env_var)
 
 
 @contextmanager

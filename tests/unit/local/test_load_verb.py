@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from runbooks.cli import app
+from runbooks.cli.app import app
 from runbooks.cli.local import local_app  # noqa: F401  (registers `local` on app)
 from runbooks.local.isolated import isolated_stack
 from stackspec.errors import ExitCode
