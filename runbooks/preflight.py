@@ -121,5 +121,7 @@ def nothing_unfinished(journal: Journal, request: Request) -> None:
     if journal.current(request.stack, request.service) is not None:
         raise BadInput(
             f"a release of {request.service} on {request.stack} is unfinished",
-            hint="run `runbook status`, then `runbook resume` or `runbook rollback`",
+            hint=f"`runbook status -s {request.stack} --service {request.service}`, then "
+            f"`runbook resume -s {request.stack} --service {request.service}` or "
+            f"`runbook rollback -s {request.stack} --service {request.service}`",
         )

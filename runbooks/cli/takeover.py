@@ -243,7 +243,10 @@ def _wait_for(
         if latest.finished:
             return Outcome(latest.outcome or Outcome.ABORTED.value), record.id
         time.sleep(WAIT_POLL_SECONDS)
-    late = f"release {record.id} did not finish within {timeout:g}s; see `runbook status`"
+    late = (
+        f"release {record.id} did not finish within {timeout:g}s; see `runbook status "
+        f"-s {record.stack} --service {record.service}`"
+    )
     fail(late, ExitCode.FAILED)
 
 

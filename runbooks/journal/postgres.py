@@ -104,7 +104,7 @@ class PostgresJournal(SqlJournal):
             elif not got:
                 raise LockedError(
                     f"stack '{stack}' is being locked by another run right now",
-                    hint="`runbook status` shows who; retry once it has started",
+                    hint=f"`runbook status -s {stack}` shows who; retry once it has started",
                 )
             session.execute(
                 "INSERT INTO locks (stack, holder, host, pid, since, token) "

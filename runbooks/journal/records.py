@@ -100,7 +100,9 @@ def still_open(record: ReleaseRecord) -> JournalError:
     return JournalError(
         f"release '{record.id}' of {record.stack}/{record.service} ({record.version}) "
         "has not finished",
-        hint="resume it or roll it back first (`runbook status` shows where it stopped)",
+        hint=f"`runbook status -s {record.stack} --service {record.service}` shows where it "
+        f"stopped; then `runbook resume -s {record.stack} --service {record.service}` or "
+        f"`runbook rollback -s {record.stack} --service {record.service}`",
     )
 
 
@@ -108,5 +110,5 @@ def nothing_in_progress(stack: str, service: str, intent: str) -> BadInput:
     """The error for an operator intent with no release to act on."""
     return BadInput(
         f"cannot {intent}: no release of {stack}/{service} is in progress",
-        hint="`runbook status` shows the latest release",
+        hint=f"`runbook status -s {stack} --service {service}` shows the latest release",
     )
