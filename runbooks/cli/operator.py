@@ -24,6 +24,7 @@ from runbooks.cli.common import (
     say,
 )
 from runbooks.session import current_settings, holder, open_journal, require_service
+from stackspec.errors import BadInput
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the journal.")]
 
@@ -37,6 +38,13 @@ def record(
         require_service(current_settings(stack), service)
         journal = open_journal(stack)
         running = journal.current(stack, service)
+        if intent == "promote-full" and running is not None and running.plan.get("members"):
+            raise BadInput(
+                f"release {running.id} moves {running.service} in lockstep: `promote --full` "
+                "moves one service alone and is not applied to it",
+                hint=f"`runbook promote -s {stack} --service {service}` ends the current step "
+                "for all of them",
+            )
         if ask and running is not None:
             confirm(f"{ask} release {running.id} of {service} on {stack}", yes)
         recorded = journal.record_intent(stack, service, intent, holder())

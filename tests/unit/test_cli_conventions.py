@@ -163,3 +163,21 @@ def test_retry_without_any_release_names_rollout(stack_env: Path) -> None:
 
     assert result.exit_code == 2, result.output
     assert "runbook rollout -s local --service trading-api --version VERSION" in result.output
+
+
+def test_promote_full_is_refused_for_a_release_of_several_services(stack_env: Path) -> None:
+    """Found in review: it said "recorded" and the engine ignored it (members move in
+    lockstep); now it is refused, naming `promote`, which moves them all a step."""
+    settings = current_settings("local")
+    state = ReleaseState(plan=build_plan(settings, SERVICE, "9.0.0"))
+    members = [{"service": SERVICE, "version": "9.0.0"}, {"service": "market-data", "version": "2"}]
+    recorded = {"state": state.to_dict(), "faults": {}, "migration": None, "members": members}
+    journal = open_journal("local")
+    release = journal.start_release("local", f"{SERVICE}+market-data", "9.0.0", recorded)
+
+    args = ["promote", "-s", "local", "--service", SERVICE, "--full"]
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 2, result.output
+    assert f"`runbook promote -s local --service {SERVICE}`" in result.output
+    assert journal.pending_intents(release) == []
