@@ -28,6 +28,9 @@ def main() -> None:
 
         print(f"error: {mask_url(str(err))}", file=sys.stderr)
         raise SystemExit(int(err.exit_code)) from None
+    except KeyboardInterrupt:  # during the early lock; click says the same for the verbs'
+        print("Aborted!", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -142,5 +142,8 @@ def runtime_lock_for(verb: str, args: Sequence[str], env_var: str) -> Iterator[N
         return
     from runbooks.journal.lock import RuntimeLock, holder
 
-    with RuntimeLock(state_dir).held_for_verb(stack, holder()):
+    held = ExitStack()
+    with suppress(OSError):  # an unusable state dir: the engine's own lock reports it, exit 1
+        held.enter_context(RuntimeLock(state_dir).held_for_verb(stack, holder()))
+    with held:
         yield

@@ -223,7 +223,7 @@ def _run(
         # A live engine holds the stack: it acts on the intent; wait for the outcome.
         journal.record_intent(stack, service, intent, holder())
         timeout = settings.rollout.rollback_targets.api_seconds
-        return _wait_for(journal, record, timeout, follower)
+        return _wait_for(journal, record, service, timeout, follower)
     with lease:
         journal.record_intent(stack, service, intent, holder())
         rolling_back = intent != "resume"
@@ -234,7 +234,7 @@ def _run(
 
 
 def _wait_for(
-    journal: Journal, record: ReleaseRecord, timeout: float, follower: Follower
+    journal: Journal, record: ReleaseRecord, service: str, timeout: float, follower: Follower
 ) -> tuple[Outcome, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -245,7 +245,7 @@ def _wait_for(
         time.sleep(WAIT_POLL_SECONDS)
     late = (
         f"release {record.id} did not finish within {timeout:g}s; see `runbook status "
-        f"-s {record.stack} --service {record.service}`"
+        f"-s {record.stack} --service {service}`"
     )
     fail(late, ExitCode.FAILED)
 

@@ -97,12 +97,12 @@ def finished_release(record: ReleaseRecord) -> JournalError:
 
 def still_open(record: ReleaseRecord) -> JournalError:
     """The error for starting a release while another of the same service is open."""
+    named = f"-s {record.stack} --service {record.service.partition('+')[0]}"  # any member
     return JournalError(
         f"release '{record.id}' of {record.stack}/{record.service} ({record.version}) "
         "has not finished",
-        hint=f"`runbook status -s {record.stack} --service {record.service}` shows where it "
-        f"stopped; then `runbook resume -s {record.stack} --service {record.service}` or "
-        f"`runbook rollback -s {record.stack} --service {record.service}`",
+        hint=f"`runbook status {named}` shows where it stopped; then `runbook resume {named}` "
+        f"or `runbook rollback {named}`",
     )
 
 

@@ -37,3 +37,10 @@ def test_an_unfinished_release_names_status_resume_and_rollback() -> None:
 
 def test_an_intent_with_nothing_in_progress_names_the_status_command() -> None:
     assert EXACT[0] in str(nothing_in_progress(STACK, SERVICE, "abort"))
+
+
+def test_a_release_of_several_services_is_named_by_one_of_them() -> None:
+    """`--service trading-api+market-data` would be refused; any member names the release."""
+    opened = still_open(ReleaseRecord("r1", STACK, f"{SERVICE}+market-data", "2.0.0", {}, 0.0))
+    assert all(command in str(opened) for command in EXACT)
+    assert "--service trading-api+market-data" not in str(opened)

@@ -171,3 +171,23 @@ def test_a_nested_verb_lock_is_given_back_once_by_the_outer_verb(local: Path) ->
             pass
         assert RuntimeLock(local).holder() is not None  # the outer still holds it
     assert RuntimeLock(local).holder() is None
+
+
+def test_an_unusable_state_dir_is_left_to_the_engine_to_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: the early lock's OSError (state dir under a plain file) escaped as a
+    traceback; the engine's lock reports it as `error: file system: ...`, exit 1."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "Pulumi.t.yaml").write_text(
+        "config:\n  trading-platform:substrate: local\n"
+        f"  trading-platform:local:\n    stateDir: {blocker / 'sub'}\n"
+        "  trading-platform:services:\n    - name: api\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("RUNBOOK_STACKS_DIR", str(stacks))
+    with runtime_lock_for("rollout", ["-s", "t", "--service", "api", "--version", "1.0"], ENV):
+        pass  # no lock taken, nothing raised
