@@ -144,6 +144,27 @@ def settle(stack: Stack) -> None:
         stack.run(*verb_args("rollback", "--force"))
 
 
+def await_measured(stack: Stack, timeout: float = 60.0) -> None:
+    """Until Prometheus has the active color's request series with some requests: the
+    engine's preflight refuses a release without (exit 1), and a fresh stack's first scrape
+    of a load just started can take longer than its patience on a loaded machine."""
+    from runbooks.core.model import Target
+    from runbooks.drivers.registry import open_driver
+    from runbooks.metrics.registry import METRICS
+
+    settings = stack.settings()
+    service = settings.service(SERVICE)
+    target = Target(SERVICE, service.active_color, service.versions.of(service.active_color))
+    outputs = open_driver(STACK, settings).read_outputs(STACK)
+    provider = METRICS.from_stack(settings.rollout.metrics.provider, settings, outputs)
+
+    def measured() -> bool:
+        sample = provider.sample(target, 5.0)
+        return sample.error is None and sample.has_series and sample.requests > 0
+
+    poll(measured, timeout, f"Prometheus to measure {SERVICE} {target.color}", every=0.5)
+
+
 def stack_of(base: Path) -> Stack:
     """The Stack written under `base` by `isolated_stack`."""
     settings = current_settings(STACK, base / "stacks")
