@@ -78,48 +78,64 @@ def stack_named(args: Sequence[str], env_var: str) -> str | None:
     """The stack the verb's `args` name (the last `-s`/`--stack`), else `$env_var`; None
     when the arguments are not plainly readable (see `parsed_options`)."""
     options = parsed_options(args)
-    if options is None:
-        return None
+    return None if options is None else _stack_of(options, env_var)
+
+
+def _stack_of(options: Mapping[str, Sequence[str]], env_var: str) -> str | None:
     named = options.get("--stack")
     return named[-1] if named else os.environ.get(env_var) or None
 
 
-def names_are_plain(section: Mapping[str, Any], args: Sequence[str]) -> bool:
-    """Whether the version and every `--service NAME[=VERSION]` in `args` pass the checks
-    of names a bad input gets exit 2 for (a valid version, a declared service): only then
-    may a held lock answer first."""
+def check_names(
+    section: Mapping[str, Any], services: Sequence[str], versions: Sequence[str]
+) -> None:
+    """BadInput (exit 2) for a bad version or a `--service NAME[=VERSION]` that is not
+    well formed or not declared in the stack's raw `section`. A file whose `services` are
+    not plainly a list of named mappings is left to the settings model to name."""
+    from stackspec.errors import BadInput
     from stackspec.names import service_name, version
 
-    options = parsed_options(args) or {}
+    for given in versions:
+        version(given)
     declared = section.get("services")
-    if not isinstance(declared, list):
+    if not isinstance(declared, list) or not all(
+        isinstance(s, Mapping) and isinstance(s.get("name"), str) for s in declared
+    ):
+        return
+    known = [s["name"] for s in declared]
+    for item in services:
+        name, _, pinned = item.partition("=")
+        service_name(name)
+        if pinned:
+            version(pinned)
+        if name not in known:
+            raise BadInput(
+                f"no service '{name}' in this stack", hint=f"services: {', '.join(known)}"
+            )
+
+
+def names_are_plain(section: Mapping[str, Any], options: Mapping[str, Sequence[str]]) -> bool:
+    """Whether the version and every `--service` of the parsed `options` pass `check_names`
+    and the file declares its services plainly: only then may a held lock answer first."""
+    if not isinstance(section.get("services"), list):
         return False
-    known = {s.get("name") for s in declared if isinstance(s, Mapping)}
     try:
-        for given in options.get("--version", []):
-            version(given)
-        for item in options.get("--service", []):
-            name, _, pinned = item.partition("=")
-            service_name(name)
-            if pinned:
-                version(pinned)
-            if name not in known:
-                return False
+        check_names(section, options.get("--service", []), options.get("--version", []))
     except RunbookError:
         return False
     return True
 
 
-def runtime_dir(stack: str, args: Sequence[str] = ()) -> Path | None:
+def runtime_dir(stack: str, options: Mapping[str, Sequence[str]] | None = None) -> Path | None:
     """The runtime dir of a local `stack` read plainly from its file, else None (also when
-    `args` name a bad version or an unknown service: the verb refuses them, exit 2)."""
+    `options` name a bad version or an unknown service: the verb refuses them, exit 2)."""
     from stackspec.stackfile import local_runtime_dir, read_config, stack_path
 
     try:
         section = read_config(stack_path(stack))
     except RunbookError:  # a bad name or file: the verb's own checks say what is wrong
         return None
-    return local_runtime_dir(section) if names_are_plain(section, args) else None
+    return local_runtime_dir(section) if names_are_plain(section, options or {}) else None
 
 
 def runtime_lock_for_argv(argv: Sequence[str], env_var: str) -> AbstractContextManager[None]:
@@ -135,8 +151,9 @@ def runtime_lock_for_argv(argv: Sequence[str], env_var: str) -> AbstractContextM
 def runtime_lock_for(verb: str, args: Sequence[str], env_var: str) -> Iterator[None]:
     """Hold the runtime lock of the local stack `verb` releases on, for the block, when
     `verb` starts releases; LockedError (exit 4) at once if another process holds it."""
-    stack = stack_named(args, env_var) if verb == RELEASING_VERB else None
-    state_dir = runtime_dir(stack, args) if stack else None
+    options = parsed_options(args) if verb == RELEASING_VERB else None
+    stack = _stack_of(options, env_var) if options is not None else None
+    state_dir = runtime_dir(stack, options) if stack and options is not None else None
     if stack is None or state_dir is None:
         yield
         return

@@ -217,8 +217,8 @@ def refuse_early(
     read the file as YAML, without the settings model, so they answer at once; anything
     else (a file the model refuses, a fault for a service not released) is left to the
     full check that follows."""
+    from runbooks.cli.early_lock import check_names
     from runbooks.faults import parse_faults
-    from stackspec.names import service_name
     from stackspec.names import version as check_version
     from stackspec.stackfile import read_config, stack_path
 
@@ -226,21 +226,7 @@ def refuse_early(
         check_version(version)
     for item in faults:  # each alone: SERVICE:fault or fault
         parse_faults([item.partition(":")[2] or item])
-    section = read_config(stack_path(stack))
-    declared = section.get("services")
-    if not isinstance(declared, list) or not all(
-        isinstance(s, Mapping) and isinstance(s.get("name"), str) for s in declared
-    ):
-        return  # the model names what is wrong with the file
-    known = [s["name"] for s in declared]
-    for item in services:
-        name, _, given = item.partition("=")
-        service_name(name)
-        if given:
-            check_version(given)
-        if name not in known:
-            hint = f"services: {', '.join(known)}"
-            raise BadInput(f"no service '{name}' in this stack", hint=hint)
+    check_names(read_config(stack_path(stack)), services, versions=())
 
 
 def stream_context(settings: StackSettings, stack: str) -> StreamContext:
